@@ -1,0 +1,558 @@
+"""The local stack: real Kafka, Cassandra, MariaDB, Kafka Connect + Debezium, Prometheus and
+Pushgateway as plain processes on 127.0.0.1, for the demo and the integration tests.
+
+    python local/stack.py up|down|status
+
+Jars come from Maven Central through the poms beside this file and are cached under
+~/.cache/tidemark; data, pid files and logs live under .stack/ (TIDEMARK_STACK_DIR).
+`up` leaves a running service alone, waits on readiness with a deadline, and on failure
+names the service, the reason and its log. Ports: TIDEMARK_<SERVICE>_PORT.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+STACK = Path(os.environ.get("TIDEMARK_STACK_DIR", ROOT / ".stack")).resolve()
+CACHE = Path(os.environ.get("TIDEMARK_CACHE_DIR", Path.home() / ".cache" / "tidemark"))
+HOST = "127.0.0.1"
+
+
+def port(name: str, default: int) -> int:
+    raw = os.environ.get(f"TIDEMARK_{name}_PORT", str(default))
+    if not raw.isdigit():
+        sys.exit(f"TIDEMARK_{name}_PORT must be a port number, got {raw!r}")
+    return int(raw)
+
+
+PORTS = {
+    "mariadb": port("MARIADB", 13306),
+    "kafka": port("KAFKA", 19092),
+    "kafka_controller": port("KAFKA_CONTROLLER", 19093),
+    "cassandra": port("CASSANDRA", 19042),
+    "cassandra_storage": port("CASSANDRA_STORAGE", 17000),
+    "connect": port("CONNECT", 18083),
+    "pushgateway": port("PUSHGATEWAY", 19091),
+    "prometheus": port("PROMETHEUS", 19090),
+}
+
+# The application's and Debezium's MariaDB accounts; local-only, so plain defaults.
+APP_USER, APP_PASSWORD = "tidemark", os.environ.get("TIDEMARK_MYSQL_PASSWORD", "tidemark")
+DEBEZIUM_USER, DEBEZIUM_PASSWORD = "debezium", "debezium"
+GRAFANA_USER, GRAFANA_PASSWORD = "grafana", "grafana"
+
+CASSANDRA_JVM17 = """
+-XX:+UseG1GC -XX:+ParallelRefProcEnabled -XX:MaxTenuringThreshold=1 -XX:G1HeapRegionSize=16m
+-Djdk.attach.allowAttachSelf=true
+--add-exports java.base/jdk.internal.misc=ALL-UNNAMED
+--add-exports java.management.rmi/com.sun.jmx.remote.internal.rmi=ALL-UNNAMED
+--add-exports java.rmi/sun.rmi.registry=ALL-UNNAMED
+--add-exports java.rmi/sun.rmi.server=ALL-UNNAMED
+--add-exports java.sql/java.sql=ALL-UNNAMED
+--add-exports java.base/java.lang.ref=ALL-UNNAMED
+--add-exports jdk.unsupported/sun.misc=ALL-UNNAMED
+--add-exports jdk.compiler/com.sun.tools.javac.file=ALL-UNNAMED
+--add-exports jdk.attach/sun.tools.attach=ALL-UNNAMED
+--add-opens java.base/java.lang.module=ALL-UNNAMED
+--add-opens java.base/jdk.internal.loader=ALL-UNNAMED
+--add-opens java.base/jdk.internal.ref=ALL-UNNAMED
+--add-opens java.base/jdk.internal.reflect=ALL-UNNAMED
+--add-opens java.base/jdk.internal.math=ALL-UNNAMED
+--add-opens java.base/jdk.internal.module=ALL-UNNAMED
+--add-opens java.base/jdk.internal.util.jar=ALL-UNNAMED
+--add-opens jdk.management/com.sun.management.internal=ALL-UNNAMED
+--add-opens java.base/sun.nio.ch=ALL-UNNAMED
+--add-opens java.base/java.io=ALL-UNNAMED
+--add-opens java.base/java.lang.reflect=ALL-UNNAMED
+--add-opens jdk.compiler/com.sun.tools.javac=ALL-UNNAMED
+--add-opens java.base/java.lang=ALL-UNNAMED
+--add-opens java.base/java.util=ALL-UNNAMED
+-Dio.netty.tryReflectionSetAccessible=true
+""".split()
+
+
+Popen_t = subprocess.Popen  # type: ignore[type-arg]
+
+
+class StackError(Exception):
+    pass
+
+
+@dataclass
+class Service:
+    name: str
+    port: int
+    prepare: Callable[[], list[str]]
+    ready: Callable[[], bool]
+    deadline_s: float
+    after_start: Callable[[], None] = field(default=lambda: None)
+
+    @property
+    def pid_file(self) -> Path:
+        return STACK / "run" / f"{self.name}.pid"
+
+    @property
+    def log(self) -> Path:
+        return STACK / "logs" / f"{self.name}.log"
+
+    def pid(self) -> int | None:
+        try:
+            pid = int(self.pid_file.read_text())
+        except (FileNotFoundError, ValueError):
+            return None
+        return pid if alive(pid) else None
+
+
+def alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    # A zombie left by a dead child counts as gone.
+    stat = Path(f"/proc/{pid}/stat")
+    return not (stat.exists() and stat.read_text().split(") ")[-1].startswith("Z"))
+
+
+def port_open(p: int) -> bool:
+    with socket.socket() as s:
+        s.settimeout(0.5)
+        return s.connect_ex((HOST, p)) == 0
+
+
+def http_ok(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=2) as r:
+            return bool(r.status == 200)
+    except OSError:
+        return False
+
+
+def jars(pom: str, exclude_groups: str = "") -> Path:
+    """Copies a pom's runtime jars into the cache once; later calls are free."""
+    dest = CACHE / "jars" / pom
+    marker = dest / ".complete"
+    if marker.exists():
+        return dest
+    shutil.rmtree(dest, ignore_errors=True)
+    cmd = [
+        "mvn", "-q", "-B", "-f", str(HERE / "maven" / f"{pom}.xml"),
+        "dependency:copy-dependencies", "-DincludeScope=runtime", f"-DoutputDirectory={dest}",
+    ]
+    if exclude_groups:
+        cmd.append(f"-DexcludeGroupIds={exclude_groups}")
+    print(f"  fetching {pom} jars from Maven Central (cached in {dest})", flush=True)
+    done = subprocess.run(cmd, capture_output=True, text=True)
+    if done.returncode != 0:
+        raise StackError(f"maven could not fetch the {pom} jars:\n{done.stdout[-2000:]}{done.stderr[-2000:]}")
+    marker.touch()
+    return dest
+
+
+def java(*args: str) -> list[str]:
+    return ["java", "-XX:+ExitOnOutOfMemoryError", *args]
+
+
+# --- MariaDB ---------------------------------------------------------------------------------
+
+def mariadb_socket() -> Path:
+    return STACK / "run" / "mariadb.sock"
+
+
+def prepare_mariadb() -> list[str]:
+    data = STACK / "data" / "mariadb"
+    if not (data / "mysql").exists():
+        data.mkdir(parents=True, exist_ok=True)
+        init = subprocess.run(
+            ["mariadb-install-db", "--no-defaults", f"--datadir={data}", "--user=root",
+             "--auth-root-authentication-method=socket", "--skip-test-db"],
+            capture_output=True, text=True,
+        )
+        if init.returncode != 0:
+            raise StackError(f"mariadb-install-db failed:\n{init.stdout}{init.stderr}")
+    return [
+        "mariadbd", "--no-defaults", f"--datadir={data}", "--user=root",
+        f"--port={PORTS['mariadb']}", f"--bind-address={HOST}", f"--socket={mariadb_socket()}",
+        f"--pid-file={STACK / 'run' / 'mariadbd.pid'}",
+        # What Debezium needs: a row-based binlog with full before/after images, GTIDs on.
+        "--log-bin=binlog", "--binlog-format=ROW", "--binlog-row-image=FULL", "--server-id=1",
+        "--gtid-strict-mode=ON", "--expire-logs-days=1",
+        "--innodb-buffer-pool-size=128M", "--performance-schema=OFF",
+        "--character-set-server=utf8mb4", "--collation-server=utf8mb4_unicode_ci",
+    ]
+
+
+def mariadb_ready() -> bool:
+    return mariadb_socket().exists() and subprocess.run(
+        ["mariadb-admin", f"--socket={mariadb_socket()}", "--user=root", "ping"],
+        capture_output=True,
+    ).returncode == 0
+
+
+def mariadb_sql(sql: str) -> str:
+    done = subprocess.run(
+        ["mariadb", f"--socket={mariadb_socket()}", "--user=root", "--batch", "--skip-column-names"],
+        input=sql, capture_output=True, text=True,
+    )
+    if done.returncode != 0:
+        raise StackError(f"MariaDB refused:\n{sql}\n{done.stderr}")
+    return done.stdout
+
+
+def mariadb_users() -> None:
+    mariadb_sql(f"""
+        CREATE USER IF NOT EXISTS '{APP_USER}'@'%' IDENTIFIED BY '{APP_PASSWORD}';
+        GRANT ALL PRIVILEGES ON *.* TO '{APP_USER}'@'%';
+        CREATE USER IF NOT EXISTS '{DEBEZIUM_USER}'@'%' IDENTIFIED BY '{DEBEZIUM_PASSWORD}';
+        GRANT SELECT, RELOAD, SHOW DATABASES, REPLICATION SLAVE, REPLICATION CLIENT,
+              BINLOG MONITOR, LOCK TABLES ON *.* TO '{DEBEZIUM_USER}'@'%';
+        CREATE USER IF NOT EXISTS '{GRAFANA_USER}'@'%' IDENTIFIED BY '{GRAFANA_PASSWORD}';
+        GRANT SELECT ON *.* TO '{GRAFANA_USER}'@'%';
+        FLUSH PRIVILEGES;
+    """)
+
+
+# --- Kafka and Kafka Connect -----------------------------------------------------------------
+
+LOG4J2 = """\
+status = warn
+appender.out.type = Console
+appender.out.name = out
+appender.out.layout.type = PatternLayout
+appender.out.layout.pattern = [%d] %p %m (%c)%n
+rootLogger.level = info
+rootLogger.appenderRef.out.ref = out
+logger.reflections.name = org.reflections
+logger.reflections.level = error
+"""
+
+
+def write(path: Path, text: str) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+    return path
+
+
+def prepare_kafka() -> list[str]:
+    libs = jars("kafka")
+    conf = STACK / "conf"
+    data = STACK / "data" / "kafka"
+    props = write(conf / "kafka.properties", f"""\
+process.roles=broker,controller
+node.id=1
+controller.quorum.voters=1@{HOST}:{PORTS['kafka_controller']}
+listeners=PLAINTEXT://{HOST}:{PORTS['kafka']},CONTROLLER://{HOST}:{PORTS['kafka_controller']}
+advertised.listeners=PLAINTEXT://{HOST}:{PORTS['kafka']}
+controller.listener.names=CONTROLLER
+inter.broker.listener.name=PLAINTEXT
+listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT
+log.dirs={data}
+num.partitions=3
+auto.create.topics.enable=true
+offsets.topic.replication.factor=1
+transaction.state.log.replication.factor=1
+transaction.state.log.min.isr=1
+share.coordinator.state.topic.replication.factor=1
+share.coordinator.state.topic.min.isr=1
+group.initial.rebalance.delay.ms=0
+log.retention.hours=168
+""")
+    log4j = write(conf / "log4j2.properties", LOG4J2)
+    base = [f"-Dlog4j2.configurationFile={log4j}", "-cp", f"{libs}/*"]
+    if not (data / "meta.properties").exists():
+        fmt = subprocess.run(
+            java(*base, "kafka.tools.StorageTool", "format", "-t", uuid_for_kafka(), "-c", str(props)),
+            capture_output=True, text=True,
+        )
+        if fmt.returncode != 0:
+            raise StackError(f"formatting Kafka's storage failed:\n{fmt.stdout}{fmt.stderr}")
+    return java("-Xms512m", "-Xmx512m", *base, "kafka.Kafka", str(props))
+
+
+def uuid_for_kafka() -> str:
+    import base64
+
+    return base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+
+
+def kafka_ready() -> bool:
+    if not port_open(PORTS["kafka"]):
+        return False
+    from kafka import KafkaAdminClient  # type: ignore[import-untyped]
+
+    try:
+        admin = KafkaAdminClient(bootstrap_servers=f"{HOST}:{PORTS['kafka']}", request_timeout_ms=3000)
+        admin.list_topics()
+        admin.close()
+    except Exception:  # noqa: BLE001 - any failure means "not yet"
+        return False
+    return True
+
+
+def prepare_connect() -> list[str]:
+    libs = jars("kafka")
+    plugins = STACK / "connect-plugins"
+    debezium = jars("debezium", exclude_groups="org.apache.kafka,org.slf4j")
+    target = plugins / "debezium-connector-mariadb"
+    if not target.exists():
+        plugins.mkdir(parents=True, exist_ok=True)
+        shutil.copytree(debezium, target, ignore=shutil.ignore_patterns(".complete"))
+    props = write(STACK / "conf" / "connect.properties", f"""\
+bootstrap.servers={HOST}:{PORTS['kafka']}
+group.id=tidemark-connect
+listeners=http://{HOST}:{PORTS['connect']}
+plugin.path={plugins}
+key.converter=org.apache.kafka.connect.json.JsonConverter
+value.converter=org.apache.kafka.connect.json.JsonConverter
+key.converter.schemas.enable=false
+value.converter.schemas.enable=false
+config.storage.topic=_connect-configs
+offset.storage.topic=_connect-offsets
+status.storage.topic=_connect-status
+config.storage.replication.factor=1
+offset.storage.replication.factor=1
+status.storage.replication.factor=1
+offset.flush.interval.ms=2000
+""")
+    log4j = STACK / "conf" / "log4j2.properties"
+    return java("-Xms256m", "-Xmx512m", f"-Dlog4j2.configurationFile={log4j}", "-cp", f"{libs}/*",
+                "org.apache.kafka.connect.cli.ConnectDistributed", str(props))
+
+
+def connect_ready() -> bool:
+    try:
+        with urllib.request.urlopen(f"http://{HOST}:{PORTS['connect']}/connector-plugins", timeout=2) as r:
+            return b"MariaDbConnector" in r.read()
+    except OSError:
+        return False
+
+
+# --- Cassandra -------------------------------------------------------------------------------
+
+LOGBACK = """\
+<configuration>
+  <appender name="out" class="ch.qos.logback.core.ConsoleAppender">
+    <encoder><pattern>%date %level [%thread] %logger{20} %msg%n</pattern></encoder>
+  </appender>
+  <root level="INFO"><appender-ref ref="out"/></root>
+</configuration>
+"""
+
+
+def prepare_cassandra() -> list[str]:
+    libs = jars("cassandra")
+    data = STACK / "data" / "cassandra"
+    conf = write(STACK / "conf" / "cassandra.yaml", f"""\
+cluster_name: tidemark-local
+num_tokens: 1
+initial_token: 0
+partitioner: org.apache.cassandra.dht.Murmur3Partitioner
+data_file_directories: [{data}/data]
+commitlog_directory: {data}/commitlog
+saved_caches_directory: {data}/saved_caches
+hints_directory: {data}/hints
+cdc_raw_directory: {data}/cdc_raw
+commitlog_sync: periodic
+commitlog_sync_period: 10000ms
+endpoint_snitch: SimpleSnitch
+seed_provider:
+  - class_name: org.apache.cassandra.locator.SimpleSeedProvider
+    parameters:
+      - seeds: "{HOST}:{PORTS['cassandra_storage']}"
+listen_address: {HOST}
+rpc_address: {HOST}
+storage_port: {PORTS['cassandra_storage']}
+native_transport_port: {PORTS['cassandra']}
+start_native_transport: true
+# One node on a laptop: keep memtables and caches small, and let big IN queries through.
+memtable_heap_space: 128MiB
+memtable_offheap_space: 128MiB
+key_cache_size: 16MiB
+batch_size_fail_threshold: 5000KiB
+""")
+    logback = write(STACK / "conf" / "logback.xml", LOGBACK)
+    heap = os.environ.get("TIDEMARK_CASSANDRA_HEAP", "1G")
+    return java(
+        f"-Xms{heap}", f"-Xmx{heap}", "-Xss256k", *CASSANDRA_JVM17,
+        f"-Dcassandra.config=file://{conf}", f"-Dcassandra.storagedir={data}",
+        f"-Dlogback.configurationFile={logback}", "-Dcassandra-foreground=yes",
+        "-Dcassandra.skip_wait_for_gossip_to_settle=0", "-Dcassandra.ring_delay_ms=0",
+        "-Dcassandra.superuser_setup_delay_ms=0",
+        "-cp", f"{libs}/*", "org.apache.cassandra.service.CassandraDaemon",
+    )
+
+
+# --- Prometheus and Pushgateway --------------------------------------------------------------
+
+def prepare_pushgateway() -> list[str]:
+    return ["prometheus-pushgateway", f"--web.listen-address={HOST}:{PORTS['pushgateway']}"]
+
+
+def prepare_prometheus() -> list[str]:
+    conf = write(STACK / "conf" / "prometheus.yml", f"""\
+global:
+  scrape_interval: 2s
+  evaluation_interval: 2s
+scrape_configs:
+  - job_name: pushgateway
+    # Jobs push their own job/instance labels; keep them.
+    honor_labels: true
+    static_configs: [{{targets: ["{HOST}:{PORTS['pushgateway']}"]}}]
+  - job_name: producer
+    static_configs: [{{targets: ["{HOST}:{os.environ.get('TIDEMARK_PRODUCER_METRICS_PORT', '18000')}"]}}]
+""")
+    return [
+        "prometheus", f"--config.file={conf}", f"--storage.tsdb.path={STACK / 'data' / 'prometheus'}",
+        f"--web.listen-address={HOST}:{PORTS['prometheus']}", "--storage.tsdb.retention.time=2d",
+    ]
+
+
+SERVICES = [
+    Service("mariadb", PORTS["mariadb"], prepare_mariadb, mariadb_ready, 60, mariadb_users),
+    Service("kafka", PORTS["kafka"], prepare_kafka, kafka_ready, 90),
+    Service("cassandra", PORTS["cassandra"], prepare_cassandra, lambda: port_open(PORTS["cassandra"]), 180),
+    Service("connect", PORTS["connect"], prepare_connect, connect_ready, 120),
+    Service("pushgateway", PORTS["pushgateway"], prepare_pushgateway,
+            lambda: http_ok(f"http://{HOST}:{PORTS['pushgateway']}/-/ready"), 30),
+    Service("prometheus", PORTS["prometheus"], prepare_prometheus,
+            lambda: http_ok(f"http://{HOST}:{PORTS['prometheus']}/-/ready"), 30),
+]
+
+
+def tail(path: Path, lines: int = 25) -> str:
+    try:
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+    except FileNotFoundError:
+        return "(no log yet)"
+
+
+def start(service: Service) -> Popen_t:
+    if port_open(service.port):
+        raise StackError(
+            f"{service.name}: port {HOST}:{service.port} is already taken by another process; "
+            f"stop it or set TIDEMARK_{service.name.upper()}_PORT"
+        )
+    argv = service.prepare()
+    service.log.parent.mkdir(parents=True, exist_ok=True)
+    service.pid_file.parent.mkdir(parents=True, exist_ok=True)
+    with service.log.open("ab") as log:
+        proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                cwd=STACK, start_new_session=True)
+    service.pid_file.write_text(str(proc.pid))
+    return proc
+
+
+
+def wait_ready(service: Service, proc: Popen_t | None) -> None:
+    deadline = time.monotonic() + service.deadline_s
+    while time.monotonic() < deadline:
+        if service.ready():
+            return
+        if proc is not None and proc.poll() is not None:
+            raise StackError(
+                f"{service.name} exited with code {proc.returncode} while starting; "
+                f"log {service.log}:\n{tail(service.log)}"
+            )
+        time.sleep(0.5)
+    raise StackError(
+        f"{service.name} was not ready within {service.deadline_s:.0f}s; log {service.log}:\n{tail(service.log)}"
+    )
+
+
+def up(names: list[str]) -> None:
+    STACK.mkdir(parents=True, exist_ok=True)
+    for service in selected(names):
+        pid = service.pid()
+        if pid is not None:
+            wait_ready(service, None)
+            print(f"{service.name:12} already up (pid {pid}, port {service.port})")
+            continue
+        t0 = time.monotonic()
+        proc = start(service)
+        wait_ready(service, proc)
+        service.after_start()
+        print(f"{service.name:12} up in {time.monotonic() - t0:5.1f}s (pid {proc.pid}, port {service.port})",
+              flush=True)
+
+
+def down(names: list[str]) -> None:
+    for service in reversed(selected(names)):
+        pid = service.pid()
+        if pid is None:
+            print(f"{service.name:12} already down")
+            service.pid_file.unlink(missing_ok=True)
+            continue
+        os.killpg(pid, signal.SIGTERM)
+        deadline = time.monotonic() + 45
+        while alive(pid) and time.monotonic() < deadline:
+            time.sleep(0.3)
+        if alive(pid):
+            os.killpg(pid, signal.SIGKILL)
+        service.pid_file.unlink(missing_ok=True)
+        print(f"{service.name:12} stopped")
+
+
+def rss_mib(pid: int) -> float:
+    total = 0
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            total = int(line.split()[1])
+    return total / 1024
+
+
+def status(names: list[str]) -> int:
+    total = 0.0
+    missing = 0
+    for service in selected(names):
+        pid = service.pid()
+        if pid is None:
+            missing += 1
+            print(f"{service.name:12} down")
+            continue
+        rss = rss_mib(pid)
+        total += rss
+        state = "up" if service.ready() else "starting"
+        print(f"{service.name:12} {state:8} pid {pid:<8} port {service.port:<6} rss {rss:7.0f} MiB  log {service.log}")
+    print(f"{'total':12} rss {total:.0f} MiB")
+    return missing
+
+
+def selected(names: list[str]) -> list[Service]:
+    known = {s.name: s for s in SERVICES}
+    unknown = [n for n in names if n not in known]
+    if unknown:
+        raise StackError(f"unknown service(s) {unknown}; known: {list(known)}")
+    return [s for s in SERVICES if not names or s.name in names]
+
+
+def main(argv: list[str]) -> int:
+    if not argv or argv[0] not in {"up", "down", "status"}:
+        print(__doc__)
+        return 2
+    try:
+        if argv[0] == "up":
+            up(argv[1:])
+        elif argv[0] == "down":
+            down(argv[1:])
+        else:
+            status(argv[1:])
+    except StackError as e:
+        print(f"stack: {e}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

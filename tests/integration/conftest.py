@@ -1,0 +1,70 @@
+"""Fixtures for tests that run against the local stack (`make stack-up`)."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import mysql.connector
+import pytest
+from cassandra.cluster import Cluster, Session
+
+from local import stack
+
+HOST = stack.HOST
+KAFKA = f"{HOST}:{stack.PORTS['kafka']}"
+CONNECT_URL = f"http://{HOST}:{stack.PORTS['connect']}"
+PROMETHEUS_URL = f"http://{HOST}:{stack.PORTS['prometheus']}"
+PUSHGATEWAY = f"{HOST}:{stack.PORTS['pushgateway']}"
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        item.add_marker(pytest.mark.integration)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def stack_is_up() -> None:
+    down = [s.name for s in stack.SERVICES if s.pid() is None or not s.ready()]
+    if down:
+        pytest.fail(f"the local stack is not up ({', '.join(down)}): run `make stack-up`")
+
+
+def unique(prefix: str) -> str:
+    """A name no earlier run used, so tests never see each other's data."""
+    return f"{prefix}_{uuid.uuid4().hex[:10]}"
+
+
+def eventually(check: Callable[[], Any], timeout_s: float, what: str, interval_s: float = 0.5) -> Any:
+    """Polls `check` until it returns something truthy; fails with `what` at the deadline."""
+    deadline = time.monotonic() + timeout_s
+    last: Any = None
+    while time.monotonic() < deadline:
+        last = check()
+        if last:
+            return last
+        time.sleep(interval_s)
+    pytest.fail(f"timed out after {timeout_s}s waiting for {what}; last value: {last!r}")
+
+
+@pytest.fixture(scope="session")
+def cassandra() -> Iterator[Session]:
+    cluster = Cluster([HOST], port=stack.PORTS["cassandra"])
+    session = cluster.connect()
+    yield session
+    cluster.shutdown()
+
+
+def mysql_connect(database: str | None = None, user: str = stack.APP_USER,
+                  password: str = stack.APP_PASSWORD) -> Any:
+    return mysql.connector.connect(host=HOST, port=stack.PORTS["mariadb"], user=user,
+                                   password=password, database=database, autocommit=True)
+
+
+@pytest.fixture
+def mysql_root() -> Iterator[Any]:
+    conn = mysql_connect()
+    yield conn
+    conn.close()

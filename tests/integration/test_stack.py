@@ -1,0 +1,151 @@
+"""A real round trip through every server of the local stack."""
+
+from __future__ import annotations
+
+import json
+import urllib.error
+import urllib.parse
+import urllib.request
+from typing import Any
+
+from kafka import KafkaConsumer, KafkaProducer
+from prometheus_client import CollectorRegistry, Gauge, push_to_gateway
+
+from local import stack
+
+from .conftest import (
+    CONNECT_URL,
+    HOST,
+    KAFKA,
+    PROMETHEUS_URL,
+    PUSHGATEWAY,
+    eventually,
+    mysql_connect,
+    unique,
+)
+
+
+def http_json(url: str, body: dict[str, Any] | None = None, method: str = "GET") -> Any:
+    data = json.dumps(body).encode() if body is not None else None
+    req = urllib.request.Request(url, data=data, method=method, headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(req, timeout=10) as r:
+        return json.loads(r.read() or b"null")
+
+
+def connector_task_state(name: str) -> str | None:
+    try:
+        tasks = http_json(f"{CONNECT_URL}/connectors/{name}/status")["tasks"]
+    except urllib.error.HTTPError:
+        return None  # Connect answers 404 until the connector's first status is written.
+    return str(tasks[0]["state"]) if tasks else None
+
+
+def consume(topic: str, want: int, timeout_s: float = 30) -> list[Any]:
+    consumer = KafkaConsumer(topic, bootstrap_servers=KAFKA, auto_offset_reset="earliest",
+                             group_id=None, consumer_timeout_ms=1000)
+    got: list[Any] = []
+
+    def poll() -> bool:
+        for batch in consumer.poll(timeout_ms=1000).values():
+            got.extend(batch)
+        return len(got) >= want
+
+    try:
+        eventually(poll, timeout_s, f"{want} records on {topic}", interval_s=0)
+    finally:
+        consumer.close()
+    return got
+
+
+def test_kafka_round_trip() -> None:
+    topic = unique("stack_test")
+    producer = KafkaProducer(bootstrap_servers=KAFKA, acks="all")
+    for i in range(3):
+        producer.send(topic, key=str(i).encode(), value=f"hello {i}".encode())
+    producer.flush()
+    producer.close()
+
+    values = sorted(r.value for r in consume(topic, 3))
+    assert values == [b"hello 0", b"hello 1", b"hello 2"]
+
+
+def test_cassandra_round_trip(cassandra: Any) -> None:
+    ks = unique("stack_test")
+    cassandra.execute(f"CREATE KEYSPACE {ks} WITH replication = {{'class': 'SimpleStrategy', "
+                      "'replication_factor': 1}")
+    cassandra.execute(f"CREATE TABLE {ks}.t (k int, c timeuuid, v text, PRIMARY KEY (k, c))")
+    cassandra.execute(f"INSERT INTO {ks}.t (k, c, v) VALUES (1, now(), 'one')")
+    cassandra.execute(f"INSERT INTO {ks}.t (k, c, v) VALUES (1, now(), 'two')")
+    rows = list(cassandra.execute(f"SELECT v FROM {ks}.t WHERE k = 1"))
+    assert [r.v for r in rows] == ["one", "two"]
+    cassandra.execute(f"DROP KEYSPACE {ks}")
+
+
+def test_mariadb_round_trip() -> None:
+    db = unique("stack_test")
+    conn = mysql_connect()
+    cur = conn.cursor()
+    cur.execute(f"CREATE DATABASE {db}")
+    cur.execute(f"CREATE TABLE {db}.t (id INT PRIMARY KEY, amount DECIMAL(10,2))")
+    cur.execute(f"INSERT INTO {db}.t VALUES (1, 12.50), (2, 0.25)")
+    cur.execute(f"SELECT SUM(amount), COUNT(*) FROM {db}.t")
+    total, count = cur.fetchone()
+    assert (str(total), count) == ("12.75", 2)
+    cur.execute("SELECT @@binlog_format, @@binlog_row_image, @@log_bin")
+    assert cur.fetchone() == ("ROW", "FULL", 1)
+    cur.execute(f"DROP DATABASE {db}")
+    conn.close()
+
+
+def test_debezium_streams_a_mariadb_insert_to_kafka() -> None:
+    db = unique("cdc_test")
+    conn = mysql_connect()
+    cur = conn.cursor()
+    cur.execute(f"CREATE DATABASE {db}")
+    cur.execute(f"CREATE TABLE {db}.job (id INT PRIMARY KEY, company_id INT NOT NULL)")
+
+    name = unique("cdc")
+    http_json(f"{CONNECT_URL}/connectors", method="POST", body={"name": name, "config": {
+        "connector.class": "io.debezium.connector.mariadb.MariaDbConnector",
+        "database.hostname": HOST,
+        "database.port": str(stack.PORTS["mariadb"]),
+        "database.user": stack.DEBEZIUM_USER,
+        "database.password": stack.DEBEZIUM_PASSWORD,
+        "database.server.id": str(abs(hash(name)) % 100000 + 1000),
+        "topic.prefix": name,
+        "database.include.list": db,
+        "table.include.list": f"{db}.job",
+        "schema.history.internal.kafka.bootstrap.servers": KAFKA,
+        "schema.history.internal.kafka.topic": f"{name}.schema-history",
+        "database.ssl.mode": "disable",
+    }})
+    try:
+        eventually(lambda: connector_task_state(name) == "RUNNING", 60, f"connector {name} RUNNING")
+        cur.execute(f"INSERT INTO {db}.job VALUES (7, 42)")
+        records = consume(f"{name}.{db}.job", 1, timeout_s=60)
+        event = json.loads(records[0].value)
+        assert event["op"] == "c"
+        assert event["after"] == {"id": 7, "company_id": 42}
+    finally:
+        http_json(f"{CONNECT_URL}/connectors/{name}", method="DELETE")
+        cur.execute(f"DROP DATABASE {db}")
+        conn.close()
+
+
+def test_pushed_metric_is_queryable_in_prometheus() -> None:
+    job = unique("stack_test")
+    registry = CollectorRegistry()
+    Gauge("tidemark_stack_test_value", "a value pushed by the stack test", registry=registry).set(41.5)
+    push_to_gateway(PUSHGATEWAY, job=job, registry=registry)
+
+    query = urllib.parse.quote(f'tidemark_stack_test_value{{job="{job}"}}')
+
+    def scraped() -> list[Any]:
+        result: list[Any] = http_json(f"{PROMETHEUS_URL}/api/v1/query?query={query}")["data"]["result"]
+        return result
+
+    result = eventually(scraped, 30, "the pushed metric in Prometheus")
+    assert result[0]["value"][1] == "41.5"
+    # honor_labels keeps the pusher's job label instead of the scrape job's.
+    assert result[0]["metric"]["job"] == job
+    urllib.request.urlopen(urllib.request.Request(f"http://{PUSHGATEWAY}/metrics/job/{job}", method="DELETE"))
