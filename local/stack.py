@@ -1,7 +1,7 @@
 """The local stack: real Kafka, Cassandra, MariaDB, Kafka Connect + Debezium, Prometheus and
 Pushgateway as plain processes on 127.0.0.1, for the demo and the integration tests.
 
-    python local/stack.py up|down|status
+    python local/stack.py up|down|status|env
 
 Jars come from Maven Central through the poms beside this file and are cached under
 ~/.cache/tidemark; data, pid files and logs live under .stack/ (TIDEMARK_STACK_DIR).
@@ -54,34 +54,60 @@ APP_USER, APP_PASSWORD = "tidemark", os.environ.get("TIDEMARK_MYSQL_PASSWORD", "
 DEBEZIUM_USER, DEBEZIUM_PASSWORD = "debezium", "debezium"
 GRAFANA_USER, GRAFANA_PASSWORD = "grafana", "grafana"
 
-CASSANDRA_JVM17 = """
--XX:+UseG1GC -XX:+ParallelRefProcEnabled -XX:MaxTenuringThreshold=1 -XX:G1HeapRegionSize=16m
--Djdk.attach.allowAttachSelf=true
---add-exports java.base/jdk.internal.misc=ALL-UNNAMED
---add-exports java.management.rmi/com.sun.jmx.remote.internal.rmi=ALL-UNNAMED
---add-exports java.rmi/sun.rmi.registry=ALL-UNNAMED
---add-exports java.rmi/sun.rmi.server=ALL-UNNAMED
---add-exports java.sql/java.sql=ALL-UNNAMED
---add-exports java.base/java.lang.ref=ALL-UNNAMED
---add-exports jdk.unsupported/sun.misc=ALL-UNNAMED
---add-exports jdk.compiler/com.sun.tools.javac.file=ALL-UNNAMED
---add-exports jdk.attach/sun.tools.attach=ALL-UNNAMED
---add-opens java.base/java.lang.module=ALL-UNNAMED
---add-opens java.base/jdk.internal.loader=ALL-UNNAMED
---add-opens java.base/jdk.internal.ref=ALL-UNNAMED
---add-opens java.base/jdk.internal.reflect=ALL-UNNAMED
---add-opens java.base/jdk.internal.math=ALL-UNNAMED
---add-opens java.base/jdk.internal.module=ALL-UNNAMED
---add-opens java.base/jdk.internal.util.jar=ALL-UNNAMED
---add-opens jdk.management/com.sun.management.internal=ALL-UNNAMED
---add-opens java.base/sun.nio.ch=ALL-UNNAMED
---add-opens java.base/java.io=ALL-UNNAMED
---add-opens java.base/java.lang.reflect=ALL-UNNAMED
---add-opens jdk.compiler/com.sun.tools.javac=ALL-UNNAMED
---add-opens java.base/java.lang=ALL-UNNAMED
---add-opens java.base/java.util=ALL-UNNAMED
--Dio.netty.tryReflectionSetAccessible=true
-""".split()
+CASSANDRA_JVM17 = [
+    "-XX:+UseG1GC",
+    "-XX:+ParallelRefProcEnabled",
+    "-XX:MaxTenuringThreshold=1",
+    "-XX:G1HeapRegionSize=16m",
+    "-Djdk.attach.allowAttachSelf=true",
+    "--add-exports",
+    "java.base/jdk.internal.misc=ALL-UNNAMED",
+    "--add-exports",
+    "java.management.rmi/com.sun.jmx.remote.internal.rmi=ALL-UNNAMED",
+    "--add-exports",
+    "java.rmi/sun.rmi.registry=ALL-UNNAMED",
+    "--add-exports",
+    "java.rmi/sun.rmi.server=ALL-UNNAMED",
+    "--add-exports",
+    "java.sql/java.sql=ALL-UNNAMED",
+    "--add-exports",
+    "java.base/java.lang.ref=ALL-UNNAMED",
+    "--add-exports",
+    "jdk.unsupported/sun.misc=ALL-UNNAMED",
+    "--add-exports",
+    "jdk.compiler/com.sun.tools.javac.file=ALL-UNNAMED",
+    "--add-exports",
+    "jdk.attach/sun.tools.attach=ALL-UNNAMED",
+    "--add-opens",
+    "java.base/java.lang.module=ALL-UNNAMED",
+    "--add-opens",
+    "java.base/jdk.internal.loader=ALL-UNNAMED",
+    "--add-opens",
+    "java.base/jdk.internal.ref=ALL-UNNAMED",
+    "--add-opens",
+    "java.base/jdk.internal.reflect=ALL-UNNAMED",
+    "--add-opens",
+    "java.base/jdk.internal.math=ALL-UNNAMED",
+    "--add-opens",
+    "java.base/jdk.internal.module=ALL-UNNAMED",
+    "--add-opens",
+    "java.base/jdk.internal.util.jar=ALL-UNNAMED",
+    "--add-opens",
+    "jdk.management/com.sun.management.internal=ALL-UNNAMED",
+    "--add-opens",
+    "java.base/sun.nio.ch=ALL-UNNAMED",
+    "--add-opens",
+    "java.base/java.io=ALL-UNNAMED",
+    "--add-opens",
+    "java.base/java.lang.reflect=ALL-UNNAMED",
+    "--add-opens",
+    "jdk.compiler/com.sun.tools.javac=ALL-UNNAMED",
+    "--add-opens",
+    "java.base/java.lang=ALL-UNNAMED",
+    "--add-opens",
+    "java.base/java.util=ALL-UNNAMED",
+    "-Dio.netty.tryReflectionSetAccessible=true",
+]
 
 
 Popen_t = subprocess.Popen  # type: ignore[type-arg]
@@ -148,8 +174,14 @@ def jars(pom: str, exclude_groups: str = "") -> Path:
         return dest
     shutil.rmtree(dest, ignore_errors=True)
     cmd = [
-        "mvn", "-q", "-B", "-f", str(HERE / "maven" / f"{pom}.xml"),
-        "dependency:copy-dependencies", "-DincludeScope=runtime", f"-DoutputDirectory={dest}",
+        "mvn",
+        "-q",
+        "-B",
+        "-f",
+        str(HERE / "maven" / f"{pom}.xml"),
+        "dependency:copy-dependencies",
+        "-DincludeScope=runtime",
+        f"-DoutputDirectory={dest}",
     ]
     if exclude_groups:
         cmd.append(f"-DexcludeGroupIds={exclude_groups}")
@@ -167,6 +199,7 @@ def java(*args: str) -> list[str]:
 
 # --- MariaDB ---------------------------------------------------------------------------------
 
+
 def mariadb_socket() -> Path:
     return STACK / "run" / "mariadb.sock"
 
@@ -176,35 +209,59 @@ def prepare_mariadb() -> list[str]:
     if not (data / "mysql").exists():
         data.mkdir(parents=True, exist_ok=True)
         init = subprocess.run(
-            ["mariadb-install-db", "--no-defaults", f"--datadir={data}", "--user=root",
-             "--auth-root-authentication-method=socket", "--skip-test-db"],
-            capture_output=True, text=True,
+            [
+                "mariadb-install-db",
+                "--no-defaults",
+                f"--datadir={data}",
+                "--user=root",
+                "--auth-root-authentication-method=socket",
+                "--skip-test-db",
+            ],
+            capture_output=True,
+            text=True,
         )
         if init.returncode != 0:
             raise StackError(f"mariadb-install-db failed:\n{init.stdout}{init.stderr}")
     return [
-        "mariadbd", "--no-defaults", f"--datadir={data}", "--user=root",
-        f"--port={PORTS['mariadb']}", f"--bind-address={HOST}", f"--socket={mariadb_socket()}",
+        "mariadbd",
+        "--no-defaults",
+        f"--datadir={data}",
+        "--user=root",
+        f"--port={PORTS['mariadb']}",
+        f"--bind-address={HOST}",
+        f"--socket={mariadb_socket()}",
         f"--pid-file={STACK / 'run' / 'mariadbd.pid'}",
         # What Debezium needs: a row-based binlog with full before/after images, GTIDs on.
-        "--log-bin=binlog", "--binlog-format=ROW", "--binlog-row-image=FULL", "--server-id=1",
-        "--gtid-strict-mode=ON", "--expire-logs-days=1",
-        "--innodb-buffer-pool-size=128M", "--performance-schema=OFF",
-        "--character-set-server=utf8mb4", "--collation-server=utf8mb4_unicode_ci",
+        "--log-bin=binlog",
+        "--binlog-format=ROW",
+        "--binlog-row-image=FULL",
+        "--server-id=1",
+        "--gtid-strict-mode=ON",
+        "--expire-logs-days=1",
+        "--innodb-buffer-pool-size=128M",
+        "--performance-schema=OFF",
+        "--character-set-server=utf8mb4",
+        "--collation-server=utf8mb4_unicode_ci",
     ]
 
 
 def mariadb_ready() -> bool:
-    return mariadb_socket().exists() and subprocess.run(
-        ["mariadb-admin", f"--socket={mariadb_socket()}", "--user=root", "ping"],
-        capture_output=True,
-    ).returncode == 0
+    return (
+        mariadb_socket().exists()
+        and subprocess.run(
+            ["mariadb-admin", f"--socket={mariadb_socket()}", "--user=root", "ping"],
+            capture_output=True,
+        ).returncode
+        == 0
+    )
 
 
 def mariadb_sql(sql: str) -> str:
     done = subprocess.run(
         ["mariadb", f"--socket={mariadb_socket()}", "--user=root", "--batch", "--skip-column-names"],
-        input=sql, capture_output=True, text=True,
+        input=sql,
+        capture_output=True,
+        text=True,
     )
     if done.returncode != 0:
         raise StackError(f"MariaDB refused:\n{sql}\n{done.stderr}")
@@ -249,12 +306,14 @@ def prepare_kafka() -> list[str]:
     libs = jars("kafka")
     conf = STACK / "conf"
     data = STACK / "data" / "kafka"
-    props = write(conf / "kafka.properties", f"""\
+    props = write(
+        conf / "kafka.properties",
+        f"""\
 process.roles=broker,controller
 node.id=1
-controller.quorum.voters=1@{HOST}:{PORTS['kafka_controller']}
-listeners=PLAINTEXT://{HOST}:{PORTS['kafka']},CONTROLLER://{HOST}:{PORTS['kafka_controller']}
-advertised.listeners=PLAINTEXT://{HOST}:{PORTS['kafka']}
+controller.quorum.voters=1@{HOST}:{PORTS["kafka_controller"]}
+listeners=PLAINTEXT://{HOST}:{PORTS["kafka"]},CONTROLLER://{HOST}:{PORTS["kafka_controller"]}
+advertised.listeners=PLAINTEXT://{HOST}:{PORTS["kafka"]}
 controller.listener.names=CONTROLLER
 inter.broker.listener.name=PLAINTEXT
 listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT
@@ -268,13 +327,15 @@ share.coordinator.state.topic.replication.factor=1
 share.coordinator.state.topic.min.isr=1
 group.initial.rebalance.delay.ms=0
 log.retention.hours=168
-""")
+""",
+    )
     log4j = write(conf / "log4j2.properties", LOG4J2)
     base = [f"-Dlog4j2.configurationFile={log4j}", "-cp", f"{libs}/*"]
     if not (data / "meta.properties").exists():
         fmt = subprocess.run(
             java(*base, "kafka.tools.StorageTool", "format", "-t", uuid_for_kafka(), "-c", str(props)),
-            capture_output=True, text=True,
+            capture_output=True,
+            text=True,
         )
         if fmt.returncode != 0:
             raise StackError(f"formatting Kafka's storage failed:\n{fmt.stdout}{fmt.stderr}")
@@ -309,10 +370,12 @@ def prepare_connect() -> list[str]:
     if not target.exists():
         plugins.mkdir(parents=True, exist_ok=True)
         shutil.copytree(debezium, target, ignore=shutil.ignore_patterns(".complete"))
-    props = write(STACK / "conf" / "connect.properties", f"""\
-bootstrap.servers={HOST}:{PORTS['kafka']}
+    props = write(
+        STACK / "conf" / "connect.properties",
+        f"""\
+bootstrap.servers={HOST}:{PORTS["kafka"]}
 group.id=tidemark-connect
-listeners=http://{HOST}:{PORTS['connect']}
+listeners=http://{HOST}:{PORTS["connect"]}
 plugin.path={plugins}
 key.converter=org.apache.kafka.connect.json.JsonConverter
 value.converter=org.apache.kafka.connect.json.JsonConverter
@@ -325,10 +388,18 @@ config.storage.replication.factor=1
 offset.storage.replication.factor=1
 status.storage.replication.factor=1
 offset.flush.interval.ms=2000
-""")
+""",
+    )
     log4j = STACK / "conf" / "log4j2.properties"
-    return java("-Xms256m", "-Xmx512m", f"-Dlog4j2.configurationFile={log4j}", "-cp", f"{libs}/*",
-                "org.apache.kafka.connect.cli.ConnectDistributed", str(props))
+    return java(
+        "-Xms256m",
+        "-Xmx512m",
+        f"-Dlog4j2.configurationFile={log4j}",
+        "-cp",
+        f"{libs}/*",
+        "org.apache.kafka.connect.cli.ConnectDistributed",
+        str(props),
+    )
 
 
 def connect_ready() -> bool:
@@ -354,7 +425,9 @@ LOGBACK = """\
 def prepare_cassandra() -> list[str]:
     libs = jars("cassandra")
     data = STACK / "data" / "cassandra"
-    conf = write(STACK / "conf" / "cassandra.yaml", f"""\
+    conf = write(
+        STACK / "conf" / "cassandra.yaml",
+        f"""\
 cluster_name: tidemark-local
 num_tokens: 1
 initial_token: 0
@@ -370,38 +443,50 @@ endpoint_snitch: SimpleSnitch
 seed_provider:
   - class_name: org.apache.cassandra.locator.SimpleSeedProvider
     parameters:
-      - seeds: "{HOST}:{PORTS['cassandra_storage']}"
+      - seeds: "{HOST}:{PORTS["cassandra_storage"]}"
 listen_address: {HOST}
 rpc_address: {HOST}
-storage_port: {PORTS['cassandra_storage']}
-native_transport_port: {PORTS['cassandra']}
+storage_port: {PORTS["cassandra_storage"]}
+native_transport_port: {PORTS["cassandra"]}
 start_native_transport: true
 # One node on a laptop: keep memtables and caches small, and let big IN queries through.
 memtable_heap_space: 128MiB
 memtable_offheap_space: 128MiB
 key_cache_size: 16MiB
 batch_size_fail_threshold: 5000KiB
-""")
+""",
+    )
     logback = write(STACK / "conf" / "logback.xml", LOGBACK)
     heap = os.environ.get("TIDEMARK_CASSANDRA_HEAP", "1G")
     return java(
-        f"-Xms{heap}", f"-Xmx{heap}", "-Xss256k", *CASSANDRA_JVM17,
-        f"-Dcassandra.config=file://{conf}", f"-Dcassandra.storagedir={data}",
-        f"-Dlogback.configurationFile={logback}", "-Dcassandra-foreground=yes",
-        "-Dcassandra.skip_wait_for_gossip_to_settle=0", "-Dcassandra.ring_delay_ms=0",
+        f"-Xms{heap}",
+        f"-Xmx{heap}",
+        "-Xss256k",
+        *CASSANDRA_JVM17,
+        f"-Dcassandra.config=file://{conf}",
+        f"-Dcassandra.storagedir={data}",
+        f"-Dlogback.configurationFile={logback}",
+        "-Dcassandra-foreground=yes",
+        "-Dcassandra.skip_wait_for_gossip_to_settle=0",
+        "-Dcassandra.ring_delay_ms=0",
         "-Dcassandra.superuser_setup_delay_ms=0",
-        "-cp", f"{libs}/*", "org.apache.cassandra.service.CassandraDaemon",
+        "-cp",
+        f"{libs}/*",
+        "org.apache.cassandra.service.CassandraDaemon",
     )
 
 
 # --- Prometheus and Pushgateway --------------------------------------------------------------
+
 
 def prepare_pushgateway() -> list[str]:
     return ["prometheus-pushgateway", f"--web.listen-address={HOST}:{PORTS['pushgateway']}"]
 
 
 def prepare_prometheus() -> list[str]:
-    conf = write(STACK / "conf" / "prometheus.yml", f"""\
+    conf = write(
+        STACK / "conf" / "prometheus.yml",
+        f"""\
 global:
   scrape_interval: 2s
   evaluation_interval: 2s
@@ -409,13 +494,17 @@ scrape_configs:
   - job_name: pushgateway
     # Jobs push their own job/instance labels; keep them.
     honor_labels: true
-    static_configs: [{{targets: ["{HOST}:{PORTS['pushgateway']}"]}}]
+    static_configs: [{{targets: ["{HOST}:{PORTS["pushgateway"]}"]}}]
   - job_name: producer
-    static_configs: [{{targets: ["{HOST}:{os.environ.get('TIDEMARK_PRODUCER_METRICS_PORT', '18000')}"]}}]
-""")
+    static_configs: [{{targets: ["{HOST}:{os.environ.get("TIDEMARK_PRODUCER_METRICS_PORT", "18000")}"]}}]
+""",
+    )
     return [
-        "prometheus", f"--config.file={conf}", f"--storage.tsdb.path={STACK / 'data' / 'prometheus'}",
-        f"--web.listen-address={HOST}:{PORTS['prometheus']}", "--storage.tsdb.retention.time=2d",
+        "prometheus",
+        f"--config.file={conf}",
+        f"--storage.tsdb.path={STACK / 'data' / 'prometheus'}",
+        f"--web.listen-address={HOST}:{PORTS['prometheus']}",
+        "--storage.tsdb.retention.time=2d",
     ]
 
 
@@ -424,10 +513,20 @@ SERVICES = [
     Service("kafka", PORTS["kafka"], prepare_kafka, kafka_ready, 90),
     Service("cassandra", PORTS["cassandra"], prepare_cassandra, lambda: port_open(PORTS["cassandra"]), 180),
     Service("connect", PORTS["connect"], prepare_connect, connect_ready, 120),
-    Service("pushgateway", PORTS["pushgateway"], prepare_pushgateway,
-            lambda: http_ok(f"http://{HOST}:{PORTS['pushgateway']}/-/ready"), 30),
-    Service("prometheus", PORTS["prometheus"], prepare_prometheus,
-            lambda: http_ok(f"http://{HOST}:{PORTS['prometheus']}/-/ready"), 30),
+    Service(
+        "pushgateway",
+        PORTS["pushgateway"],
+        prepare_pushgateway,
+        lambda: http_ok(f"http://{HOST}:{PORTS['pushgateway']}/-/ready"),
+        30,
+    ),
+    Service(
+        "prometheus",
+        PORTS["prometheus"],
+        prepare_prometheus,
+        lambda: http_ok(f"http://{HOST}:{PORTS['prometheus']}/-/ready"),
+        30,
+    ),
 ]
 
 
@@ -448,11 +547,11 @@ def start(service: Service) -> Popen_t:
     service.log.parent.mkdir(parents=True, exist_ok=True)
     service.pid_file.parent.mkdir(parents=True, exist_ok=True)
     with service.log.open("ab") as log:
-        proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                cwd=STACK, start_new_session=True)
+        proc = subprocess.Popen(
+            argv, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, cwd=STACK, start_new_session=True
+        )
     service.pid_file.write_text(str(proc.pid))
     return proc
-
 
 
 def wait_ready(service: Service, proc: Popen_t | None) -> None:
@@ -483,8 +582,15 @@ def up(names: list[str]) -> None:
         proc = start(service)
         wait_ready(service, proc)
         service.after_start()
-        print(f"{service.name:12} up in {time.monotonic() - t0:5.1f}s (pid {proc.pid}, port {service.port})",
-              flush=True)
+        print(
+            f"{service.name:12} up in {time.monotonic() - t0:5.1f}s (pid {proc.pid}, port {service.port})", flush=True
+        )
+    prefetch()
+
+
+def prefetch() -> None:
+    """The Spark connector jars the jobs load (TIDEMARK_SPARK_JARS_DIR)."""
+    jars("spark")
 
 
 def down(names: list[str]) -> None:
@@ -537,8 +643,26 @@ def selected(names: list[str]) -> list[Service]:
     return [s for s in SERVICES if not names or s.name in names]
 
 
+def env() -> None:
+    """The TIDEMARK_* settings that point the jobs and the producer at this stack."""
+    values = {
+        "KAFKA_BOOTSTRAP": f"{HOST}:{PORTS['kafka']}",
+        "CASSANDRA_HOSTS": HOST,
+        "CASSANDRA_PORT": PORTS["cassandra"],
+        "MYSQL_HOST": HOST,
+        "MYSQL_PORT": PORTS["mariadb"],
+        "MYSQL_USER": APP_USER,
+        "MYSQL_PASSWORD": APP_PASSWORD,
+        "PUSHGATEWAY": f"{HOST}:{PORTS['pushgateway']}",
+        "SPARK_JARS_DIR": CACHE / "jars" / "spark",
+        "CHECKPOINT_DIR": STACK / "checkpoints",
+    }
+    for name, value in values.items():
+        print(f"export TIDEMARK_{name}={value}")
+
+
 def main(argv: list[str]) -> int:
-    if not argv or argv[0] not in {"up", "down", "status"}:
+    if not argv or argv[0] not in {"up", "down", "status", "env"}:
         print(__doc__)
         return 2
     try:
@@ -546,6 +670,8 @@ def main(argv: list[str]) -> int:
             up(argv[1:])
         elif argv[0] == "down":
             down(argv[1:])
+        elif argv[0] == "env":
+            env()
         else:
             status(argv[1:])
     except StackError as e:

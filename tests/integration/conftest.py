@@ -4,14 +4,18 @@ from __future__ import annotations
 
 import time
 import uuid
+from pathlib import Path
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import mysql.connector
 import pytest
 from cassandra.cluster import Cluster, Session
+from cassandra.policies import RoundRobinPolicy
 
 from local import stack
+
+ROOT = Path(__file__).resolve().parents[2]
 
 HOST = stack.HOST
 KAFKA = f"{HOST}:{stack.PORTS['kafka']}"
@@ -51,16 +55,18 @@ def eventually(check: Callable[[], Any], timeout_s: float, what: str, interval_s
 
 @pytest.fixture(scope="session")
 def cassandra() -> Iterator[Session]:
-    cluster = Cluster([HOST], port=stack.PORTS["cassandra"])
+    cluster = Cluster(
+        [HOST], port=stack.PORTS["cassandra"], protocol_version=5, load_balancing_policy=RoundRobinPolicy()
+    )
     session = cluster.connect()
     yield session
     cluster.shutdown()
 
 
-def mysql_connect(database: str | None = None, user: str = stack.APP_USER,
-                  password: str = stack.APP_PASSWORD) -> Any:
-    return mysql.connector.connect(host=HOST, port=stack.PORTS["mariadb"], user=user,
-                                   password=password, database=database, autocommit=True)
+def mysql_connect(database: str | None = None, user: str = stack.APP_USER, password: str = stack.APP_PASSWORD) -> Any:
+    return mysql.connector.connect(
+        host=HOST, port=stack.PORTS["mariadb"], user=user, password=password, database=database, autocommit=True
+    )
 
 
 @pytest.fixture
@@ -68,3 +74,16 @@ def mysql_root() -> Iterator[Any]:
     conn = mysql_connect()
     yield conn
     conn.close()
+
+
+@pytest.fixture(scope="session")
+def spark() -> Iterator[Any]:
+    from jobs.settings import JobSettings
+    from jobs.spark import session
+
+    settings = JobSettings(
+        cassandra_hosts=HOST, cassandra_port=stack.PORTS["cassandra"], spark_jars_dir=str(stack.jars("spark"))
+    )
+    spark = session(settings, "tests")
+    yield spark
+    spark.stop()

@@ -41,8 +41,9 @@ def connector_task_state(name: str) -> str | None:
 
 
 def consume(topic: str, want: int, timeout_s: float = 30) -> list[Any]:
-    consumer = KafkaConsumer(topic, bootstrap_servers=KAFKA, auto_offset_reset="earliest",
-                             group_id=None, consumer_timeout_ms=1000)
+    consumer = KafkaConsumer(
+        topic, bootstrap_servers=KAFKA, auto_offset_reset="earliest", group_id=None, consumer_timeout_ms=1000
+    )
     got: list[Any] = []
 
     def poll() -> bool:
@@ -71,8 +72,7 @@ def test_kafka_round_trip() -> None:
 
 def test_cassandra_round_trip(cassandra: Any) -> None:
     ks = unique("stack_test")
-    cassandra.execute(f"CREATE KEYSPACE {ks} WITH replication = {{'class': 'SimpleStrategy', "
-                      "'replication_factor': 1}")
+    cassandra.execute(f"CREATE KEYSPACE {ks} WITH replication = {{'class': 'SimpleStrategy', 'replication_factor': 1}}")
     cassandra.execute(f"CREATE TABLE {ks}.t (k int, c timeuuid, v text, PRIMARY KEY (k, c))")
     cassandra.execute(f"INSERT INTO {ks}.t (k, c, v) VALUES (1, now(), 'one')")
     cassandra.execute(f"INSERT INTO {ks}.t (k, c, v) VALUES (1, now(), 'two')")
@@ -105,20 +105,27 @@ def test_debezium_streams_a_mariadb_insert_to_kafka() -> None:
     cur.execute(f"CREATE TABLE {db}.job (id INT PRIMARY KEY, company_id INT NOT NULL)")
 
     name = unique("cdc")
-    http_json(f"{CONNECT_URL}/connectors", method="POST", body={"name": name, "config": {
-        "connector.class": "io.debezium.connector.mariadb.MariaDbConnector",
-        "database.hostname": HOST,
-        "database.port": str(stack.PORTS["mariadb"]),
-        "database.user": stack.DEBEZIUM_USER,
-        "database.password": stack.DEBEZIUM_PASSWORD,
-        "database.server.id": str(abs(hash(name)) % 100000 + 1000),
-        "topic.prefix": name,
-        "database.include.list": db,
-        "table.include.list": f"{db}.job",
-        "schema.history.internal.kafka.bootstrap.servers": KAFKA,
-        "schema.history.internal.kafka.topic": f"{name}.schema-history",
-        "database.ssl.mode": "disable",
-    }})
+    http_json(
+        f"{CONNECT_URL}/connectors",
+        method="POST",
+        body={
+            "name": name,
+            "config": {
+                "connector.class": "io.debezium.connector.mariadb.MariaDbConnector",
+                "database.hostname": HOST,
+                "database.port": str(stack.PORTS["mariadb"]),
+                "database.user": stack.DEBEZIUM_USER,
+                "database.password": stack.DEBEZIUM_PASSWORD,
+                "database.server.id": str(abs(hash(name)) % 100000 + 1000),
+                "topic.prefix": name,
+                "database.include.list": db,
+                "table.include.list": f"{db}.job",
+                "schema.history.internal.kafka.bootstrap.servers": KAFKA,
+                "schema.history.internal.kafka.topic": f"{name}.schema-history",
+                "database.ssl.mode": "disable",
+            },
+        },
+    )
     try:
         eventually(lambda: connector_task_state(name) == "RUNNING", 60, f"connector {name} RUNNING")
         cur.execute(f"INSERT INTO {db}.job VALUES (7, 42)")

@@ -1,0 +1,32 @@
+"""Time buckets: where an event time falls, and which report hour a bucket belongs to."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+
+def floor_to_bucket(moment: datetime, bucket_seconds: int) -> datetime:
+    """The start of the bucket holding `moment`, as naive UTC (how the stores keep it)."""
+    utc = moment.astimezone(UTC) if moment.tzinfo else moment.replace(tzinfo=UTC)
+    epoch = int(utc.timestamp())
+    return datetime.fromtimestamp(epoch - epoch % bucket_seconds, UTC).replace(tzinfo=None)
+
+
+def buckets_between(start: datetime, end: datetime, bucket_seconds: int) -> list[datetime]:
+    """Every bucket overlapping [start, end)."""
+    first = floor_to_bucket(start, bucket_seconds)
+    last = end.astimezone(UTC).replace(tzinfo=None) if end.tzinfo else end
+    step = timedelta(seconds=bucket_seconds)
+    out = []
+    current = first
+    while current < last:
+        out.append(current)
+        current += step
+    return out
+
+
+def report_hour(bucket: datetime, report_timezone: str) -> tuple[date, int]:
+    """The (date, hour) of a naive-UTC bucket start in the report time zone."""
+    local = bucket.replace(tzinfo=UTC).astimezone(ZoneInfo(report_timezone))
+    return local.date(), local.hour

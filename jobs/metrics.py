@@ -1,0 +1,79 @@
+"""Run metrics each job pushes to the Pushgateway when it ends.
+
+Pushed with POST (pushadd) so a failed run replaces only the metrics it sends: the last
+success timestamp of an earlier run stays as it was.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+
+from prometheus_client import CollectorRegistry, Gauge, pushadd_to_gateway
+
+log = logging.getLogger("tidemark.metrics")
+
+
+@dataclass
+class RunMetrics:
+    job: str
+    started: float = field(default_factory=time.time)
+    rows_read: int = 0
+    rows_written: int = 0
+    rejected: Counter[str] = field(default_factory=Counter)
+    kinds: Counter[str] = field(default_factory=Counter)
+    buckets_recomputed: int = 0
+    freshness_seconds: dict[str, float] = field(default_factory=dict)
+
+    def registry(self, ok: bool, now: float) -> CollectorRegistry:
+        reg = CollectorRegistry()
+
+        def gauge(name: str, doc: str, value: float, **labels: str) -> None:
+            g = Gauge(f"tidemark_{name}", doc, list(labels), registry=reg)
+            (g.labels(**labels) if labels else g).set(value)
+
+        gauge("job_duration_seconds", "Wall time of the last run", now - self.started)
+        if not ok:
+            gauge("job_last_failure_timestamp_seconds", "When the last failed run ended", now)
+            gauge("job_last_run_success", "1 when the last run succeeded", 0)
+            return reg
+        gauge("job_last_success_timestamp_seconds", "When the last successful run ended", now)
+        gauge("job_last_run_success", "1 when the last run succeeded", 1)
+        gauge("job_rows_read", "Rows the last run read", self.rows_read)
+        gauge("job_rows_written", "Rows the last run wrote", self.rows_written)
+        gauge("job_buckets_recomputed", "Time buckets the last run recomputed", self.buckets_recomputed)
+        rejected = Gauge(
+            "tidemark_job_rows_rejected", "Rows the last run rejected, by reason", ["reason"], registry=reg
+        )
+        for reason, count in self.rejected.items():
+            rejected.labels(reason=reason).set(count)
+        kinds = Gauge("tidemark_job_events", "Valid events the last run saw, by kind", ["kind"], registry=reg)
+        for kind, count in self.kinds.items():
+            kinds.labels(kind=kind).set(count)
+        freshness = Gauge(
+            "tidemark_freshness_seconds", "Now minus the newest event time visible in MySQL", ["stream"], registry=reg
+        )
+        for stream, seconds in self.freshness_seconds.items():
+            freshness.labels(stream=stream).set(seconds)
+        return reg
+
+    def push(self, pushgateway: str, ok: bool) -> None:
+        if not pushgateway:
+            return
+        try:
+            pushadd_to_gateway(pushgateway, job=f"tidemark_{self.job}", registry=self.registry(ok, time.time()))
+        except OSError as e:
+            # Metrics must never fail the data: say so and go on.
+            log.warning("could not push metrics to %s: %s", pushgateway, e)
+
+    def summary(self) -> str:
+        parts = [f"read={self.rows_read}", f"written={self.rows_written}", f"buckets={self.buckets_recomputed}"]
+        if self.rejected:
+            parts.append(f"rejected={dict(self.rejected)}")
+        if self.kinds:
+            parts.append(f"kinds={dict(self.kinds)}")
+        if self.freshness_seconds:
+            parts.append(f"freshness_s={ {k: round(v, 1) for k, v in self.freshness_seconds.items()} }")
+        return " ".join(parts)

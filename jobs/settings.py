@@ -1,0 +1,85 @@
+"""The one settings class of the Spark jobs, read from TIDEMARK_* environment variables.
+
+The variable names are the contract with the Helm chart's ConfigMap and Secret; defaults
+point at the local stack (`make stack-up`) so a laptop needs no configuration.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+ENV_PREFIX = "TIDEMARK_"
+
+
+class JobSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="ignore")
+
+    kafka_bootstrap: str = "127.0.0.1:19092"
+    tracking_topic: str = "tidemark.tracking"
+    # Debezium's topic for recruit.job: <topic.prefix>.<database>.<table>.
+    cdc_job_topic: str = "tidemark.recruit.job"
+    kafka_starting_offsets: Literal["earliest", "latest"] = "earliest"
+    max_offsets_per_trigger: int = Field(default=500_000, gt=0)
+
+    cassandra_hosts: str = "127.0.0.1"
+    cassandra_port: int = Field(default=19042, gt=0, lt=65536)
+    cassandra_username: str = ""
+    cassandra_password: SecretStr = SecretStr("")
+    cassandra_keyspace: str = Field(default="tidemark", pattern=r"^[a-z][a-z0-9_]{0,47}$")
+    cassandra_replication_factor: int = Field(default=1, ge=1)
+    raw_ttl_days: int = Field(default=90, ge=1)
+
+    mysql_host: str = "127.0.0.1"
+    mysql_port: int = Field(default=13306, gt=0, lt=65536)
+    mysql_user: str = "tidemark"
+    mysql_password: SecretStr = SecretStr("tidemark")
+    mysql_database: str = Field(default="analytics", pattern=r"^[A-Za-z][A-Za-z0-9_]{0,63}$")
+    recruit_database: str = Field(default="recruit", pattern=r"^[A-Za-z][A-Za-z0-9_]{0,63}$")
+
+    report_timezone: str = "UTC"
+    shards: int = Field(default=8, ge=1, le=1024)
+    max_payload_bytes: int = Field(default=16_384, ge=256)
+    max_future_seconds: int = Field(default=3_600, ge=0)
+    watermark_safety_seconds: float = Field(default=30.0, ge=0)
+
+    checkpoint_dir: str = ".stack/checkpoints"
+    spark_master: str = "local[*]"
+    spark_jars_dir: str = ""
+    spark_shuffle_partitions: int = Field(default=4, ge=1)
+    ingest_trigger: Literal["available-now", "continuous"] = "available-now"
+    ingest_interval_seconds: int = Field(default=30, ge=1)
+
+    pushgateway: str = ""
+    # Fault injection for the crash-recovery test: fail after the upserts, before the
+    # watermark and the commit.
+    aggregate_fail_before_watermark: bool = False
+
+    @field_validator("report_timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as e:
+            raise ValueError(f"unknown time zone {value!r}") from e
+        return value
+
+
+def describe(error: ValidationError) -> str:
+    lines = ["invalid settings:"]
+    for item in error.errors():
+        name = ENV_PREFIX + "_".join(str(p) for p in item["loc"]).upper()
+        lines.append(f"  {name}: {item['msg']} (got {item.get('input')!r})")
+    return "\n".join(lines)
+
+
+def load() -> JobSettings:
+    """Settings from the environment; a bad one stops the process naming the variable."""
+    try:
+        return JobSettings()
+    except ValidationError as e:
+        sys.exit(describe(e))

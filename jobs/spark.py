@@ -1,0 +1,44 @@
+"""The Spark session every job runs in."""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+from pyspark.sql import SparkSession
+
+from jobs.settings import JobSettings
+
+
+def session(settings: JobSettings, app_name: str) -> SparkSession:
+    # Buckets and hours are computed in UTC everywhere: the JVM, Spark SQL and the Python
+    # side that turns collected timestamps into datetimes.
+    os.environ["TZ"] = "UTC"
+    time.tzset()
+    builder = (
+        SparkSession.builder.master(settings.spark_master)
+        .appName(f"tidemark-{app_name}")
+        .config("spark.sql.session.timeZone", "UTC")
+        .config("spark.driver.extraJavaOptions", "-Duser.timezone=UTC")
+        .config("spark.executor.extraJavaOptions", "-Duser.timezone=UTC")
+        .config("spark.sql.shuffle.partitions", str(settings.spark_shuffle_partitions))
+        .config("spark.ui.enabled", "false")
+        .config("spark.ui.showConsoleProgress", "false")
+        .config("spark.sql.extensions", "com.datastax.spark.connector.CassandraSparkExtensions")
+        .config("spark.cassandra.connection.host", settings.cassandra_hosts)
+        .config("spark.cassandra.connection.port", str(settings.cassandra_port))
+        .config("spark.cassandra.output.consistency.level", "LOCAL_QUORUM")
+    )
+    if settings.spark_master.startswith("local"):
+        builder = builder.config("spark.driver.host", "127.0.0.1").config("spark.driver.bindAddress", "127.0.0.1")
+    if settings.cassandra_username:
+        builder = builder.config("spark.cassandra.auth.username", settings.cassandra_username).config(
+            "spark.cassandra.auth.password", settings.cassandra_password.get_secret_value()
+        )
+    if settings.spark_jars_dir:
+        jars = sorted(str(p) for p in Path(settings.spark_jars_dir).glob("*.jar"))
+        builder = builder.config("spark.jars", ",".join(jars))
+    spark = builder.getOrCreate()
+    spark.sparkContext.setLogLevel("WARN")
+    return spark

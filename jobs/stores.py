@@ -1,0 +1,70 @@
+"""Connections to MySQL and Cassandra, and the few statements the jobs share."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any
+
+import mysql.connector
+from cassandra.auth import PlainTextAuthProvider
+from cassandra.cluster import Cluster, Session
+from cassandra.policies import RoundRobinPolicy
+from pyspark.sql import DataFrame
+
+from jobs.settings import JobSettings
+
+
+def mysql_connection(settings: JobSettings, *, database: bool = True) -> Any:
+    return mysql.connector.connect(
+        host=settings.mysql_host,
+        port=settings.mysql_port,
+        user=settings.mysql_user,
+        password=settings.mysql_password.get_secret_value(),
+        database=settings.mysql_database if database else None,
+        autocommit=True,
+        time_zone="+00:00",
+    )
+
+
+def cassandra_session(settings: JobSettings) -> tuple[Cluster, Session]:
+    auth = None
+    if settings.cassandra_username:
+        auth = PlainTextAuthProvider(settings.cassandra_username, settings.cassandra_password.get_secret_value())
+    cluster = Cluster(
+        settings.cassandra_hosts.split(","),
+        port=settings.cassandra_port,
+        auth_provider=auth,
+        protocol_version=5,
+        load_balancing_policy=RoundRobinPolicy(),
+    )
+    return cluster, cluster.connect()
+
+
+def write_cassandra(frame: DataFrame, settings: JobSettings, table: str) -> None:
+    frame.write.format("org.apache.spark.sql.cassandra").mode("append").options(
+        keyspace=settings.cassandra_keyspace, table=table
+    ).save()
+
+
+def read_cassandra(frame_reader: Any, settings: JobSettings, table: str) -> DataFrame:
+    reader = frame_reader.format("org.apache.spark.sql.cassandra")
+    loaded: DataFrame = reader.options(keyspace=settings.cassandra_keyspace, table=table).load()
+    return loaded
+
+
+def mark_dirty(settings: JobSettings, stream: str, buckets: Iterable[datetime]) -> int:
+    """Marks buckets as changed now; a bucket marked again gets the newer mark."""
+    rows = [(stream, b) for b in sorted(set(buckets))]
+    if not rows:
+        return 0
+    conn = mysql_connection(settings)
+    try:
+        conn.cursor().executemany(
+            "INSERT INTO dirty_buckets (stream, bucket, marked_at) VALUES (%s, %s, NOW(6)) "
+            "ON DUPLICATE KEY UPDATE marked_at = NOW(6)",
+            rows,
+        )
+    finally:
+        conn.close()
+    return len(rows)

@@ -1,0 +1,67 @@
+"""The producer's one settings class, read from TIDEMARK_* environment variables."""
+
+from __future__ import annotations
+
+import sys
+
+from pydantic import Field, SecretStr, ValidationError, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+ENV_PREFIX = "TIDEMARK_"
+
+
+class ProducerSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="ignore")
+
+    kafka_bootstrap: str = "127.0.0.1:19092"
+    tracking_topic: str = "tidemark.tracking"
+
+    # What to send: generated beacons at a rate, or an export of a tracking table.
+    producer_replay_file: str = ""
+    producer_rate: float = Field(default=200.0, ge=0, description="events/s; 0 means as fast as Kafka takes")
+    producer_duration_seconds: float = Field(default=0.0, ge=0, description="0 runs until stopped")
+    producer_max_events: int = Field(default=0, ge=0, description="0 means no limit")
+    producer_seed: int = 7
+    producer_jobs: int = Field(default=200, ge=1)
+    producer_publishers: int = Field(default=20, ge=1)
+    producer_late_rate: float = Field(default=0.03, ge=0, le=1)
+    producer_late_max_hours: float = Field(default=6.0, ge=1)
+    producer_duplicate_rate: float = Field(default=0.02, ge=0, le=1)
+    producer_null_bid_rate: float = Field(default=0.1, ge=0, le=1)
+    producer_ed_only_rate: float = Field(default=0.05, ge=0, le=1)
+    producer_unattributed_rate: float = Field(default=0.02, ge=0, le=1)
+    producer_other_track_rate: float = Field(default=0.03, ge=0, le=1)
+
+    # Throughput without loss: acks=all and idempotence are fixed; these tune batching.
+    producer_linger_ms: int = Field(default=20, ge=0)
+    producer_batch_bytes: int = Field(default=262_144, ge=1024)
+    producer_compression: str = Field(default="lz4", pattern="^(none|gzip|lz4|zstd|snappy)$")
+    producer_metrics_port: int = Field(default=18000, ge=0, lt=65536, description="0 serves no /metrics")
+
+    # The operational recruit tables: seeded at start, and some jobs changed now and then.
+    producer_seed_recruit: bool = False
+    producer_recruit_csv_dir: str = ""
+    producer_mutate_jobs_every_seconds: float = Field(default=0.0, ge=0)
+    mysql_host: str = "127.0.0.1"
+    mysql_port: int = Field(default=13306, gt=0, lt=65536)
+    mysql_user: str = "tidemark"
+    mysql_password: SecretStr = SecretStr("tidemark")
+    recruit_database: str = Field(default="recruit", pattern=r"^[A-Za-z][A-Za-z0-9_]{0,63}$")
+
+    @model_validator(mode="after")
+    def _rates_fit(self) -> ProducerSettings:
+        shares = self.producer_ed_only_rate + self.producer_unattributed_rate
+        if shares > 1:
+            raise ValueError("TIDEMARK_PRODUCER_ED_ONLY_RATE + TIDEMARK_PRODUCER_UNATTRIBUTED_RATE exceed 1")
+        return self
+
+
+def load() -> ProducerSettings:
+    try:
+        return ProducerSettings()
+    except ValidationError as e:
+        lines = ["invalid settings:"]
+        for item in e.errors():
+            name = ENV_PREFIX + "_".join(str(p) for p in item["loc"]).upper() if item["loc"] else "(settings)"
+            lines.append(f"  {name}: {item['msg']} (got {item.get('input')!r})")
+        sys.exit("\n".join(lines))

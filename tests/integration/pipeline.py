@@ -1,0 +1,149 @@
+"""One isolated tracking pipeline on the local stack: its own topic, keyspace, database and
+checkpoints, so tests never see each other's data. Jobs run in this process on one shared
+Spark session (their `run` functions, as `python -m jobs` calls them)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import orjson
+from kafka import KafkaProducer
+from pyspark.sql import SparkSession
+
+from jobs import aggregate, backfill, dims, ingest, migrate
+from jobs.metrics import RunMetrics
+from jobs.settings import JobSettings
+from local import stack
+from tests.oracle import Key
+
+from .conftest import KAFKA, ROOT, mysql_connect, unique
+
+EVENT_COLUMNS = (
+    "clicks",
+    "conversion",
+    "qualified_application",
+    "disqualified_application",
+    "impressions",
+    "spend_hour",
+    "bid_set",
+    "company_id",
+)
+
+
+def stack_env() -> dict[str, str]:
+    return {
+        "TIDEMARK_KAFKA_BOOTSTRAP": KAFKA,
+        "TIDEMARK_CASSANDRA_HOSTS": stack.HOST,
+        "TIDEMARK_CASSANDRA_PORT": str(stack.PORTS["cassandra"]),
+        "TIDEMARK_MYSQL_HOST": stack.HOST,
+        "TIDEMARK_MYSQL_PORT": str(stack.PORTS["mariadb"]),
+        "TIDEMARK_SPARK_JARS_DIR": str(stack.jars("spark")),
+        "TIDEMARK_PUSHGATEWAY": f"{stack.HOST}:{stack.PORTS['pushgateway']}",
+    }
+
+
+@dataclass
+class Pipeline:
+    spark: SparkSession
+    tmp: Path
+    name: str = field(default_factory=lambda: unique("t"))
+    report_timezone: str = "UTC"
+    sent: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def env(self) -> dict[str, str]:
+        return {
+            **stack_env(),
+            "TIDEMARK_TRACKING_TOPIC": f"{self.name}.tracking",
+            "TIDEMARK_CDC_JOB_TOPIC": f"{self.name}.{self.name}_recruit.job",
+            "TIDEMARK_CASSANDRA_KEYSPACE": self.name,
+            "TIDEMARK_MYSQL_DATABASE": self.name,
+            "TIDEMARK_RECRUIT_DATABASE": f"{self.name}_recruit",
+            "TIDEMARK_CHECKPOINT_DIR": str(self.tmp / "checkpoints"),
+            "TIDEMARK_REPORT_TIMEZONE": self.report_timezone,
+            "TIDEMARK_PUSHGATEWAY": "",
+        }
+
+    def settings(self, **overrides: Any) -> JobSettings:
+        values = {k.removeprefix("TIDEMARK_").lower(): v for k, v in self.env.items()}
+        return JobSettings(**{**values, **overrides})
+
+    # --- sending ---------------------------------------------------------------------------
+
+    def send(self, beacons: list[dict[str, Any]]) -> None:
+        self.send_payloads([orjson.dumps(b) for b in beacons])
+        self.sent.extend(beacons)
+
+    def send_payloads(self, payloads: list[bytes]) -> None:
+        producer = KafkaProducer(bootstrap_servers=KAFKA, acks="all", linger_ms=5)
+        for payload in payloads:
+            producer.send(f"{self.name}.tracking", value=payload)
+        producer.flush()
+        producer.close()
+
+    # --- jobs --------------------------------------------------------------------------------
+
+    def migrate(self) -> RunMetrics:
+        metrics = RunMetrics("migrate")
+        migrate.run(self.settings(), metrics)
+        return metrics
+
+    def ingest(self) -> RunMetrics:
+        metrics = RunMetrics("ingest")
+        ingest.run(self.settings(), self.spark, metrics)
+        return metrics
+
+    def aggregate(self, **overrides: Any) -> RunMetrics:
+        metrics = RunMetrics("aggregate")
+        aggregate.run(self.settings(**overrides), self.spark, metrics)
+        return metrics
+
+    def dims(self) -> RunMetrics:
+        metrics = RunMetrics("dims")
+        dims.run(self.settings(), self.spark, metrics)
+        return metrics
+
+    def backfill(self, start: str, end: str) -> RunMetrics:
+        metrics = RunMetrics("backfill")
+        backfill.run(self.settings(), ["--stream", "tracking", "--from", start, "--to", end], metrics)
+        return metrics
+
+    def run_main(self, *args: str, extra_env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+        """A job exactly as the CronJob runs it: `python -m jobs <name>` in its own process."""
+        env = {**os.environ, **self.env, **(extra_env or {})}
+        return subprocess.run(
+            [sys.executable, "-m", *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=600
+        )
+
+    # --- reading results -----------------------------------------------------------------
+
+    def sql(self, query: str, *params: Any) -> list[tuple[Any, ...]]:
+        conn = mysql_connect(self.name)
+        try:
+            cursor = conn.cursor()
+            cursor.execute(query, params)
+            return list(cursor.fetchall()) if cursor.with_rows else []
+        finally:
+            conn.close()
+
+    def events(self) -> dict[Key, dict[str, Any]]:
+        rows = self.sql(
+            "SELECT job_id, dates, hours, publisher_id, campaign_id, group_id, "
+            + ", ".join(EVENT_COLUMNS)
+            + " FROM events"
+        )
+        out = {}
+        for row in rows:
+            key: Key = (row[0], row[1], row[2], row[3], row[4], row[5])
+            assert isinstance(row[1], date)
+            out[key] = dict(zip(EVENT_COLUMNS, row[6:], strict=True))
+        return out
+
+    def snapshot(self) -> list[tuple[Any, ...]]:
+        return self.sql("SELECT * FROM events ORDER BY id")

@@ -1,0 +1,78 @@
+"""An independent oracle for `analytics.events`: plain Python over the beacons that were
+sent, written from DESIGN.md 4.1 without any of the pipeline's code."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections import defaultdict
+from collections.abc import Iterable
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+Key = tuple[int, date, int, int, int, int]  # job, dates, hours, publisher, campaign, group
+
+TRACK_TO_COLUMN = {
+    "click": "clicks",
+    "conversion": "conversion",
+    "qualified": "qualified_application",
+    "unqualified": "disqualified_application",
+    "": "impressions",
+}
+
+
+def event_time(create_time: str) -> datetime:
+    ticks = uuid.UUID(create_time).time  # 100-ns intervals since 1582-10-15
+    return datetime(1582, 10, 15, tzinfo=UTC) + timedelta(microseconds=ticks // 10)
+
+
+def _positive(value: Any) -> int | None:
+    return value if isinstance(value, int) and value > 0 else None
+
+
+def _from_ed(ed: Any, field: str) -> int | None:
+    try:
+        value = json.loads(ed).get(field) if ed else None
+    except (ValueError, AttributeError):
+        return None
+    return _positive(value)
+
+
+def expected_events(
+    beacons: Iterable[dict[str, Any]], report_timezone: str = "UTC", companies: dict[int, int] | None = None
+) -> dict[Key, dict[str, Any]]:
+    zone = ZoneInfo(report_timezone)
+    unique = {b["create_time"]: b for b in beacons}  # a re-sent beacon counts once
+    rows: dict[Key, dict[str, Any]] = defaultdict(
+        lambda: {
+            "clicks": 0,
+            "conversion": 0,
+            "qualified_application": 0,
+            "disqualified_application": 0,
+            "impressions": 0,
+            "bids": [],
+        }
+    )
+    for b in unique.values():
+        track = (b.get("custom_track") or "").strip().lower()
+        if track not in TRACK_TO_COLUMN:
+            continue  # other kinds stay raw only
+        job = _positive(b.get("job_id")) or _from_ed(b.get("ed"), "jobId")
+        if job is None:
+            continue  # unattributed
+        publisher = _positive(b.get("publisher_id")) or _from_ed(b.get("ed"), "publisherId") or 0
+        local = event_time(b["create_time"]).astimezone(zone)
+        key = (job, local.date(), local.hour, publisher, b.get("campaign_id") or 0, b.get("group_id") or 0)
+        row = rows[key]
+        row[TRACK_TO_COLUMN[track]] += 1
+        if track == "click" and b.get("bid") is not None:
+            row["bids"].append(float(b["bid"]))
+    out = {}
+    for key, row in rows.items():
+        bids = row.pop("bids")
+        row["spend_hour"] = sum(bids)
+        row["bid_set"] = sum(bids) / len(bids) if bids else None
+        row["company_id"] = (companies or {}).get(key[0], 0)
+        out[key] = row
+    return out
