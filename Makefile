@@ -8,8 +8,6 @@ BIN      := $(CURDIR)/bin
 STACK    := $(PY) local/stack.py
 export PATH := $(BIN):$(PATH)
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
-# The local stack's endpoints, for jobs and the producer run from this Makefile.
-export TIDEMARK_ENV_FILE ?= $(CURDIR)/.stack/tidemark.env
 
 ##@ Help
 .PHONY: help
@@ -45,6 +43,11 @@ stack-down: ## Stop every local stack process
 
 stack-status: ## Tell which local services are up, with their RSS and log
 	@$(STACK) status
+
+##@ Pipeline
+.PHONY: demo
+demo: setup stack-up ## Run the tracking pipeline end to end on the local stack and print what it computed
+	@$(PY) -m local.demo
 
 ##@ Test
 .PHONY: test lint test-unit test-chart test-integration

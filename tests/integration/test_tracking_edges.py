@@ -12,7 +12,6 @@ from pathlib import Path
 from typing import Any
 
 import orjson
-import pytest
 
 from jobs.schema import BEACON_FIELDS
 from local import stack
@@ -20,7 +19,6 @@ from producer import recruit
 from producer.beacons import Mix, timeuuid_at
 from producer.catalog import synthetic_catalog
 from producer.settings import ProducerSettings
-from tests.oracle import event_time
 
 from .conftest import CONNECT_URL, KAFKA, eventually
 from .pipeline import Pipeline

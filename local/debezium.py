@@ -1,0 +1,65 @@
+"""Registers the Debezium connector for recruit.job on the local Kafka Connect (idempotent):
+the same settings the chart's KafkaConnector carries, with the MariaDB connector class."""
+
+from __future__ import annotations
+
+import json
+import time
+import urllib.error
+import urllib.request
+from typing import Any
+
+from local import stack
+
+NAME = "tidemark-recruit"
+
+
+def config(database: str = "recruit", prefix: str = "tidemark") -> dict[str, str]:
+    return {
+        "connector.class": "io.debezium.connector.mariadb.MariaDbConnector",
+        "database.hostname": stack.HOST,
+        "database.port": str(stack.PORTS["mariadb"]),
+        "database.user": stack.DEBEZIUM_USER,
+        "database.password": stack.DEBEZIUM_PASSWORD,
+        "database.server.id": "184054",
+        "database.ssl.mode": "disable",
+        "topic.prefix": prefix,
+        "database.include.list": database,
+        "table.include.list": f"{database}.job",
+        "schema.history.internal.kafka.bootstrap.servers": f"{stack.HOST}:{stack.PORTS['kafka']}",
+        "schema.history.internal.kafka.topic": f"{prefix}.schema-history",
+    }
+
+
+def _call(path: str, body: dict[str, Any] | None = None, method: str = "GET") -> Any:
+    data = json.dumps(body).encode() if body is not None else None
+    req = urllib.request.Request(
+        f"http://{stack.HOST}:{stack.PORTS['connect']}{path}",
+        data=data,
+        method=method,
+        headers={"Content-Type": "application/json"},
+    )
+    with urllib.request.urlopen(req, timeout=10) as r:
+        return json.loads(r.read() or b"null")
+
+
+def register(timeout_s: float = 60) -> None:
+    # PUT .../config creates or updates, so running it twice is harmless.
+    _call(f"/connectors/{NAME}/config", config(), method="PUT")
+    deadline = time.monotonic() + timeout_s
+    state = None
+    while time.monotonic() < deadline:
+        try:
+            tasks = _call(f"/connectors/{NAME}/status")["tasks"]
+            state = tasks[0]["state"] if tasks else None
+        except urllib.error.HTTPError:
+            state = None
+        if state == "RUNNING":
+            print(f"→ debezium   connector {NAME} RUNNING", flush=True)
+            return
+        if state == "FAILED":
+            break
+        time.sleep(1)
+    raise SystemExit(
+        f"debezium: connector {NAME} is {state} after {timeout_s:.0f}s; see {stack.STACK}/logs/connect.log"
+    )

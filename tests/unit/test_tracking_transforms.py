@@ -1,0 +1,114 @@
+"""The pure tracking transforms on tiny inline frames (a local Spark, no servers)."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Iterator
+from datetime import UTC, date, datetime
+
+import orjson
+import pytest
+from pyspark.sql import SparkSession
+from pyspark.testing import assertDataFrameEqual
+
+from jobs.tracking import attributed, classify_records, tracking_partials
+from producer.beacons import timeuuid_at
+
+NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
+
+
+@pytest.fixture(scope="module")
+def spark() -> Iterator[SparkSession]:
+    session = (
+        SparkSession.builder.master("local[1]")
+        .config("spark.sql.session.timeZone", "UTC")
+        .config("spark.ui.enabled", "false")
+        .config("spark.sql.shuffle.partitions", "1")
+        .getOrCreate()
+    )
+    yield session
+    session.stop()
+
+
+def records(spark: SparkSession, payloads: list[bytes]) -> object:
+    rows = [(p, "t", 0, i) for i, p in enumerate(payloads)]
+    return spark.createDataFrame(rows, "value binary, topic string, partition int, offset long")
+
+
+def classify(spark: SparkSession, payloads: list[bytes]) -> list[tuple[str | None, str | None]]:
+    frame = classify_records(
+        records(spark, payloads),  # type: ignore[arg-type]
+        now=NOW.replace(tzinfo=None),
+        shards=4,
+        max_payload_bytes=1000,
+        max_future_seconds=3600,
+        raw_ttl_days=30,
+    )
+    return [(r.reason, r.detail) for r in frame.orderBy("offset").collect()]
+
+
+def test_should_give_each_bad_record_its_reason(spark: SparkSession) -> None:
+    rng = random.Random(1)
+    ok = timeuuid_at(NOW, rng)
+    got = classify(
+        spark,
+        [
+            orjson.dumps({"create_time": ok, "job_id": 3, "bid": "2.5"}),
+            b"not json",
+            b"[1, 2]",
+            orjson.dumps({"job_id": 3}),
+            orjson.dumps({"create_time": "1234"}),
+            orjson.dumps({"create_time": timeuuid_at(datetime(2020, 1, 1, tzinfo=UTC), rng)}),
+            orjson.dumps({"create_time": ok, "job_id": 3.5}),
+            orjson.dumps({"create_time": ok, "ua": "x" * 2000}),
+        ],
+    )
+    assert got == [
+        (None, None),
+        ("bad_json", None),
+        ("bad_json", None),
+        ("missing_create_time", None),
+        ("bad_create_time", "create_time=1234"),
+        ("absurd_time", "event time 2020-01-01 00:00:00"),
+        ("invalid_type", "job_id=3.5"),
+        ("oversize", f"{len(orjson.dumps({'create_time': ok, 'ua': 'x' * 2000}))} bytes > 1000"),
+    ]
+
+
+def test_should_place_a_beacon_in_its_minute_bucket(spark: SparkSession) -> None:
+    moment = datetime(2026, 11, 22, 11, 59, 59, 999000, tzinfo=UTC)
+    frame = classify_records(
+        records(spark, [orjson.dumps({"create_time": timeuuid_at(moment, random.Random(2))})]),  # type: ignore[arg-type]
+        now=NOW.replace(tzinfo=None),
+        shards=4,
+        max_payload_bytes=1000,
+        max_future_seconds=3600,
+        raw_ttl_days=30,
+    )
+    row = frame.first()
+    assert row.bucket == datetime(2026, 11, 22, 11, 59)
+    assert 0 <= row.shard < 4
+
+
+def test_should_sum_partials_per_bucket_and_recover_jobs_from_ed(spark: SparkSession) -> None:
+    bucket = datetime(2026, 11, 22, 23, 10)
+    raw = spark.createDataFrame(
+        [
+            (bucket, bucket, 2.0, 7, 1, 5, 6, "click", None),
+            (bucket, bucket, None, 7, 1, 5, 6, "click", None),  # a null bid is not a zero
+            (bucket, bucket, 4.0, 7, 1, 5, 6, "", None),  # a bid on a page view is no spend
+            (bucket, bucket, 3.0, None, None, 5, 6, "click", '{"jobId": 7, "publisherId": 1}'),
+            (bucket, bucket, None, None, 2, 5, 6, "conversion", "{}"),  # unattributed
+            (bucket, bucket, None, 7, 1, 5, 6, "alive", None),  # other: raw only
+        ],
+        "bucket timestamp, event_time timestamp, bid double, job_id int, publisher_id int, "
+        "campaign_id int, group_id int, custom_track string, ed string",
+    )
+    got = tracking_partials(attributed(raw), "Asia/Ho_Chi_Minh")
+    want = spark.createDataFrame(
+        [(bucket, 7, 1, 5, 6, date(2026, 11, 23), 6, 3, 0, 0, 0, 1, 5.0, 2)],
+        "bucket timestamp, job_id int, publisher_id int, campaign_id int, group_id int, dates date, hours int, "
+        "clicks int, conversion int, qualified_application int, disqualified_application int, impressions int, "
+        "bid_sum double, bid_count int",
+    )
+    assertDataFrameEqual(got, want)
