@@ -10,7 +10,7 @@ import sys
 from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 ENV_PREFIX = "TIDEMARK_"
@@ -51,6 +51,14 @@ class JobSettings(BaseSettings):
     spark_master: str = "local[*]"
     spark_jars_dir: str = ""
     spark_shuffle_partitions: int = Field(default=4, ge=1)
+    # Spark on Kubernetes (client mode: this process is the driver, executors are pods).
+    spark_driver_host: str = ""
+    spark_kubernetes_image: str = ""
+    spark_kubernetes_namespace: str = ""
+    spark_kubernetes_service_account: str = ""
+    spark_executor_instances: int = Field(default=2, ge=1)
+    spark_executor_memory: str = Field(default="1g", pattern=r"^[0-9]+[kmgt]?$")
+    spark_executor_cores: int = Field(default=1, ge=1)
     ingest_trigger: Literal["available-now", "continuous"] = "available-now"
     ingest_interval_seconds: int = Field(default=30, ge=1)
 
@@ -58,6 +66,15 @@ class JobSettings(BaseSettings):
     # Fault injection for the crash-recovery test: fail after the upserts, before the
     # watermark and the commit.
     aggregate_fail_before_watermark: bool = False
+
+    @model_validator(mode="after")
+    def _kubernetes_needs_an_image(self) -> JobSettings:
+        if self.spark_master.startswith("k8s://") and not (self.spark_kubernetes_image and self.spark_driver_host):
+            raise ValueError(
+                "TIDEMARK_SPARK_MASTER is k8s://…: "
+                "TIDEMARK_SPARK_KUBERNETES_IMAGE and TIDEMARK_SPARK_DRIVER_HOST are required"
+            )
+        return self
 
     @field_validator("report_timezone")
     @classmethod
@@ -72,7 +89,7 @@ class JobSettings(BaseSettings):
 def describe(error: ValidationError) -> str:
     lines = ["invalid settings:"]
     for item in error.errors():
-        name = ENV_PREFIX + "_".join(str(p) for p in item["loc"]).upper()
+        name = ENV_PREFIX + "_".join(str(p) for p in item["loc"]).upper() if item["loc"] else "settings"
         lines.append(f"  {name}: {item['msg']} (got {item.get('input')!r})")
     return "\n".join(lines)
 

@@ -30,6 +30,18 @@ def session(settings: JobSettings, app_name: str) -> SparkSession:
         .config("spark.cassandra.connection.port", str(settings.cassandra_port))
         .config("spark.cassandra.output.consistency.level", "LOCAL_QUORUM")
     )
+    if settings.spark_master.startswith("k8s://"):
+        builder = (
+            builder.config("spark.submit.deployMode", "client")
+            .config("spark.driver.host", settings.spark_driver_host)
+            .config("spark.driver.bindAddress", "0.0.0.0")
+            .config("spark.kubernetes.container.image", settings.spark_kubernetes_image)
+            .config("spark.kubernetes.namespace", settings.spark_kubernetes_namespace)
+            .config("spark.kubernetes.authenticate.serviceAccountName", settings.spark_kubernetes_service_account)
+            .config("spark.executor.instances", str(settings.spark_executor_instances))
+            .config("spark.executor.memory", settings.spark_executor_memory)
+            .config("spark.executor.cores", str(settings.spark_executor_cores))
+        )
     if settings.spark_master.startswith("local"):
         builder = builder.config("spark.driver.host", "127.0.0.1").config("spark.driver.bindAddress", "127.0.0.1")
     if settings.cassandra_username:

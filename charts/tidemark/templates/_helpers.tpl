@@ -1,0 +1,110 @@
+{{/* The release's base name: every object is "<fullname>-<component>". */}}
+{{- define "tidemark.fullname" -}}
+{{- if contains .Chart.Name .Release.Name -}}
+{{- .Release.Name | trunc 40 | trimSuffix "-" -}}
+{{- else -}}
+{{- printf "%s-%s" .Release.Name .Chart.Name | trunc 40 | trimSuffix "-" -}}
+{{- end -}}
+{{- end -}}
+
+{{/* The one labels helper. Call with (dict "ctx" $ "component" "name"). */}}
+{{- define "tidemark.labels" -}}
+{{ include "tidemark.selectorLabels" . }}
+app.kubernetes.io/part-of: tidemark
+app.kubernetes.io/version: {{ .ctx.Chart.AppVersion | quote }}
+app.kubernetes.io/managed-by: {{ .ctx.Release.Service }}
+helm.sh/chart: {{ printf "%s-%s" .ctx.Chart.Name .ctx.Chart.Version }}
+{{- end -}}
+
+{{- define "tidemark.selectorLabels" -}}
+app.kubernetes.io/name: tidemark
+app.kubernetes.io/instance: {{ .ctx.Release.Name }}
+app.kubernetes.io/component: {{ .component }}
+{{- end -}}
+
+{{/* An image reference from a component's `image` block; tags are pinned, never "latest". */}}
+{{- define "tidemark.image" -}}
+{{- $registry := .ctx.Values.global.imageRegistry -}}
+{{- if eq .image.tag "latest" -}}{{- fail "image tags must be pinned: \"latest\" is not allowed" -}}{{- end -}}
+{{- if $registry -}}{{ printf "%s/%s:%s" $registry .image.repository .image.tag }}{{- else -}}{{ printf "%s:%s" .image.repository .image.tag }}{{- end -}}
+{{- end -}}
+
+{{/* Pod and container security: non-root, no privilege escalation, no capabilities. */}}
+{{- define "tidemark.podSecurityContext" -}}
+runAsNonRoot: true
+runAsUser: {{ .uid | default 10001 }}
+runAsGroup: {{ .uid | default 10001 }}
+fsGroup: {{ .uid | default 10001 }}
+seccompProfile:
+  type: RuntimeDefault
+{{- end -}}
+
+{{- define "tidemark.containerSecurityContext" -}}
+allowPrivilegeEscalation: false
+readOnlyRootFilesystem: {{ .readOnly | default false }}
+capabilities:
+  drop: [ALL]
+{{- end -}}
+
+{{/* Fails with a clear message when an operator's CRD is missing and the store is not external. */}}
+{{- define "tidemark.requireApi" -}}
+{{- if not (.ctx.Capabilities.APIVersions.Has .api) -}}
+{{- fail (printf "%s is not installed in this cluster: install %s first (`make operators`), or set %s to use your own" .api .operator .switch) -}}
+{{- end -}}
+{{- end -}}
+
+{{/* Endpoints, whether the store is ours or external. */}}
+{{- define "tidemark.kafkaBootstrap" -}}
+{{- if .Values.kafka.external.enabled -}}{{ required "kafka.external.bootstrapServers is required when kafka.external.enabled" .Values.kafka.external.bootstrapServers }}{{- else -}}{{ include "tidemark.fullname" . }}-kafka-bootstrap:9092{{- end -}}
+{{- end -}}
+
+{{- define "tidemark.cassandraHosts" -}}
+{{- if .Values.cassandra.external.enabled -}}{{ required "cassandra.external.hosts is required when cassandra.external.enabled" .Values.cassandra.external.hosts }}{{- else -}}{{ include "tidemark.fullname" . }}-{{ .Values.cassandra.datacenter }}-service{{- end -}}
+{{- end -}}
+
+{{- define "tidemark.cassandraSecret" -}}
+{{- if .Values.cassandra.external.enabled -}}{{ required "cassandra.external.existingSecret is required when cassandra.external.enabled" .Values.cassandra.external.existingSecret }}{{- else -}}{{ include "tidemark.fullname" . }}-superuser{{- end -}}
+{{- end -}}
+
+{{- define "tidemark.mysqlHost" -}}
+{{- if .Values.mysql.external.enabled -}}{{ required "mysql.external.host is required when mysql.external.enabled" .Values.mysql.external.host }}{{- else -}}{{ include "tidemark.fullname" . }}-mysql{{- end -}}
+{{- end -}}
+
+{{- define "tidemark.mysqlPort" -}}
+{{- if .Values.mysql.external.enabled -}}{{ .Values.mysql.external.port }}{{- else -}}3306{{- end -}}
+{{- end -}}
+
+{{- define "tidemark.mysqlSecret" -}}
+{{- .Values.mysql.auth.existingSecret | default (printf "%s-mysql" (include "tidemark.fullname" .)) -}}
+{{- end -}}
+
+{{- define "tidemark.pushgateway" -}}
+{{- if .Values.pushgateway.enabled -}}{{ include "tidemark.fullname" . }}-pushgateway:9091{{- end -}}
+{{- end -}}
+
+{{/* Env every tidemark process reads: the ConfigMap plus the secrets, as TIDEMARK_* variables. */}}
+{{- define "tidemark.env" -}}
+- name: TIDEMARK_MYSQL_PASSWORD
+  valueFrom:
+    secretKeyRef: {name: {{ include "tidemark.mysqlSecret" . }}, key: app-password}
+- name: TIDEMARK_CASSANDRA_USERNAME
+  valueFrom:
+    secretKeyRef: {name: {{ include "tidemark.cassandraSecret" . }}, key: username}
+- name: TIDEMARK_CASSANDRA_PASSWORD
+  valueFrom:
+    secretKeyRef: {name: {{ include "tidemark.cassandraSecret" . }}, key: password}
+{{- end -}}
+
+{{/* The MySQL passwords as JSON: from the live Secret when it exists (kept across upgrades),
+else generated. Memoised in .Values for the render, so every template sees the same ones. */}}
+{{- define "tidemark.mysqlPasswords" -}}
+{{- if not (hasKey .Values "__mysqlPasswords") -}}
+{{- $existing := (lookup "v1" "Secret" .Release.Namespace (include "tidemark.mysqlSecret" .)).data | default dict -}}
+{{- $passwords := dict -}}
+{{- range $key := list "root-password" "app-password" "debezium-password" "grafana-password" -}}
+{{- $_ := set $passwords $key (index $existing $key | default (randAlphaNum 24 | b64enc)) -}}
+{{- end -}}
+{{- $_ := set .Values "__mysqlPasswords" $passwords -}}
+{{- end -}}
+{{- toJson (get .Values "__mysqlPasswords") -}}
+{{- end -}}

@@ -1,0 +1,35 @@
+{{/* The pod spec every job runs in: CronJobs, the migrate hook and continuous ingest.
+Call with (dict "ctx" $ "job" "<name>" "restartPolicy" "Never"). */}}
+{{- define "tidemark.jobPod" -}}
+{{- $ := .ctx -}}
+{{- $fullname := include "tidemark.fullname" $ -}}
+serviceAccountName: {{ $fullname }}-spark
+securityContext: {{- include "tidemark.podSecurityContext" (dict "uid" 185) | nindent 2 }}
+restartPolicy: {{ .restartPolicy }}
+containers:
+  - name: {{ .job }}
+    image: {{ include "tidemark.image" (dict "ctx" $ "image" $.Values.jobs.image) }}
+    imagePullPolicy: {{ $.Values.global.imagePullPolicy }}
+    command: ["python", "-m", "jobs", {{ .job | quote }}]
+    securityContext: {{- include "tidemark.containerSecurityContext" dict | nindent 6 }}
+    envFrom:
+      - configMapRef: {name: {{ $fullname }}-jobs}
+    env:
+      {{- include "tidemark.env" $ | nindent 6 }}
+      {{- if .continuous }}
+      - {name: TIDEMARK_INGEST_TRIGGER, value: continuous}
+      {{- end }}
+      {{- if eq $.Values.spark.mode "kubernetes" }}
+      # Client mode: executors call back to the driver at this pod's IP.
+      - name: TIDEMARK_SPARK_DRIVER_HOST
+        valueFrom: {fieldRef: {fieldPath: status.podIP}}
+      {{- end }}
+    resources: {{- toYaml $.Values.jobs.resources | nindent 6 }}
+    volumeMounts:
+      - {name: checkpoints, mountPath: /var/lib/tidemark/checkpoints}
+      - {name: tmp, mountPath: /tmp}
+volumes:
+  - name: checkpoints
+    persistentVolumeClaim: {claimName: {{ $fullname }}-checkpoints}
+  - {name: tmp, emptyDir: {}}
+{{- end -}}
