@@ -1,0 +1,164 @@
+"""One class per template: what each renders, and what each switch changes."""
+
+from __future__ import annotations
+
+import base64
+from typing import Any
+
+from .helm_template import by_kind, render_chart
+
+
+def env_of(container: dict[str, Any]) -> dict[str, Any]:
+    return {e["name"]: e.get("value", e.get("valueFrom")) for e in container.get("env", [])}
+
+
+class TestCronJobs:
+    def test_should_render_one_cronjob_per_scheduled_job(self) -> None:
+        names = {c["metadata"]["name"] for c in by_kind(render_chart(), "CronJob")}
+        assert names == {"t-tidemark-ingest", "t-tidemark-aggregate", "t-tidemark-dims"}
+
+    def test_should_never_overlap_runs_and_keep_bounded_history(self) -> None:
+        for cron in by_kind(render_chart({"jobs": {"successfulJobsHistoryLimit": 2}}), "CronJob"):
+            assert cron["spec"]["concurrencyPolicy"] == "Forbid"
+            assert cron["spec"]["successfulJobsHistoryLimit"] == 2
+            pod = cron["spec"]["jobTemplate"]["spec"]["template"]["spec"]
+            assert pod["volumes"][0]["persistentVolumeClaim"]["claimName"] == "t-tidemark-checkpoints"
+
+    def test_should_drop_dims_without_cdc_and_ingest_when_continuous(self) -> None:
+        docs = render_chart({"kafkaConnect": {"enabled": False}, "jobs": {"continuousIngest": {"enabled": True}}})
+        assert {c["metadata"]["name"] for c in by_kind(docs, "CronJob")} == {"t-tidemark-aggregate"}
+        ingest = [d for d in by_kind(docs, "Deployment") if d["metadata"]["name"] == "t-tidemark-ingest"][0]
+        assert env_of(ingest["spec"]["template"]["spec"]["containers"][0])["TIDEMARK_INGEST_TRIGGER"] == "continuous"
+
+
+class TestSparkKubernetesMode:
+    def test_should_give_the_driver_its_pod_ip_and_least_privilege(self) -> None:
+        docs = render_chart({"spark": {"mode": "kubernetes"}})
+        config = [c for c in by_kind(docs, "ConfigMap") if c["metadata"]["name"] == "t-tidemark-jobs"][0]["data"]
+        assert config["TIDEMARK_SPARK_MASTER"] == "k8s://https://kubernetes.default.svc"
+        assert config["TIDEMARK_SPARK_KUBERNETES_IMAGE"] == "tidemark/jobs:0.1.0"
+        cron = by_kind(docs, "CronJob")[0]
+        env = env_of(cron["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"][0])
+        assert env["TIDEMARK_SPARK_DRIVER_HOST"] == {"fieldRef": {"fieldPath": "status.podIP"}}
+        role = [r for r in by_kind(docs, "Role") if r["metadata"]["name"] == "t-tidemark-spark"][0]
+        resources = {res for rule in role["rules"] for res in rule["resources"]}
+        assert resources == {"pods", "services", "configmaps", "persistentvolumeclaims"}
+        assert all(rule["apiGroups"] == [""] for rule in role["rules"])
+
+    def test_should_grant_nothing_in_local_mode(self) -> None:
+        docs = render_chart()
+        assert not [r for r in by_kind(docs, "Role") if r["metadata"]["name"] == "t-tidemark-spark"]
+        account = [s for s in by_kind(docs, "ServiceAccount") if s["metadata"]["name"] == "t-tidemark-spark"][0]
+        assert account["automountServiceAccountToken"] is False
+
+
+class TestMigrateHook:
+    def test_should_run_migrate_after_install_and_upgrade(self) -> None:
+        job = by_kind(render_chart(), "Job")[0]
+        assert job["metadata"]["annotations"]["helm.sh/hook"] == "post-install,post-upgrade"
+        assert job["spec"]["template"]["spec"]["containers"][0]["command"] == ["python", "-m", "jobs", "migrate"]
+
+
+class TestSecrets:
+    def test_should_generate_every_mysql_password_and_keep_the_secret(self) -> None:
+        secret = [s for s in by_kind(render_chart(), "Secret") if s["metadata"]["name"] == "t-tidemark-mysql"][0]
+        assert set(secret["data"]) == {"root-password", "app-password", "debezium-password", "grafana-password"}
+        assert all(len(base64.b64decode(v)) == 24 for v in secret["data"].values())
+        assert secret["metadata"]["annotations"]["helm.sh/resource-policy"] == "keep"
+
+    def test_should_use_a_named_existing_secret_instead(self) -> None:
+        docs = render_chart({"mysql": {"auth": {"existingSecret": "mine"}}})
+        assert not [s for s in by_kind(docs, "Secret") if s["metadata"]["name"] == "t-tidemark-mysql"]
+        cron = by_kind(docs, "CronJob")[0]
+        env = env_of(cron["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"][0])
+        assert env["TIDEMARK_MYSQL_PASSWORD"] == {"secretKeyRef": {"name": "mine", "key": "app-password"}}
+
+
+class TestKafka:
+    def test_should_run_kraft_dual_role_nodes_and_one_topic_per_stream(self) -> None:
+        docs = render_chart({"kafka": {"replicas": 3}})
+        pool = by_kind(docs, "KafkaNodePool")[0]
+        assert sorted(pool["spec"]["roles"]) == ["broker", "controller"]
+        assert pool["metadata"]["labels"]["strimzi.io/cluster"] == "t-tidemark"
+        assert by_kind(docs, "Kafka")[0]["spec"]["kafka"]["config"]["min.insync.replicas"] == 2
+        topic = by_kind(docs, "KafkaTopic")[0]
+        assert topic["spec"]["topicName"] == "tidemark.tracking"
+        assert topic["spec"]["replicas"] == 3
+
+    def test_should_render_no_topic_for_a_disabled_stream(self) -> None:
+        assert not by_kind(render_chart({"streams": {"tracking": {"enabled": False}}}), "KafkaTopic")
+
+
+class TestConnector:
+    def test_should_read_the_debezium_password_through_the_config_provider(self) -> None:
+        docs = render_chart()
+        connector = by_kind(docs, "KafkaConnector")[0]
+        assert (
+            connector["spec"]["config"]["database.password"] == "${secrets:tidemark/t-tidemark-mysql:debezium-password}"
+        )
+        assert connector["spec"]["config"]["table.include.list"] == "recruit.job"
+        connect = by_kind(docs, "KafkaConnect")[0]
+        assert connect["spec"]["image"] == "tidemark/connect:0.1.0"
+        role = [r for r in by_kind(docs, "Role") if r["metadata"]["name"] == "t-tidemark-connect-secrets"][0]
+        assert role["rules"] == [
+            {"apiGroups": [""], "resources": ["secrets"], "resourceNames": ["t-tidemark-mysql"], "verbs": ["get"]}
+        ]
+
+
+class TestCassandra:
+    def test_should_size_cassandra_for_a_laptop(self) -> None:
+        cluster = by_kind(render_chart({"cassandra": {"heap": "768M"}}), "K8ssandraCluster")[0]
+        assert cluster["spec"]["cassandra"]["serverVersion"].startswith("5.0.")
+        assert cluster["spec"]["cassandra"]["config"]["jvmOptions"]["heapSize"] == "768M"
+        assert cluster["spec"]["cassandra"]["datacenters"][0]["size"] == 1
+
+
+class TestMysql:
+    def test_should_configure_the_binlog_debezium_needs(self) -> None:
+        docs = render_chart()
+        config = [c for c in by_kind(docs, "ConfigMap") if c["metadata"]["name"] == "t-tidemark-mysql"][0]["data"]
+        for line in ("binlog_format = ROW", "binlog_row_image = FULL", "gtid_mode = ON"):
+            assert line in config["tidemark.cnf"]
+        assert "'grafana'@'%'" in config["10-users.sh"]
+        assert "GRANT SELECT ON \\`analytics\\`.* TO 'grafana'" in config["10-users.sh"]
+        assert by_kind(docs, "StatefulSet")[0]["spec"]["template"]["spec"]["containers"][0]["image"] == "mysql:8.4.6"
+
+
+class TestNetworkPolicies:
+    def test_should_open_mysql_to_the_pipeline_connect_and_monitoring_only(self) -> None:
+        policy = [p for p in by_kind(render_chart(), "NetworkPolicy") if p["metadata"]["name"] == "t-tidemark-mysql"][0]
+        sources = policy["spec"]["ingress"][0]["from"]
+        assert {"podSelector": {"matchLabels": {"strimzi.io/kind": "KafkaConnect"}}} in sources
+        assert {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "monitoring"}}} in sources
+        assert policy["spec"]["ingress"][0]["ports"] == [{"port": 3306, "protocol": "TCP"}]
+
+    def test_should_render_none_when_disabled(self) -> None:
+        assert not by_kind(render_chart({"networkPolicy": {"enabled": False}}), "NetworkPolicy")
+
+
+class TestMonitoring:
+    def test_should_keep_pushed_job_labels_and_scrape_the_producer(self) -> None:
+        docs = render_chart()
+        monitor = by_kind(docs, "ServiceMonitor")[0]
+        assert monitor["spec"]["endpoints"][0]["honorLabels"] is True
+        assert monitor["metadata"]["labels"]["release"] == "kube-prometheus-stack"
+        assert by_kind(docs, "PodMonitor")[0]["spec"]["podMetricsEndpoints"][0]["port"] == "metrics"
+
+    def test_should_turn_values_into_alert_thresholds(self) -> None:
+        rule = by_kind(render_chart({"monitoring": {"freshnessSloSeconds": 123}}), "PrometheusRule")[0]
+        exprs = {
+            r["alert"]: r["expr"]
+            for g in rule["spec"]["groups"]
+            for r in g["rules"]
+            if r["alert"] != "TidemarkJobNotSucceeding"
+        }
+        assert exprs["TidemarkFreshnessOverSlo"].endswith("> 123")
+        not_succeeding = [
+            r for g in rule["spec"]["groups"] for r in g["rules"] if r["alert"] == "TidemarkJobNotSucceeding"
+        ]
+        # ingest and aggregate every 2 minutes, dims every 5: three missed schedules each.
+        assert {r["labels"]["tidemark_job"]: r["expr"].split("> ")[-1] for r in not_succeeding} == {
+            "ingest": "360",
+            "aggregate": "360",
+            "dims": "900",
+        }
