@@ -62,3 +62,7 @@ def pod_specs(docs: list[dict[str, Any]]) -> list[tuple[str, dict[str, Any]]]:
         elif d["kind"] in ("Deployment", "StatefulSet", "Job"):
             out.append((d["metadata"]["name"], spec["template"]["spec"]))
     return out
+
+
+def named(docs: list[dict[str, Any]], kind: str, name: str) -> dict[str, Any]:
+    return next(d for d in docs if d["kind"] == kind and d["metadata"]["name"] == name)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 from typing import Any
 
-from .helm_template import by_kind, render_chart
+from .helm_template import by_kind, named, render_chart
 
 
 def env_of(container: dict[str, Any]) -> dict[str, Any]:
@@ -27,20 +27,20 @@ class TestCronJobs:
     def test_should_drop_dims_without_cdc_and_ingest_when_continuous(self) -> None:
         docs = render_chart({"kafkaConnect": {"enabled": False}, "jobs": {"continuousIngest": {"enabled": True}}})
         assert {c["metadata"]["name"] for c in by_kind(docs, "CronJob")} == {"t-tidemark-aggregate"}
-        ingest = [d for d in by_kind(docs, "Deployment") if d["metadata"]["name"] == "t-tidemark-ingest"][0]
+        ingest = named(docs, "Deployment", "t-tidemark-ingest")
         assert env_of(ingest["spec"]["template"]["spec"]["containers"][0])["TIDEMARK_INGEST_TRIGGER"] == "continuous"
 
 
 class TestSparkKubernetesMode:
     def test_should_give_the_driver_its_pod_ip_and_least_privilege(self) -> None:
         docs = render_chart({"spark": {"mode": "kubernetes"}})
-        config = [c for c in by_kind(docs, "ConfigMap") if c["metadata"]["name"] == "t-tidemark-jobs"][0]["data"]
+        config = named(docs, "ConfigMap", "t-tidemark-jobs")["data"]
         assert config["TIDEMARK_SPARK_MASTER"] == "k8s://https://kubernetes.default.svc"
         assert config["TIDEMARK_SPARK_KUBERNETES_IMAGE"] == "tidemark/jobs:0.1.0"
         cron = by_kind(docs, "CronJob")[0]
         env = env_of(cron["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"][0])
         assert env["TIDEMARK_SPARK_DRIVER_HOST"] == {"fieldRef": {"fieldPath": "status.podIP"}}
-        role = [r for r in by_kind(docs, "Role") if r["metadata"]["name"] == "t-tidemark-spark"][0]
+        role = named(docs, "Role", "t-tidemark-spark")
         resources = {res for rule in role["rules"] for res in rule["resources"]}
         assert resources == {"pods", "services", "configmaps", "persistentvolumeclaims"}
         assert all(rule["apiGroups"] == [""] for rule in role["rules"])
@@ -48,7 +48,7 @@ class TestSparkKubernetesMode:
     def test_should_grant_nothing_in_local_mode(self) -> None:
         docs = render_chart()
         assert not [r for r in by_kind(docs, "Role") if r["metadata"]["name"] == "t-tidemark-spark"]
-        account = [s for s in by_kind(docs, "ServiceAccount") if s["metadata"]["name"] == "t-tidemark-spark"][0]
+        account = named(docs, "ServiceAccount", "t-tidemark-spark")
         assert account["automountServiceAccountToken"] is False
 
 
@@ -61,7 +61,7 @@ class TestMigrateHook:
 
 class TestSecrets:
     def test_should_generate_every_mysql_password_and_keep_the_secret(self) -> None:
-        secret = [s for s in by_kind(render_chart(), "Secret") if s["metadata"]["name"] == "t-tidemark-mysql"][0]
+        secret = named(render_chart(), "Secret", "t-tidemark-mysql")
         assert set(secret["data"]) == {"root-password", "app-password", "debezium-password", "grafana-password"}
         assert all(len(base64.b64decode(v)) == 24 for v in secret["data"].values())
         assert secret["metadata"]["annotations"]["helm.sh/resource-policy"] == "keep"
@@ -99,7 +99,7 @@ class TestConnector:
         assert connector["spec"]["config"]["table.include.list"] == "recruit.job"
         connect = by_kind(docs, "KafkaConnect")[0]
         assert connect["spec"]["image"] == "tidemark/connect:0.1.0"
-        role = [r for r in by_kind(docs, "Role") if r["metadata"]["name"] == "t-tidemark-connect-secrets"][0]
+        role = named(docs, "Role", "t-tidemark-connect-secrets")
         assert role["rules"] == [
             {"apiGroups": [""], "resources": ["secrets"], "resourceNames": ["t-tidemark-mysql"], "verbs": ["get"]}
         ]
@@ -116,7 +116,7 @@ class TestCassandra:
 class TestMysql:
     def test_should_configure_the_binlog_debezium_needs(self) -> None:
         docs = render_chart()
-        config = [c for c in by_kind(docs, "ConfigMap") if c["metadata"]["name"] == "t-tidemark-mysql"][0]["data"]
+        config = named(docs, "ConfigMap", "t-tidemark-mysql")["data"]
         for line in ("binlog_format = ROW", "binlog_row_image = FULL", "gtid_mode = ON"):
             assert line in config["tidemark.cnf"]
         assert "'grafana'@'%'" in config["10-users.sh"]
@@ -126,7 +126,7 @@ class TestMysql:
 
 class TestNetworkPolicies:
     def test_should_open_mysql_to_the_pipeline_connect_and_monitoring_only(self) -> None:
-        policy = [p for p in by_kind(render_chart(), "NetworkPolicy") if p["metadata"]["name"] == "t-tidemark-mysql"][0]
+        policy = named(render_chart(), "NetworkPolicy", "t-tidemark-mysql")
         sources = policy["spec"]["ingress"][0]["from"]
         assert {"podSelector": {"matchLabels": {"strimzi.io/kind": "KafkaConnect"}}} in sources
         assert {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "monitoring"}}} in sources
