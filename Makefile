@@ -64,3 +64,35 @@ test-unit: deps ## Unit tests only (need nothing)
 
 test-integration: stack-up ## Integration tests against the local stack
 	@$(PY) -m pytest -m integration
+
+##@ Kubernetes (kind; needs Docker)
+.PHONY: cluster operators images images-smoke kind-load deploy trigger logs k8s-test down
+cluster: tools ## Create the kind cluster (idempotent; kubeconfig in k8s-tests/.kube/config)
+	@scripts/k8s.sh cluster
+
+operators: tools ## Install cert-manager, Strimzi 1.2.0, k8ssandra-operator 1.32.5, kube-prometheus-stack (pinned)
+	@scripts/k8s.sh operators
+
+images: ## Build the producer, jobs and connect images (Docker where it runs, buildah otherwise)
+	@scripts/images.sh build
+
+images-smoke: stack-up ## Run the built images against the local stack
+	@$(PY) -m pytest -m images
+
+kind-load: ## Load the built images into the kind cluster
+	@scripts/k8s.sh load_images
+
+deploy: tools ## helm upgrade --install the chart into the cluster and wait
+	@scripts/k8s.sh deploy
+
+trigger: ## Run a job now from its CronJob: make trigger JOB=aggregate
+	@scripts/k8s.sh trigger $(JOB)
+
+logs: ## Show a job's logs: make logs JOB=aggregate
+	@scripts/k8s.sh logs $(JOB)
+
+k8s-test: deps tools ## End-to-end tests on kind (skipped with a reason where Docker/kind are absent)
+	@$(PY) -m pytest k8s-tests
+
+down: ## Delete the kind cluster
+	@scripts/k8s.sh down

@@ -1,0 +1,79 @@
+#!/usr/bin/env bash
+# The kind workflow behind `make cluster|operators|deploy|trigger|logs|down`. The
+# kubeconfig stays inside the repo (k8s-tests/.kube/config); every step is idempotent.
+set -euo pipefail
+root="$(cd "$(dirname "$0")/.." && pwd)"
+bin="$root/bin"
+export PATH="$bin:$PATH"
+export KUBECONFIG="$root/k8s-tests/.kube/config"
+CLUSTER=tidemark
+NAMESPACE=${NAMESPACE:-tidemark}
+RELEASE=${RELEASE:-tidemark}
+KIND_VERSION=v0.33.0
+CERT_MANAGER_VERSION=v1.19.1
+STRIMZI_VERSION=1.2.0
+K8SSANDRA_VERSION=1.32.5
+KUBE_PROMETHEUS_STACK_VERSION=88.2.0
+
+need_docker() {
+  command -v docker >/dev/null && docker info >/dev/null 2>&1 ||
+    { echo "k8s: Docker is not running here: kind needs a Docker engine" >&2; exit 2; }
+}
+
+kind_bin() {
+  if ! "$bin/kind" version 2>/dev/null | grep -q "$KIND_VERSION"; then
+    GOBIN="$bin" go install "sigs.k8s.io/kind@$KIND_VERSION"
+  fi
+}
+
+cluster() {
+  need_docker; kind_bin
+  if kind get clusters 2>/dev/null | grep -qx "$CLUSTER"; then
+    kind export kubeconfig --name "$CLUSTER" --kubeconfig "$KUBECONFIG" >/dev/null
+    echo "cluster $CLUSTER exists"; return
+  fi
+  mkdir -p "$(dirname "$KUBECONFIG")"
+  kind create cluster --config "$root/deploy/kind.yaml" --kubeconfig "$KUBECONFIG" --wait 120s
+}
+
+operators() {
+  helm upgrade --install cert-manager cert-manager --repo https://charts.jetstack.io \
+    --version "$CERT_MANAGER_VERSION" -n cert-manager --create-namespace --set crds.enabled=true --wait
+  helm upgrade --install strimzi oci://quay.io/strimzi-helm/strimzi-kafka-operator \
+    --version "$STRIMZI_VERSION" -n strimzi --create-namespace -f "$root/deploy/operators/strimzi.yaml" --wait
+  helm upgrade --install k8ssandra-operator k8ssandra-operator --repo https://helm.k8ssandra.io/stable \
+    --version "$K8SSANDRA_VERSION" -n k8ssandra-operator --create-namespace \
+    -f "$root/deploy/operators/k8ssandra-operator.yaml" --wait
+  helm upgrade --install kube-prometheus-stack kube-prometheus-stack \
+    --repo https://prometheus-community.github.io/helm-charts --version "$KUBE_PROMETHEUS_STACK_VERSION" \
+    -n monitoring --create-namespace -f "$root/deploy/operators/kube-prometheus-stack.yaml" --wait
+}
+
+load_images() {
+  need_docker; kind_bin
+  for image in $("$root/scripts/images.sh" names); do kind load docker-image --name "$CLUSTER" "$image"; done
+}
+
+deploy() {
+  helm upgrade --install "$RELEASE" "$root/charts/tidemark" -n "$NAMESPACE" --create-namespace \
+    --wait --timeout 20m "$@"
+}
+
+trigger() {
+  local job=${1:?JOB= is required (ingest, aggregate, dims)}
+  local name="$job-manual-$(date +%s)"
+  kubectl -n "$NAMESPACE" create job --from="cronjob/$RELEASE-$job" "$name"
+  kubectl -n "$NAMESPACE" wait --for=condition=complete --timeout=20m "job/$name"
+}
+
+logs() {
+  local job=${1:?JOB= is required}
+  kubectl -n "$NAMESPACE" logs --tail=200 -l "app.kubernetes.io/component=$job" --max-log-requests 10
+}
+
+down() {
+  kind_bin
+  kind delete cluster --name "$CLUSTER"
+}
+
+"$@"
