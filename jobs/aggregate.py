@@ -147,14 +147,13 @@ def commit_run(
     return touched
 
 
-def freshness_seconds(conn: Any, stream: str) -> float | None:
+def newest_event_time(conn: Any, stream: str) -> datetime | None:
+    """The newest event time visible in MySQL: freshness is now minus this."""
     cursor = conn.cursor()
     cursor.execute("SELECT newest_event_time FROM watermarks WHERE stream = %s", (stream,))
     row = cursor.fetchone()
-    if row is None or row[0] is None:
-        return None
-    newest: datetime = row[0]
-    return (datetime.now(UTC).replace(tzinfo=None) - newest).total_seconds()
+    newest: datetime | None = row[0] if row else None
+    return newest
 
 
 def run(settings: JobSettings, spark: SparkSession, metrics: RunMetrics) -> None:
@@ -171,8 +170,8 @@ def run(settings: JobSettings, spark: SparkSession, metrics: RunMetrics) -> None
                 beacons.unpersist()
             metrics.rows_written = commit_run(conn, settings, marks, partials, newest[0] if newest else None)
             metrics.buckets_recomputed = len(marks)
-        fresh = freshness_seconds(conn, TRACKING)
-        if fresh is not None:
-            metrics.freshness_seconds[TRACKING] = fresh
+        newest_visible = newest_event_time(conn, TRACKING)
+        if newest_visible is not None:
+            metrics.newest_event_timestamp[TRACKING] = newest_visible.replace(tzinfo=UTC).timestamp()
     finally:
         conn.close()

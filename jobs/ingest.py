@@ -8,10 +8,12 @@ replays the batch and the event id keys make the replay land on the same rows.
 
 from __future__ import annotations
 
+import json
 import logging
 from datetime import UTC, datetime
 from pathlib import Path
 
+from kafka import KafkaConsumer, TopicPartition
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
@@ -85,3 +87,20 @@ def run(settings: JobSettings, spark: SparkSession, metrics: RunMetrics) -> None
     query.awaitTermination()
     if query.exception() is not None:
         raise RuntimeError(f"ingest stopped: {query.exception()}")
+    progress = query.lastProgress
+    if progress and progress.get("sources"):
+        end = progress["sources"][0]["endOffset"]
+        processed = json.loads(end) if isinstance(end, str) else end
+        metrics.lag_records[settings.tracking_topic] = kafka_lag(settings, settings.tracking_topic, processed)
+
+
+def kafka_lag(settings: JobSettings, topic: str, processed: dict[str, dict[str, int]]) -> int:
+    """Records on the topic's partitions beyond the offsets this run processed."""
+    consumer = KafkaConsumer(bootstrap_servers=settings.kafka_bootstrap.split(","), enable_auto_commit=False)
+    try:
+        partitions = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or []]
+        ends = consumer.end_offsets(partitions)
+    finally:
+        consumer.close()
+    done = processed.get(topic, {})
+    return sum(max(0, end - int(done.get(str(tp.partition), 0))) for tp, end in ends.items())

@@ -25,7 +25,10 @@ class RunMetrics:
     rejected: Counter[str] = field(default_factory=Counter)
     kinds: Counter[str] = field(default_factory=Counter)
     buckets_recomputed: int = 0
-    freshness_seconds: dict[str, float] = field(default_factory=dict)
+    # Pushed as a timestamp, not an age: Prometheus computes the age (tidemark:freshness_seconds),
+    # so freshness keeps rising while no job runs.
+    newest_event_timestamp: dict[str, float] = field(default_factory=dict)
+    lag_records: dict[str, int] = field(default_factory=dict)
 
     def registry(self, ok: bool, now: float) -> CollectorRegistry:
         reg = CollectorRegistry()
@@ -52,11 +55,16 @@ class RunMetrics:
         kinds = Gauge("tidemark_job_events", "Valid events the last run saw, by kind", ["kind"], registry=reg)
         for kind, count in self.kinds.items():
             kinds.labels(kind=kind).set(count)
-        freshness = Gauge(
-            "tidemark_freshness_seconds", "Now minus the newest event time visible in MySQL", ["stream"], registry=reg
+        newest = Gauge(
+            "tidemark_newest_event_timestamp_seconds", "Newest event time visible in MySQL", ["stream"], registry=reg
         )
-        for stream, seconds in self.freshness_seconds.items():
-            freshness.labels(stream=stream).set(seconds)
+        for stream, timestamp in self.newest_event_timestamp.items():
+            newest.labels(stream=stream).set(timestamp)
+        lag = Gauge(
+            "tidemark_ingest_lag_records", "Records in Kafka not yet ingested, at run end", ["topic"], registry=reg
+        )
+        for topic, records in self.lag_records.items():
+            lag.labels(topic=topic).set(records)
         return reg
 
     def push(self, pushgateway: str, ok: bool) -> None:
@@ -74,6 +82,8 @@ class RunMetrics:
             parts.append(f"rejected={dict(self.rejected)}")
         if self.kinds:
             parts.append(f"kinds={dict(self.kinds)}")
-        if self.freshness_seconds:
-            parts.append(f"freshness_s={ {k: round(v, 1) for k, v in self.freshness_seconds.items()} }")
+        for stream, timestamp in self.newest_event_timestamp.items():
+            parts.append(f"freshness_s[{stream}]={time.time() - timestamp:.1f}")
+        if self.lag_records:
+            parts.append(f"lag={self.lag_records}")
         return " ".join(parts)
