@@ -35,7 +35,7 @@ setup: system deps tools ## Everything a fresh machine needs
 
 ##@ Local stack (real servers on 127.0.0.1)
 .PHONY: stack-up stack-down stack-status
-stack-up: system deps ## Start Kafka, Cassandra, MariaDB, Connect+Debezium, Prometheus, Pushgateway (idempotent)
+stack-up: system deps tools ## Start Kafka, Cassandra, MariaDB, Connect+Debezium, Prometheus, Pushgateway (idempotent)
 	@$(STACK) up
 
 stack-down: ## Stop every local stack process

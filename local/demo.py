@@ -47,7 +47,7 @@ def step(name: str, *argv: str, env: dict[str, str] | None = None) -> None:
             stderr=subprocess.STDOUT,
             cwd=stack.ROOT,
         )
-    tail = [line for line in log.read_text().splitlines() if " done: " in line or " sent " in line]
+    tail = [line for line in log.read_text().splitlines() if " done: " in line or " sent " in line or "→" in line]
     note = tail[-1].split(" INFO ")[-1] if tail else ""
     print(f"  {time.monotonic() - started:5.1f}s  {note}", flush=True)
     if done.returncode != 0:
@@ -138,6 +138,9 @@ def main() -> int:
     step("ingest", "-m", "jobs", "ingest")
     step("aggregate", "-m", "jobs", "aggregate")
     summary()
+    print()
+    step("preview", "-m", "observability.preview")
+    print(f"  dashboard previews: {stack.ROOT / 'out'}/tidemark-recruitment.png, tidemark-pipeline.png")
     return 0
 
 

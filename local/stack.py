@@ -110,7 +110,7 @@ CASSANDRA_JVM17 = [
 ]
 
 
-Popen_t = subprocess.Popen  # type: ignore[type-arg]
+Popen_t = subprocess.Popen[bytes]
 
 
 class StackError(Exception):
@@ -351,7 +351,7 @@ def uuid_for_kafka() -> str:
 def kafka_ready() -> bool:
     if not port_open(PORTS["kafka"]):
         return False
-    from kafka import KafkaAdminClient  # type: ignore[import-untyped]
+    from kafka import KafkaAdminClient
 
     try:
         admin = KafkaAdminClient(bootstrap_servers=f"{HOST}:{PORTS['kafka']}", request_timeout_ms=3000)
@@ -483,13 +483,52 @@ def prepare_pushgateway() -> list[str]:
     return ["prometheus-pushgateway", f"--web.listen-address={HOST}:{PORTS['pushgateway']}"]
 
 
+def render_rules() -> Path:
+    """The chart's alert and recording rules, rendered as the cluster gets them."""
+    import yaml
+
+    helm = ROOT / "bin" / "helm"
+    if not helm.exists():
+        raise StackError("prometheus: ./bin/helm is missing to render the chart's rules; run `make tools`")
+    apis = [f"--api-versions={api}" for api in ("monitoring.coreos.com/v1/ServiceMonitor",)]
+    done = subprocess.run(
+        [
+            str(helm),
+            "template",
+            "local",
+            str(ROOT / "charts" / "tidemark"),
+            *apis,
+            "--set",
+            "kafka.external.enabled=true",
+            "--set",
+            "kafka.external.bootstrapServers=x:9092",
+            "--set",
+            "cassandra.external.enabled=true",
+            "--set",
+            "cassandra.external.hosts=x",
+            "--set",
+            "cassandra.external.existingSecret=x",
+            "--show-only",
+            "templates/monitoring/monitors.yaml",
+        ],
+        capture_output=True,
+        text=True,
+    )
+    if done.returncode != 0:
+        raise StackError(f"prometheus: rendering the chart's rules failed:\n{done.stderr}")
+    rule = next(d for d in yaml.safe_load_all(done.stdout) if d and d["kind"] == "PrometheusRule")
+    return write(STACK / "conf" / "rules.yaml", yaml.safe_dump({"groups": rule["spec"]["groups"]}))
+
+
 def prepare_prometheus() -> list[str]:
+    rules = render_rules()
     conf = write(
         STACK / "conf" / "prometheus.yml",
         f"""\
 global:
   scrape_interval: 2s
   evaluation_interval: 2s
+rule_files: [{rules}]
 scrape_configs:
   - job_name: pushgateway
     # Jobs push their own job/instance labels; keep them.

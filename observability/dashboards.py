@@ -1,0 +1,244 @@
+"""tidemark's Grafana dashboards as code: the one source of the JSON under
+charts/tidemark/files/dashboards/, of the PNG previews, and of the panel queries the
+integration tests run against the local stack.
+
+    python -m observability.dashboards          # regenerate the JSON
+    python -m observability.dashboards --check  # exit 1 if the committed JSON is stale
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+OUT = Path(__file__).resolve().parent.parent / "charts" / "tidemark" / "files" / "dashboards"
+MYSQL = {"type": "mysql", "uid": "tidemark-mysql"}
+PROMETHEUS = {"type": "prometheus", "uid": "prometheus"}
+
+# The hour a row of `events` stands for, as a timestamp Grafana can plot.
+HOUR = "TIMESTAMP(dates, MAKETIME(hours, 0, 0))"
+IN_RANGE = f"$__timeFilter({HOUR})"
+
+
+@dataclass(frozen=True)
+class Panel:
+    title: str
+    kind: Literal["timeseries", "barchart", "table", "stat"]
+    query: str
+    # SQL: the columns the query returns. PromQL: the labels each series carries.
+    columns: tuple[str, ...]
+    unit: str = "short"
+    legend: str = ""
+    width: int = 12
+
+
+@dataclass(frozen=True)
+class Dashboard:
+    uid: str
+    title: str
+    datasource: dict[str, str]
+    panels: tuple[Panel, ...]
+
+    @property
+    def is_sql(self) -> bool:
+        return self.datasource is MYSQL
+
+
+def hourly(column: str, alias: str) -> str:
+    return f"SELECT {HOUR} AS time, SUM({column}) AS {alias} FROM events WHERE {IN_RANGE} GROUP BY 1 ORDER BY 1"
+
+
+def ranked(dimension: str, alias: str) -> str:
+    return (
+        f"SELECT CAST({dimension} AS CHAR) AS {alias}, SUM(clicks) AS clicks, SUM(spend_hour) AS spend "
+        f"FROM events WHERE {IN_RANGE} GROUP BY {dimension} ORDER BY clicks DESC LIMIT 10"
+    )
+
+
+RECRUITMENT = Dashboard(
+    uid="tidemark-recruitment",
+    title="tidemark / Recruitment",
+    datasource=MYSQL,
+    panels=(
+        Panel("Clicks", "stat", f"SELECT SUM(clicks) AS clicks FROM events WHERE {IN_RANGE}", ("clicks",), width=6),
+        Panel("Spend", "stat", f"SELECT SUM(spend_hour) AS spend FROM events WHERE {IN_RANGE}", ("spend",), width=6),
+        Panel(
+            "Conversion rate",
+            "stat",
+            f"SELECT SUM(conversion) / NULLIF(SUM(clicks), 0) AS conversion_rate FROM events WHERE {IN_RANGE}",
+            ("conversion_rate",),
+            unit="percentunit",
+            width=6,
+        ),
+        Panel(
+            "Spend per click",
+            "stat",
+            f"SELECT SUM(spend_hour) / NULLIF(SUM(clicks), 0) AS spend_per_click FROM events WHERE {IN_RANGE}",
+            ("spend_per_click",),
+            width=6,
+        ),
+        Panel("Clicks per hour", "timeseries", hourly("clicks", "clicks"), ("time", "clicks")),
+        Panel("Spend per hour", "timeseries", hourly("spend_hour", "spend"), ("time", "spend")),
+        Panel(
+            "Conversions and applications per hour",
+            "timeseries",
+            f"SELECT {HOUR} AS time, SUM(conversion) AS conversions, SUM(qualified_application) AS qualified, "
+            f"SUM(disqualified_application) AS unqualified FROM events WHERE {IN_RANGE} GROUP BY 1 ORDER BY 1",
+            ("time", "conversions", "qualified", "unqualified"),
+        ),
+        Panel("Impressions per hour", "timeseries", hourly("impressions", "impressions"), ("time", "impressions")),
+        Panel(
+            "Top jobs",
+            "table",
+            "SELECT job_id, MAX(company_id) AS company_id, SUM(clicks) AS clicks, SUM(conversion) AS conversions, "
+            "SUM(qualified_application) AS qualified, SUM(disqualified_application) AS unqualified, "
+            f"SUM(spend_hour) AS spend FROM events WHERE {IN_RANGE} GROUP BY job_id ORDER BY clicks DESC LIMIT 15",
+            ("job_id", "company_id", "clicks", "conversions", "qualified", "unqualified", "spend"),
+            width=24,
+        ),
+        Panel(
+            "By publisher", "barchart", ranked("publisher_id", "publisher"), ("publisher", "clicks", "spend"), width=8
+        ),
+        Panel("By campaign", "barchart", ranked("campaign_id", "campaign"), ("campaign", "clicks", "spend"), width=8),
+        Panel("By company", "barchart", ranked("company_id", "company"), ("company", "clicks", "spend"), width=8),
+    ),
+)
+
+PIPELINE = Dashboard(
+    uid="tidemark-pipeline",
+    title="tidemark / Pipeline health",
+    datasource=PROMETHEUS,
+    panels=(
+        Panel(
+            "Produce rate (beacons/s)",
+            "timeseries",
+            "sum by (stream) (rate(tidemark_producer_events_sent_total[1m]))",
+            ("stream",),
+            unit="ops",
+            legend="{{stream}}",
+        ),
+        Panel(
+            "Send latency p95",
+            "timeseries",
+            "histogram_quantile(0.95, sum by (le) (rate(tidemark_producer_send_latency_seconds_bucket[1m])))",
+            (),
+            unit="s",
+        ),
+        Panel(
+            "Ingest lag (records in Kafka not yet ingested)",
+            "timeseries",
+            "sum by (topic) (tidemark_ingest_lag_records)",
+            ("topic",),
+            legend="{{topic}}",
+        ),
+        Panel(
+            "Freshness vs objective",
+            "timeseries",
+            "tidemark:freshness_seconds",
+            ("stream",),
+            unit="s",
+            legend="{{stream}}",
+        ),
+        Panel("Job duration", "timeseries", "tidemark_job_duration_seconds", ("job",), unit="s", legend="{{job}}"),
+        Panel(
+            "Since last success",
+            "stat",
+            "time() - tidemark_job_last_success_timestamp_seconds",
+            ("job",),
+            unit="s",
+            legend="{{job}}",
+        ),
+        Panel("Last run succeeded", "stat", "tidemark_job_last_run_success", ("job",), legend="{{job}}"),
+        Panel("Rows read per run", "timeseries", "tidemark_job_rows_read", ("job",), legend="{{job}}"),
+        Panel("Rows written per run", "timeseries", "tidemark_job_rows_written", ("job",), legend="{{job}}"),
+        Panel(
+            "Rejects by reason",
+            "timeseries",
+            "sum by (reason) (tidemark_job_rows_rejected)",
+            ("reason",),
+            legend="{{reason}}",
+        ),
+        Panel(
+            "Buckets recomputed per run", "timeseries", "tidemark_job_buckets_recomputed", ("job",), legend="{{job}}"
+        ),
+        Panel("Events by kind (last ingest)", "barchart", "sum by (kind) (tidemark_job_events)", ("kind",)),
+    ),
+)
+
+DASHBOARDS = (RECRUITMENT, PIPELINE)
+
+
+def panel_json(panel: Panel, index: int, grid_pos: dict[str, int], dashboard: Dashboard) -> dict[str, object]:
+    datasource = dashboard.datasource
+    target: dict[str, object] = {"refId": "A", "datasource": datasource}
+    if dashboard.is_sql:
+        target |= {
+            "rawSql": panel.query,
+            "rawQuery": True,
+            "editorMode": "code",
+            "format": "time_series" if panel.kind == "timeseries" else "table",
+        }
+    else:
+        target |= {
+            "expr": panel.query,
+            "legendFormat": panel.legend,
+            "editorMode": "code",
+            "instant": panel.kind in ("stat", "barchart"),
+        }
+    return {
+        "id": index + 1,
+        "type": panel.kind,
+        "title": panel.title,
+        "datasource": datasource,
+        "gridPos": grid_pos,
+        "targets": [target],
+        "fieldConfig": {"defaults": {"unit": panel.unit}, "overrides": []},
+        "options": {},
+    }
+
+
+def dashboard_json(dashboard: Dashboard) -> dict[str, object]:
+    panels = []
+    x = y = 0
+    for i, panel in enumerate(dashboard.panels):
+        if x + panel.width > 24:
+            x, y = 0, y + 8
+        panels.append(panel_json(panel, i, {"x": x, "y": y, "w": panel.width, "h": 8}, dashboard))
+        x += panel.width
+    return {
+        "uid": dashboard.uid,
+        "title": dashboard.title,
+        "tags": ["tidemark"],
+        "timezone": "utc",
+        "schemaVersion": 39,
+        "editable": False,
+        "refresh": "1m",
+        "time": {"from": "now-24h" if dashboard.is_sql else "now-1h", "to": "now"},
+        "panels": panels,
+    }
+
+
+def rendered() -> dict[Path, str]:
+    return {
+        OUT / f"{d.uid.removeprefix('tidemark-')}.json": json.dumps(dashboard_json(d), indent=2) + "\n"
+        for d in DASHBOARDS
+    }
+
+
+def main(argv: list[str]) -> int:
+    stale = [path for path, text in rendered().items() if not path.exists() or path.read_text() != text]
+    if "--check" in argv:
+        for path in stale:
+            print(f"{path} is stale: run python -m observability.dashboards", file=sys.stderr)
+        return 1 if stale else 0
+    OUT.mkdir(parents=True, exist_ok=True)
+    for path, text in rendered().items():
+        path.write_text(text)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
