@@ -10,7 +10,7 @@ place, so the next run redoes the same buckets and lands the same numbers.
 from __future__ import annotations
 
 import logging
-from datetime import UTC, datetime
+from datetime import datetime, timezone
 from typing import Any
 
 from pyspark.sql import DataFrame, SparkSession
@@ -172,6 +172,6 @@ def run(settings: JobSettings, spark: SparkSession, metrics: RunMetrics) -> None
             metrics.buckets_recomputed = len(marks)
         newest_visible = newest_event_time(conn, TRACKING)
         if newest_visible is not None:
-            metrics.newest_event_timestamp[TRACKING] = newest_visible.replace(tzinfo=UTC).timestamp()
+            metrics.newest_event_timestamp[TRACKING] = newest_visible.replace(tzinfo=timezone.utc).timestamp()
     finally:
         conn.close()

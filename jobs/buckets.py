@@ -2,21 +2,21 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
 
 def floor_to_bucket(moment: datetime, bucket_seconds: int) -> datetime:
-    """The start of the bucket holding `moment`, as naive UTC (how the stores keep it)."""
-    utc = moment.astimezone(UTC) if moment.tzinfo else moment.replace(tzinfo=UTC)
+    """The start of the bucket holding `moment`, as naive timezone.utc (how the stores keep it)."""
+    utc = moment.astimezone(timezone.utc) if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
     epoch = int(utc.timestamp())
-    return datetime.fromtimestamp(epoch - epoch % bucket_seconds, UTC).replace(tzinfo=None)
+    return datetime.fromtimestamp(epoch - epoch % bucket_seconds, timezone.utc).replace(tzinfo=None)
 
 
 def buckets_between(start: datetime, end: datetime, bucket_seconds: int) -> list[datetime]:
     """Every bucket overlapping [start, end)."""
     first = floor_to_bucket(start, bucket_seconds)
-    last = end.astimezone(UTC).replace(tzinfo=None) if end.tzinfo else end
+    last = end.astimezone(timezone.utc).replace(tzinfo=None) if end.tzinfo else end
     step = timedelta(seconds=bucket_seconds)
     out = []
     current = first
@@ -27,6 +27,6 @@ def buckets_between(start: datetime, end: datetime, bucket_seconds: int) -> list
 
 
 def report_hour(bucket: datetime, report_timezone: str) -> tuple[date, int]:
-    """The (date, hour) of a naive-UTC bucket start in the report time zone."""
-    local = bucket.replace(tzinfo=UTC).astimezone(ZoneInfo(report_timezone))
+    """The (date, hour) of a naive-timezone.utc bucket start in the report time zone."""
+    local = bucket.replace(tzinfo=timezone.utc).astimezone(ZoneInfo(report_timezone))
     return local.date(), local.hour

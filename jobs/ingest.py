@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
-from datetime import UTC, datetime
+from datetime import datetime, timezone
 from pathlib import Path
 
 from kafka import KafkaConsumer, TopicPartition
@@ -44,7 +44,7 @@ def checkpoint(settings: JobSettings, job: str, topic: str) -> str:
 
 
 def ingest_batch(batch: DataFrame, settings: JobSettings, metrics: RunMetrics) -> None:
-    now = datetime.now(UTC).replace(tzinfo=None)
+    now = datetime.now(timezone.utc).replace(tzinfo=None)
     classified = classify_records(
         batch,
         now=now,

@@ -43,6 +43,10 @@ def session(settings: JobSettings, app_name: str) -> SparkSession:
             .config("spark.executor.cores", str(settings.spark_executor_cores))
         )
     if settings.spark_master.startswith("local"):
+        # Everything runs in this process: stay on loopback and never resolve the host's name
+        # (a container's name may not resolve at all).
+        os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
+        os.environ.setdefault("SPARK_LOCAL_HOSTNAME", "localhost")
         builder = builder.config("spark.driver.host", "127.0.0.1").config("spark.driver.bindAddress", "127.0.0.1")
     if settings.cassandra_username:
         builder = builder.config("spark.cassandra.auth.username", settings.cassandra_username).config(

@@ -24,7 +24,7 @@ ENV = {
     "TIDEMARK_MYSQL_HOST": stack.HOST,
     "TIDEMARK_MYSQL_PORT": str(stack.PORTS["mariadb"]),
     "TIDEMARK_PUSHGATEWAY": f"{stack.HOST}:{stack.PORTS['pushgateway']}",
-    "TIDEMARK_SPARK_JARS_DIR": str(stack.CACHE / "jars" / "spark"),
+    "TIDEMARK_SPARK_JARS_DIR": str(stack.jars("spark")),
     "TIDEMARK_CHECKPOINT_DIR": str(stack.STACK / "checkpoints"),
 }
 PRODUCER = {

@@ -167,8 +167,11 @@ def http_ok(url: str) -> bool:
 
 
 def jars(pom: str, exclude_groups: str = "") -> Path:
-    """Copies a pom's runtime jars into the cache once; later calls are free."""
-    dest = CACHE / "jars" / pom
+    """Copies a pom's runtime jars into the cache once per pom content; later calls are free."""
+    import hashlib
+
+    digest = hashlib.sha256((HERE / "maven" / f"{pom}.xml").read_bytes() + exclude_groups.encode()).hexdigest()[:8]
+    dest = CACHE / "jars" / f"{pom}-{digest}"
     marker = dest / ".complete"
     if marker.exists():
         return dest
@@ -185,7 +188,7 @@ def jars(pom: str, exclude_groups: str = "") -> Path:
     ]
     if exclude_groups:
         cmd.append(f"-DexcludeGroupIds={exclude_groups}")
-    print(f"  fetching {pom} jars from Maven Central (cached in {dest})", flush=True)
+    print(f"  fetching {pom} jars from Maven Central (cached in {dest})", file=sys.stderr, flush=True)
     done = subprocess.run(cmd, capture_output=True, text=True)
     if done.returncode != 0:
         raise StackError(f"maven could not fetch the {pom} jars:\n{done.stdout[-2000:]}{done.stderr[-2000:]}")
@@ -366,9 +369,10 @@ def prepare_connect() -> list[str]:
     libs = jars("kafka")
     plugins = STACK / "connect-plugins"
     debezium = jars("debezium", exclude_groups="org.apache.kafka,org.slf4j")
-    target = plugins / "debezium-connector-mariadb"
+    target = plugins / debezium.name
     if not target.exists():
-        plugins.mkdir(parents=True, exist_ok=True)
+        shutil.rmtree(plugins, ignore_errors=True)  # an older plugin version
+        plugins.mkdir(parents=True)
         shutil.copytree(debezium, target, ignore=shutil.ignore_patterns(".complete"))
     props = write(
         STACK / "conf" / "connect.properties",
@@ -693,7 +697,7 @@ def env() -> None:
         "MYSQL_USER": APP_USER,
         "MYSQL_PASSWORD": APP_PASSWORD,
         "PUSHGATEWAY": f"{HOST}:{PORTS['pushgateway']}",
-        "SPARK_JARS_DIR": CACHE / "jars" / "spark",
+        "SPARK_JARS_DIR": jars("spark"),
         "CHECKPOINT_DIR": STACK / "checkpoints",
     }
     for name, value in values.items():

@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 import math
 import sys
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -73,7 +73,7 @@ def _draw_prom(ax: Any, panel: Panel, series: list[dict[str, Any]]) -> None:
         _no_data(ax)
     elif panel.kind == "timeseries":
         for s in series:
-            points = [(datetime.fromtimestamp(t, UTC), float(v)) for t, v in s["values"]]
+            points = [(datetime.fromtimestamp(t, timezone.utc), float(v)) for t, v in s["values"]]
             ax.plot([p[0] for p in points], [p[1] for p in points], label=label(s))
         ax.legend(fontsize=7)
         ax.tick_params(axis="x", labelrotation=30, labelsize=7)
@@ -115,7 +115,7 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--database", default="analytics")
     args = parser.parse_args(argv)
     args.out.mkdir(parents=True, exist_ok=True)
-    end = datetime.now(UTC).replace(tzinfo=None)
+    end = datetime.now(timezone.utc).replace(tzinfo=None)
     conn = mysql.connector.connect(
         host=stack.HOST,
         port=stack.PORTS["mariadb"],

@@ -12,7 +12,7 @@ import random
 import signal
 import sys
 import time
-from datetime import UTC, datetime
+from datetime import datetime, timezone
 from pathlib import Path
 from types import FrameType
 
@@ -65,7 +65,7 @@ def generate(settings: ProducerSettings, sender: Sender, stop: Stop) -> int:
         due = int(elapsed * settings.producer_rate) if settings.producer_rate else sent + 1000
         if settings.producer_max_events:
             due = min(due, settings.producer_max_events)
-        now = datetime.now(UTC)
+        now = datetime.now(timezone.utc)
         while sent < due:
             sender.send(factory.next(now))
             sent += 1

@@ -9,14 +9,14 @@ import random
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import orjson
 
 from producer.catalog import Catalog
 
-UUID_EPOCH = datetime(1582, 10, 15, tzinfo=UTC)
+UUID_EPOCH = datetime(1582, 10, 15, tzinfo=timezone.utc)
 OTHER_TRACKS = ("alive", "redirect", "interview_scheduled")
 # (custom_track, weight): page views dominate, clicks are common, applications rare.
 TRACKS = ("", "click", "conversion", "qualified", "unqualified")

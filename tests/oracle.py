@@ -7,7 +7,7 @@ import json
 import uuid
 from collections import defaultdict
 from collections.abc import Iterable
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta, timezone
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -24,7 +24,7 @@ TRACK_TO_COLUMN = {
 
 def event_time(create_time: str) -> datetime:
     ticks = uuid.UUID(create_time).time  # 100-ns intervals since 1582-10-15
-    return datetime(1582, 10, 15, tzinfo=UTC) + timedelta(microseconds=ticks // 10)
+    return datetime(1582, 10, 15, tzinfo=timezone.utc) + timedelta(microseconds=ticks // 10)
 
 
 def _positive(value: Any) -> int | None:

@@ -7,7 +7,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import pytest
@@ -28,7 +28,7 @@ def job(pipeline: Pipeline, name: str, **env: str) -> subprocess.CompletedProces
 
 
 def instant(query: str) -> list[dict[str, Any]]:
-    now = datetime.now(UTC)
+    now = datetime.now(timezone.utc)
     return run_promql(PROMETHEUS_URL, Panel("q", "stat", query, ()), now, now)
 
 
@@ -40,7 +40,7 @@ def value(query: str) -> float | None:
 def prometheus_caught_up(pipeline: Pipeline) -> None:
     """Waits until Prometheus has scraped what the pipeline's last aggregate pushed."""
     newest = pipeline.sql("SELECT newest_event_time FROM watermarks WHERE stream = 'tracking'")[0][0]
-    expected = newest.replace(tzinfo=UTC).timestamp()
+    expected = newest.replace(tzinfo=timezone.utc).timestamp()
     query = 'max(tidemark_newest_event_timestamp_seconds{stream="tracking"})'
     eventually(lambda: value(query) == pytest.approx(expected, abs=1e-3), 30, f"Prometheus to see {newest}")
 
@@ -85,7 +85,7 @@ def observed(spark: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[P
 @pytest.mark.parametrize("panel", RECRUITMENT.panels, ids=lambda p: p.title)
 def test_every_recruitment_panel_returns_rows_as_the_read_only_user(observed: Pipeline, panel: Panel) -> None:
     conn = mysql_connect(observed.name, user=stack.GRAFANA_USER, password=stack.GRAFANA_PASSWORD)
-    end = datetime.now(UTC).replace(tzinfo=None) + timedelta(hours=1)
+    end = datetime.now(timezone.utc).replace(tzinfo=None) + timedelta(hours=1)
     columns, rows = run_sql(conn, panel, end - timedelta(hours=26), end)
     conn.close()
     assert tuple(columns) == panel.columns
@@ -96,7 +96,7 @@ def test_every_recruitment_panel_returns_rows_as_the_read_only_user(observed: Pi
 @pytest.mark.parametrize("panel", PIPELINE.panels, ids=lambda p: p.title)
 def test_every_pipeline_panel_returns_series(observed: Pipeline, panel: Panel) -> None:
     def series() -> list[dict[str, Any]]:
-        now = datetime.now(UTC)
+        now = datetime.now(timezone.utc)
         return run_promql(PROMETHEUS_URL, panel, now - timedelta(minutes=5), now)
 
     result = eventually(series, 30, f"data for {panel.title!r}")
@@ -119,7 +119,7 @@ def test_freshness_rises_while_paused_and_falls_after_a_run(observed: Pipeline) 
     assert before is not None
     paused = eventually(lambda: (v := value(query)) is not None and v > max(before, 40) and v, 60, "freshness to rise")
 
-    observed.send(list(factory(61).stream(200, datetime.now(UTC), spread=timedelta(seconds=5))))
+    observed.send(list(factory(61).stream(200, datetime.now(timezone.utc), spread=timedelta(seconds=5))))
     observed.ingest()
     # In-process runs are quick, so what is measured is the run, not Spark's start-up.
     observed.aggregate().push(PUSH["TIDEMARK_PUSHGATEWAY"], ok=True)
@@ -132,7 +132,7 @@ def test_a_failed_run_keeps_its_last_success_and_shows_the_failure(observed: Pip
     selector = '{job="tidemark_aggregate"}'
     last_success = value(f"tidemark_job_last_success_timestamp_seconds{selector}")
     assert last_success is not None
-    observed.send(list(factory(62).stream(50, datetime.now(UTC))))
+    observed.send(list(factory(62).stream(50, datetime.now(timezone.utc))))
     observed.ingest()
 
     done = job(observed, "aggregate", TIDEMARK_AGGREGATE_FAIL_BEFORE_WATERMARK="true")

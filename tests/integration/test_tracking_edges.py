@@ -7,7 +7,7 @@ import json
 import urllib.error
 import urllib.request
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -36,7 +36,7 @@ def test_malformed_input_lands_in_rejects_and_the_stream_flows(spark: Any, tmp_p
 
     pipeline = Pipeline(spark, tmp_path)
     pipeline.migrate()
-    now = datetime.now(UTC)
+    now = datetime.now(timezone.utc)
     rng = random.Random(5)
     good = list(factory(21, PLAIN).stream(300, now, spread=timedelta(minutes=5)))
     template = dict(good[0])
@@ -49,7 +49,7 @@ def test_malformed_input_lands_in_rejects_and_the_stream_flows(spark: Any, tmp_p
         "invalid_type": variant(job_id="not-a-number"),
         "missing_create_time": orjson.dumps({k: v for k, v in template.items() if k != "create_time"}),
         "bad_create_time": variant(create_time=str(uuid.uuid4())),  # version 4: no time in it
-        "absurd_time": variant(create_time=timeuuid_at(datetime(1999, 1, 1, tzinfo=UTC), rng)),
+        "absurd_time": variant(create_time=timeuuid_at(datetime(1999, 1, 1, tzinfo=timezone.utc), rng)),
         "oversize": variant(ua="x" * 20_000),
     }
     future = variant(create_time=timeuuid_at(now + timedelta(days=3), rng))
@@ -82,7 +82,7 @@ def test_malformed_input_lands_in_rejects_and_the_stream_flows(spark: Any, tmp_p
 def test_a_run_reads_only_the_dirty_buckets_however_long_the_history(spark: Any, tmp_path: Path) -> None:
     pipeline = Pipeline(spark, tmp_path)
     pipeline.migrate()
-    now = datetime.now(UTC).replace(second=0, microsecond=0)
+    now = datetime.now(timezone.utc).replace(second=0, microsecond=0)
     f = factory(31, PLAIN)
 
     def new_batch(at: datetime, count: int) -> int:
@@ -117,7 +117,7 @@ def test_a_run_reads_only_the_dirty_buckets_however_long_the_history(spark: Any,
 def test_replaying_a_csv_export_gives_the_oracle_numbers(spark: Any, tmp_path: Path) -> None:
     pipeline = Pipeline(spark, tmp_path)
     pipeline.migrate()
-    beacons = list(factory(41).stream(1500, datetime.now(UTC), spread=timedelta(hours=3)))
+    beacons = list(factory(41).stream(1500, datetime.now(timezone.utc), spread=timedelta(hours=3)))
     export = tmp_path / "tracking.csv"
     with export.open("w", newline="") as f:
         writer = csv.DictWriter(f, fieldnames=list(BEACON_FIELDS))
@@ -194,7 +194,9 @@ def test_a_company_change_in_mariadb_restamps_the_jobs_rows(spark: Any, tmp_path
             "the jobs snapshot in job_dim",
         )
 
-        pipeline.send(list(factory(51, PLAIN, jobs=40).stream(800, datetime.now(UTC), spread=timedelta(minutes=5))))
+        pipeline.send(
+            list(factory(51, PLAIN, jobs=40).stream(800, datetime.now(timezone.utc), spread=timedelta(minutes=5)))
+        )
         pipeline.ingest()
         pipeline.aggregate()
         assert_matches_oracle(pipeline, companies=companies)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -50,7 +50,7 @@ def assert_matches_oracle(pipeline: Pipeline, **oracle_args: Any) -> None:
 
 def coverage(beacons: list[dict[str, Any]]) -> Counter[str]:
     """How many beacons exercise each awkward case, so a scenario cannot pass vacuously."""
-    now = datetime.now(UTC)
+    now = datetime.now(timezone.utc)
     seen: Counter[str] = Counter()
     ids = Counter(b["create_time"] for b in beacons)
     seen["resent"] = sum(n - 1 for n in ids.values())
@@ -68,7 +68,7 @@ def steady(spark: Any, tmp_path_factory: pytest.TempPathFactory) -> Pipeline:
     """A pipeline fed a realistic stream with every awkward case, ingested and aggregated once."""
     pipeline = Pipeline(spark, tmp_path_factory.mktemp("steady"))
     pipeline.migrate()
-    beacons = list(factory(11).stream(4000, datetime.now(UTC), spread=timedelta(minutes=20)))
+    beacons = list(factory(11).stream(4000, datetime.now(timezone.utc), spread=timedelta(minutes=20)))
     assert min(coverage(beacons).values()) > 10, coverage(beacons)
     pipeline.send(beacons)
     pipeline.ingest()
@@ -89,7 +89,7 @@ def test_aggregate_twice_changes_nothing(steady: Pipeline) -> None:
 
 
 def test_crash_between_upserts_and_watermark_converges(steady: Pipeline) -> None:
-    more = list(factory(12).stream(500, datetime.now(UTC), spread=timedelta(minutes=3)))
+    more = list(factory(12).stream(500, datetime.now(timezone.utc), spread=timedelta(minutes=3)))
     steady.send(more)
     steady.ingest()
     before = steady.snapshot()
@@ -106,7 +106,7 @@ def test_crash_between_upserts_and_watermark_converges(steady: Pipeline) -> None
 
 
 def test_failed_job_process_exits_non_zero_and_names_the_fault(steady: Pipeline) -> None:
-    steady.send(list(factory(13).stream(50, datetime.now(UTC))))
+    steady.send(list(factory(13).stream(50, datetime.now(timezone.utc))))
     steady.ingest()
     done = steady.run_main("jobs", "aggregate", extra_env={"TIDEMARK_AGGREGATE_FAIL_BEFORE_WATERMARK": "true"})
     assert done.returncode == 1
@@ -129,7 +129,7 @@ def test_backfill_of_the_whole_range_reproduces_the_rows(steady: Pipeline) -> No
 
 
 def test_half_hour_report_time_zone_matches_oracle(steady: Pipeline, spark: Any, tmp_path: Path) -> None:
-    """Same raw events, hourly rows cut in Asia/Kolkata (UTC+05:30) into another database."""
+    """Same raw events, hourly rows cut in Asia/Kolkata (timezone.utc+05:30) into another database."""
     kolkata = Pipeline(spark, tmp_path, name=steady.name, report_timezone="Asia/Kolkata")
     kolkata.sent = steady.sent
     settings = {"mysql_database": f"{steady.name}_kolkata"}

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone
 
 from jobs.buckets import buckets_between, floor_to_bucket, report_hour
 
@@ -12,7 +12,7 @@ def test_should_floor_to_the_bucket_start_in_utc() -> None:
 
 
 def test_should_list_every_bucket_overlapping_the_range() -> None:
-    start = datetime(2026, 3, 1, 0, 0, 30, tzinfo=UTC)
+    start = datetime(2026, 3, 1, 0, 0, 30, tzinfo=timezone.utc)
     got = buckets_between(start, start + timedelta(minutes=2), 60)
     assert got == [datetime(2026, 3, 1, 0, 0), datetime(2026, 3, 1, 0, 1), datetime(2026, 3, 1, 0, 2)]
 

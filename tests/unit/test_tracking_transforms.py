@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Iterator
-from datetime import UTC, date, datetime
+from datetime import date, datetime, timezone
 
 import orjson
 import pytest
@@ -14,7 +14,7 @@ from pyspark.testing import assertDataFrameEqual
 from jobs.tracking import attributed, classify_records, tracking_partials
 from producer.beacons import timeuuid_at
 
-NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
+NOW = datetime(2026, 11, 22, 12, 0, tzinfo=timezone.utc)
 
 
 @pytest.fixture(scope="module")
@@ -58,7 +58,7 @@ def test_should_give_each_bad_record_its_reason(spark: SparkSession) -> None:
             b"[1, 2]",
             orjson.dumps({"job_id": 3}),
             orjson.dumps({"create_time": "1234"}),
-            orjson.dumps({"create_time": timeuuid_at(datetime(2020, 1, 1, tzinfo=UTC), rng)}),
+            orjson.dumps({"create_time": timeuuid_at(datetime(2020, 1, 1, tzinfo=timezone.utc), rng)}),
             orjson.dumps({"create_time": ok, "job_id": 3.5}),
             orjson.dumps({"create_time": ok, "ua": "x" * 2000}),
         ],
@@ -76,7 +76,7 @@ def test_should_give_each_bad_record_its_reason(spark: SparkSession) -> None:
 
 
 def test_should_place_a_beacon_in_its_minute_bucket(spark: SparkSession) -> None:
-    moment = datetime(2026, 11, 22, 11, 59, 59, 999000, tzinfo=UTC)
+    moment = datetime(2026, 11, 22, 11, 59, 59, 999000, tzinfo=timezone.utc)
     frame = classify_records(
         records(spark, [orjson.dumps({"create_time": timeuuid_at(moment, random.Random(2))})]),  # type: ignore[arg-type]
         now=NOW.replace(tzinfo=None),

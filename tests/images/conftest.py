@@ -1,0 +1,17 @@
+from __future__ import annotations
+
+import pytest
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        item.add_marker(pytest.mark.images)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def stack_is_up() -> None:
+    from local import stack
+
+    down = [s.name for s in stack.SERVICES if s.pid() is None or not s.ready()]
+    if down:
+        pytest.fail(f"the local stack is not up ({', '.join(down)}): run `make stack-up`")
