@@ -7,8 +7,9 @@ first (so a code change reuses that layer), from pyproject.toml: the one source.
 from __future__ import annotations
 
 import sys
-import tomllib
 from pathlib import Path
+
+import tomllib
 
 ROOT = Path(__file__).resolve().parent.parent
 TARGET = ROOT / "images" / "requirements.txt"
