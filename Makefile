@@ -51,7 +51,7 @@ demo: setup stack-up ## Run the tracking pipeline end to end on the local stack 
 
 ##@ Test
 .PHONY: test lint test-unit test-chart test-integration
-test: setup lint stack-up ## The whole suite: lint, unit, chart and integration tests (what CI runs)
+test: setup lint stack-up ## The whole suite: lint, unit, chart, integration and image tests (what CI runs)
 	@$(PY) -m pytest -m "unit or chart or integration or images"
 
 lint: deps ## ruff (lint + format check) and mypy strict

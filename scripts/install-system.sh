@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The Debian packages the local stack runs on (MariaDB, Prometheus, Pushgateway) and the
-# JDK/Maven that fetch and run the Java servers. Installs only what is missing.
+# JDK/Maven that fetch and run the Java servers, and buildah + debootstrap for the images
+# where no Docker engine runs. Installs only what is missing.
 set -euo pipefail
 need=()
 command -v mariadbd >/dev/null || need+=(mariadb-server mariadb-client)
@@ -10,6 +11,8 @@ command -v prometheus-pushgateway >/dev/null || need+=(prometheus-pushgateway)
 command -v java >/dev/null || need+=(openjdk-17-jre-headless)
 command -v mvn >/dev/null || need+=(maven)
 command -v unzip >/dev/null || need+=(unzip)
+command -v buildah >/dev/null || need+=(buildah)
+command -v debootstrap >/dev/null || need+=(debootstrap)
 [ ${#need[@]} -eq 0 ] && exit 0
 sudo=""; [ "$(id -u)" -ne 0 ] && sudo="sudo"
 echo "install-system: apt-get install ${need[*]}"

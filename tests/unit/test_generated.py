@@ -1,0 +1,36 @@
+"""Generated artefacts have one source each: regenerating them changes nothing."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from tests.conftest import ROOT
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["-m", "observability.dashboards", "--check"],
+        ["scripts/image_requirements.py", "--check"],
+        ["scripts/values_schema.py", "--check"],
+    ],
+    ids=["dashboards", "image-requirements", "values-schema"],
+)
+def test_should_be_up_to_date_with_its_source(command: list[str]) -> None:
+    done = subprocess.run([sys.executable, *command], cwd=ROOT, capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stderr
+
+
+def test_should_notice_a_stale_dashboard(tmp_path: object) -> None:
+    from observability import dashboards
+
+    path, text = next(iter(dashboards.rendered().items()))
+    original = path.read_text()
+    try:
+        path.write_text(text.replace("Clicks", "Klicks", 1))
+        assert dashboards.main(["--check"]) == 1
+    finally:
+        path.write_text(original)
