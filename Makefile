@@ -45,9 +45,12 @@ stack-status: ## Tell which local services are up, with their RSS and log
 	@$(STACK) status
 
 ##@ Pipeline
-.PHONY: demo
+.PHONY: demo bench
 demo: setup stack-up ## Run the tracking pipeline end to end on the local stack and print what it computed
 	@$(PY) -m local.demo
+
+bench: stack-up ## Benchmark producer, ingest, aggregate and freshness on the local stack (prints numbers)
+	@$(PY) -m bench.pipeline $(BENCH_ARGS)
 
 ##@ Test
 .PHONY: test lint test-unit test-chart test-integration
