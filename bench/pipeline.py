@@ -4,7 +4,8 @@
 
 1. producer throughput: --events generated beacons sent as fast as Kafka acknowledges them;
 2. ingest and aggregate over them, each as `python -m jobs <name>` (Spark start-up included):
-   seconds, events/s, seconds per million events, peak RSS of the job's process tree;
+   seconds, events/s, seconds per million events, peak RSS of the job's process tree
+   (Python + Spark's JVM, sampled every 250 ms);
 3. freshness under load: the producer streams at --rate while ingest+aggregate run back to
    back --cycles times; after each cycle, now minus the newest event in MySQL.
 Each run uses its own topic, keyspace and database.
@@ -18,6 +19,7 @@ import resource
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
 from datetime import datetime, timezone
@@ -51,16 +53,40 @@ def environment(name: str) -> dict[str, str]:
     }
 
 
-def timed(argv: list[str], env: dict[str, str]) -> tuple[float, float, str]:
-    """(seconds, peak RSS MiB of the process tree's largest member, log) of one command."""
-    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+def tree_rss_mib(root: int) -> float:
+    """RSS of a process and all its descendants (the job's Python and its Spark JVM)."""
+    parents: dict[int, int] = {}
+    rss: dict[int, int] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        pid = int(stat.parent.name)
+        parents[pid] = int(fields[1])
+        rss[pid] = int(fields[21]) * resource.getpagesize()
+    tree, frontier = {root}, [root]
+    while frontier:
+        children = [p for p, parent in parents.items() if parent in frontier and p not in tree]
+        tree.update(children)
+        frontier = children
+    return sum(rss.get(p, 0) for p in tree) / 2**20
+
+
+def timed(argv: list[str], env: dict[str, str]) -> tuple[float, float]:
+    """(seconds, peak RSS MiB of the whole process tree) of one command."""
     started = time.monotonic()
-    done = subprocess.run([sys.executable, *argv], env=env, cwd=ROOT, capture_output=True, text=True)
-    seconds = time.monotonic() - started
-    if done.returncode != 0:
-        sys.exit(f"bench: {' '.join(argv)} failed:\n{done.stderr[-3000:]}")
-    peak = max(before, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss) / 1024
-    return seconds, peak, done.stderr
+    with tempfile.TemporaryFile("w+") as log:
+        proc = subprocess.Popen([sys.executable, *argv], env=env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
+        peak = 0.0
+        while proc.poll() is None:
+            peak = max(peak, tree_rss_mib(proc.pid))
+            time.sleep(0.25)
+        seconds = time.monotonic() - started
+        if proc.returncode != 0:
+            log.seek(0)
+            sys.exit(f"bench: {' '.join(argv)} failed:\n{log.read()[-3000:]}")
+    return seconds, peak
 
 
 def newest_event_age(name: str) -> float:
@@ -92,13 +118,13 @@ def main(argv: list[str]) -> int:
     env = environment(name)
 
     timed(["-m", "jobs", "migrate"], env)
-    seconds, _, _ = timed(
+    seconds, _ = timed(
         ["-m", "producer"], {**env, "TIDEMARK_PRODUCER_RATE": "0", "TIDEMARK_PRODUCER_MAX_EVENTS": str(args.events)}
     )
     print(f"producer   {args.events:>9,} events in {seconds:6.1f}s  {args.events / seconds:>9,.0f} events/s")
 
     for job in ("ingest", "aggregate"):
-        seconds, peak, _ = timed(["-m", "jobs", job], env)
+        seconds, peak = timed(["-m", "jobs", job], env)
         print(
             f"{job:10} {args.events:>9,} events in {seconds:6.1f}s  {args.events / seconds:>9,.0f} events/s  "
             f"{seconds / args.events * 1e6:7.1f} s per million  peak RSS {peak:,.0f} MiB"
@@ -114,8 +140,8 @@ def main(argv: list[str]) -> int:
     ages = []
     try:
         for _ in range(args.cycles):
-            cycle, _, _ = timed(["-m", "jobs", "ingest"], env)
-            more, _, _ = timed(["-m", "jobs", "aggregate"], env)
+            cycle, _ = timed(["-m", "jobs", "ingest"], env)
+            more, _ = timed(["-m", "jobs", "aggregate"], env)
             ages.append(newest_event_age(name))
             print(f"cycle      ingest+aggregate {cycle + more:5.1f}s  freshness {ages[-1]:5.1f}s")
     finally:

@@ -17,7 +17,7 @@ import pytest
 import yaml
 
 from local import stack
-from tests.integration.conftest import KAFKA, ROOT, eventually, mysql_connect, unique
+from tests.integration.conftest import KAFKA, ROOT, create_connector, eventually, mysql_connect, unique
 from tests.integration.test_stack import consume, http_json
 from tests.integration.test_tracking_pipeline import factory
 from tests.oracle import expected_events
@@ -194,25 +194,22 @@ def test_connect_image_loads_the_debezium_plugin_and_streams_changes(container: 
 
         cur.execute(f"CREATE DATABASE {name}")
         cur.execute(f"CREATE TABLE {name}.job (id INT PRIMARY KEY, company_id INT NOT NULL)")
-        http_json(
-            f"{url}/connectors",
-            method="POST",
-            body={
-                "name": name,
-                "config": {
-                    "connector.class": "io.debezium.connector.mariadb.MariaDbConnector",
-                    "database.hostname": stack.HOST,
-                    "database.port": str(stack.PORTS["mariadb"]),
-                    "database.user": stack.DEBEZIUM_USER,
-                    "database.password": stack.DEBEZIUM_PASSWORD,
-                    "database.server.id": str(uuid.uuid4().int % 1_000_000 + 10_000),
-                    "topic.prefix": name,
-                    "database.include.list": name,
-                    "table.include.list": f"{name}.job",
-                    "schema.history.internal.kafka.bootstrap.servers": KAFKA,
-                    "schema.history.internal.kafka.topic": f"{name}.schema-history",
-                    "database.ssl.mode": "disable",
-                },
+        create_connector(
+            url,
+            name,
+            {
+                "connector.class": "io.debezium.connector.mariadb.MariaDbConnector",
+                "database.hostname": stack.HOST,
+                "database.port": str(stack.PORTS["mariadb"]),
+                "database.user": stack.DEBEZIUM_USER,
+                "database.password": stack.DEBEZIUM_PASSWORD,
+                "database.server.id": str(uuid.uuid4().int % 1_000_000 + 10_000),
+                "topic.prefix": name,
+                "database.include.list": name,
+                "table.include.list": f"{name}.job",
+                "schema.history.internal.kafka.bootstrap.servers": KAFKA,
+                "schema.history.internal.kafka.topic": f"{name}.schema-history",
+                "database.ssl.mode": "disable",
             },
         )
         eventually(lambda: _state(url, name) == "RUNNING", 90, "the connector RUNNING in the image")

@@ -87,3 +87,25 @@ def spark() -> Iterator[Any]:
     spark = session(settings, "tests")
     yield spark
     spark.stop()
+
+
+def create_connector(connect_url: str, name: str, config: dict[str, str]) -> None:
+    """POSTs a connector, retrying while Connect rebalances (it answers 409 meanwhile)."""
+    import json
+    import urllib.error
+    import urllib.request
+
+    def attempt() -> bool:
+        body = json.dumps({"name": name, "config": config}).encode()
+        req = urllib.request.Request(
+            f"{connect_url}/connectors", data=body, method="POST", headers={"Content-Type": "application/json"}
+        )
+        try:
+            urllib.request.urlopen(req, timeout=10).close()
+        except urllib.error.HTTPError as e:
+            if e.code == 409:
+                return False
+            raise
+        return True
+
+    eventually(attempt, 60, f"Kafka Connect to accept connector {name}", interval_s=1)

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -19,6 +22,8 @@ from .conftest import (
     KAFKA,
     PROMETHEUS_URL,
     PUSHGATEWAY,
+    ROOT,
+    create_connector,
     eventually,
     mysql_connect,
     unique,
@@ -105,25 +110,22 @@ def test_debezium_streams_a_mariadb_insert_to_kafka() -> None:
     cur.execute(f"CREATE TABLE {db}.job (id INT PRIMARY KEY, company_id INT NOT NULL)")
 
     name = unique("cdc")
-    http_json(
-        f"{CONNECT_URL}/connectors",
-        method="POST",
-        body={
-            "name": name,
-            "config": {
-                "connector.class": "io.debezium.connector.mariadb.MariaDbConnector",
-                "database.hostname": HOST,
-                "database.port": str(stack.PORTS["mariadb"]),
-                "database.user": stack.DEBEZIUM_USER,
-                "database.password": stack.DEBEZIUM_PASSWORD,
-                "database.server.id": str(abs(hash(name)) % 100000 + 1000),
-                "topic.prefix": name,
-                "database.include.list": db,
-                "table.include.list": f"{db}.job",
-                "schema.history.internal.kafka.bootstrap.servers": KAFKA,
-                "schema.history.internal.kafka.topic": f"{name}.schema-history",
-                "database.ssl.mode": "disable",
-            },
+    create_connector(
+        CONNECT_URL,
+        name,
+        {
+            "connector.class": "io.debezium.connector.mariadb.MariaDbConnector",
+            "database.hostname": HOST,
+            "database.port": str(stack.PORTS["mariadb"]),
+            "database.user": stack.DEBEZIUM_USER,
+            "database.password": stack.DEBEZIUM_PASSWORD,
+            "database.server.id": str(abs(hash(name)) % 100000 + 1000),
+            "topic.prefix": name,
+            "database.include.list": db,
+            "table.include.list": f"{db}.job",
+            "schema.history.internal.kafka.bootstrap.servers": KAFKA,
+            "schema.history.internal.kafka.topic": f"{name}.schema-history",
+            "database.ssl.mode": "disable",
         },
     )
     try:
@@ -156,3 +158,33 @@ def test_pushed_metric_is_queryable_in_prometheus() -> None:
     # honor_labels keeps the pusher's job label instead of the scrape job's.
     assert result[0]["metric"]["job"] == job
     urllib.request.urlopen(urllib.request.Request(f"http://{PUSHGATEWAY}/metrics/job/{job}", method="DELETE"))
+
+
+def stack_cli(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "local/stack.py", *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        env={**os.environ, **env},
+        timeout=300,
+        check=False,
+    )
+
+
+def test_stack_up_twice_leaves_one_of_each_process() -> None:
+    before = {s.name: s.pid() for s in stack.SERVICES}
+    done = stack_cli("up")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.count("already up") == len(stack.SERVICES)
+    assert {s.name: s.pid() for s in stack.SERVICES} == before
+    status = stack_cli("status")
+    for service in stack.SERVICES:
+        assert f"{service.name:12} up" in status.stdout
+
+
+def test_a_taken_port_is_a_clear_error(tmp_path: Any) -> None:
+    done = stack_cli("up", "pushgateway", TIDEMARK_STACK_DIR=str(tmp_path))
+    assert done.returncode == 1
+    assert f"pushgateway: port 127.0.0.1:{stack.PORTS['pushgateway']} is already taken" in done.stderr
+    assert "TIDEMARK_PUSHGATEWAY_PORT" in done.stderr

@@ -20,7 +20,7 @@ from producer.beacons import Mix, timeuuid_at
 from producer.catalog import synthetic_catalog
 from producer.settings import ProducerSettings
 
-from .conftest import CONNECT_URL, KAFKA, eventually
+from .conftest import CONNECT_URL, KAFKA, create_connector, eventually
 from .pipeline import Pipeline
 from .test_tracking_pipeline import assert_matches_oracle, factory
 
@@ -163,25 +163,22 @@ def test_a_company_change_in_mariadb_restamps_the_jobs_rows(spark: Any, tmp_path
     recruit.seed(conn, recruit.catalog_rows(catalog))
 
     connector = pipeline.name
-    http_json(
-        f"{CONNECT_URL}/connectors",
-        method="POST",
-        body={
-            "name": connector,
-            "config": {
-                "connector.class": "io.debezium.connector.mariadb.MariaDbConnector",
-                "database.hostname": stack.HOST,
-                "database.port": str(stack.PORTS["mariadb"]),
-                "database.user": stack.DEBEZIUM_USER,
-                "database.password": stack.DEBEZIUM_PASSWORD,
-                "database.server.id": str(uuid.uuid4().int % 1_000_000 + 10_000),
-                "topic.prefix": pipeline.name,
-                "database.include.list": f"{pipeline.name}_recruit",
-                "table.include.list": f"{pipeline.name}_recruit.job",
-                "schema.history.internal.kafka.bootstrap.servers": KAFKA,
-                "schema.history.internal.kafka.topic": f"{pipeline.name}.schema-history",
-                "database.ssl.mode": "disable",
-            },
+    create_connector(
+        CONNECT_URL,
+        connector,
+        {
+            "connector.class": "io.debezium.connector.mariadb.MariaDbConnector",
+            "database.hostname": stack.HOST,
+            "database.port": str(stack.PORTS["mariadb"]),
+            "database.user": stack.DEBEZIUM_USER,
+            "database.password": stack.DEBEZIUM_PASSWORD,
+            "database.server.id": str(uuid.uuid4().int % 1_000_000 + 10_000),
+            "topic.prefix": pipeline.name,
+            "database.include.list": f"{pipeline.name}_recruit",
+            "table.include.list": f"{pipeline.name}_recruit.job",
+            "schema.history.internal.kafka.bootstrap.servers": KAFKA,
+            "schema.history.internal.kafka.topic": f"{pipeline.name}.schema-history",
+            "database.ssl.mode": "disable",
         },
     )
     try:
