@@ -36,16 +36,11 @@ ROOT = Path(__file__).resolve().parent.parent
 def environment(name: str) -> dict[str, str]:
     return {
         **os.environ,
-        "TIDEMARK_KAFKA_BOOTSTRAP": f"{stack.HOST}:{stack.PORTS['kafka']}",
+        **stack.tidemark_env(),
         "TIDEMARK_TRACKING_TOPIC": f"{name}.tracking",
-        "TIDEMARK_CASSANDRA_HOSTS": stack.HOST,
-        "TIDEMARK_CASSANDRA_PORT": str(stack.PORTS["cassandra"]),
         "TIDEMARK_CASSANDRA_KEYSPACE": name,
-        "TIDEMARK_MYSQL_HOST": stack.HOST,
-        "TIDEMARK_MYSQL_PORT": str(stack.PORTS["mariadb"]),
         "TIDEMARK_MYSQL_DATABASE": name,
         "TIDEMARK_RECRUIT_DATABASE": f"{name}_recruit",
-        "TIDEMARK_SPARK_JARS_DIR": str(stack.jars("spark")),
         "TIDEMARK_CHECKPOINT_DIR": str(stack.STACK / "bench" / name),
         "TIDEMARK_PUSHGATEWAY": "",
         "TIDEMARK_PRODUCER_METRICS_PORT": "0",

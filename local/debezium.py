@@ -14,14 +14,15 @@ from local import stack
 NAME = "tidemark-recruit"
 
 
-def config(database: str = "recruit", prefix: str = "tidemark") -> dict[str, str]:
+def config(database: str = "recruit", prefix: str = "tidemark", server_id: int = 184054) -> dict[str, str]:
+    """The connector for <database>.job; change events go to <prefix>.<database>.job."""
     return {
         "connector.class": "io.debezium.connector.mariadb.MariaDbConnector",
         "database.hostname": stack.HOST,
         "database.port": str(stack.PORTS["mariadb"]),
         "database.user": stack.DEBEZIUM_USER,
         "database.password": stack.DEBEZIUM_PASSWORD,
-        "database.server.id": "184054",
+        "database.server.id": str(server_id),
         "database.ssl.mode": "disable",
         "topic.prefix": prefix,
         "database.include.list": database,

@@ -17,16 +17,7 @@ from typing import Any
 
 from local import debezium, stack
 
-ENV = {
-    "TIDEMARK_KAFKA_BOOTSTRAP": f"{stack.HOST}:{stack.PORTS['kafka']}",
-    "TIDEMARK_CASSANDRA_HOSTS": stack.HOST,
-    "TIDEMARK_CASSANDRA_PORT": str(stack.PORTS["cassandra"]),
-    "TIDEMARK_MYSQL_HOST": stack.HOST,
-    "TIDEMARK_MYSQL_PORT": str(stack.PORTS["mariadb"]),
-    "TIDEMARK_PUSHGATEWAY": f"{stack.HOST}:{stack.PORTS['pushgateway']}",
-    "TIDEMARK_SPARK_JARS_DIR": str(stack.jars("spark")),
-    "TIDEMARK_CHECKPOINT_DIR": str(stack.STACK / "checkpoints"),
-}
+ENV = stack.tidemark_env()
 PRODUCER = {
     "TIDEMARK_PRODUCER_SEED_RECRUIT": "true",
     "TIDEMARK_PRODUCER_RATE": os.environ.get("DEMO_RATE", "300"),

@@ -686,22 +686,25 @@ def selected(names: list[str]) -> list[Service]:
     return [s for s in SERVICES if not names or s.name in names]
 
 
-def env() -> None:
+def tidemark_env() -> dict[str, str]:
     """The TIDEMARK_* settings that point the jobs and the producer at this stack."""
-    values = {
-        "KAFKA_BOOTSTRAP": f"{HOST}:{PORTS['kafka']}",
-        "CASSANDRA_HOSTS": HOST,
-        "CASSANDRA_PORT": PORTS["cassandra"],
-        "MYSQL_HOST": HOST,
-        "MYSQL_PORT": PORTS["mariadb"],
-        "MYSQL_USER": APP_USER,
-        "MYSQL_PASSWORD": APP_PASSWORD,
-        "PUSHGATEWAY": f"{HOST}:{PORTS['pushgateway']}",
-        "SPARK_JARS_DIR": jars("spark"),
-        "CHECKPOINT_DIR": STACK / "checkpoints",
+    return {
+        "TIDEMARK_KAFKA_BOOTSTRAP": f"{HOST}:{PORTS['kafka']}",
+        "TIDEMARK_CASSANDRA_HOSTS": HOST,
+        "TIDEMARK_CASSANDRA_PORT": str(PORTS["cassandra"]),
+        "TIDEMARK_MYSQL_HOST": HOST,
+        "TIDEMARK_MYSQL_PORT": str(PORTS["mariadb"]),
+        "TIDEMARK_MYSQL_USER": APP_USER,
+        "TIDEMARK_MYSQL_PASSWORD": APP_PASSWORD,
+        "TIDEMARK_PUSHGATEWAY": f"{HOST}:{PORTS['pushgateway']}",
+        "TIDEMARK_SPARK_JARS_DIR": str(jars("spark")),
+        "TIDEMARK_CHECKPOINT_DIR": str(STACK / "checkpoints"),
     }
-    for name, value in values.items():
-        print(f"export TIDEMARK_{name}={value}")
+
+
+def env() -> None:
+    for name, value in tidemark_env().items():
+        print(f"export {name}={value}")
 
 
 def main(argv: list[str]) -> int:

@@ -7,7 +7,7 @@ import sys
 from pydantic import Field, SecretStr, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-ENV_PREFIX = "TIDEMARK_"
+from jobs.settings import ENV_PREFIX, describe
 
 
 class ProducerSettings(BaseSettings):
@@ -57,11 +57,8 @@ class ProducerSettings(BaseSettings):
 
 
 def load() -> ProducerSettings:
+    """Settings from the environment; a bad one stops the process naming the variable."""
     try:
         return ProducerSettings()
     except ValidationError as e:
-        lines = ["invalid settings:"]
-        for item in e.errors():
-            name = ENV_PREFIX + "_".join(str(p) for p in item["loc"]).upper() if item["loc"] else "(settings)"
-            lines.append(f"  {name}: {item['msg']} (got {item.get('input')!r})")
-        sys.exit("\n".join(lines))
+        sys.exit(describe(e))

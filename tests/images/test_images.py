@@ -16,9 +16,18 @@ import orjson
 import pytest
 import yaml
 
-from local import stack
-from tests.integration.conftest import KAFKA, ROOT, create_connector, eventually, mysql_connect, unique
-from tests.integration.test_stack import consume, http_json
+from local import debezium, stack
+from tests.integration.conftest import (
+    KAFKA,
+    ROOT,
+    connector_task_state,
+    create_connector,
+    eventually,
+    http_json,
+    mysql_connect,
+    unique,
+)
+from tests.integration.test_stack import consume
 from tests.integration.test_tracking_pipeline import factory
 from tests.oracle import expected_events
 
@@ -77,14 +86,12 @@ def container(request: pytest.FixtureRequest) -> Iterator[Any]:
 
 
 def stack_env(name: str) -> dict[str, str]:
+    # The image carries Spark's jars and its own checkpoints: not the host's paths.
+    endpoints = {k: v for k, v in stack.tidemark_env().items() if not k.endswith(("_DIR", "PUSHGATEWAY"))}
     return {
-        "TIDEMARK_KAFKA_BOOTSTRAP": KAFKA,
+        **endpoints,
         "TIDEMARK_TRACKING_TOPIC": f"{name}.tracking",
-        "TIDEMARK_CASSANDRA_HOSTS": stack.HOST,
-        "TIDEMARK_CASSANDRA_PORT": str(stack.PORTS["cassandra"]),
         "TIDEMARK_CASSANDRA_KEYSPACE": name,
-        "TIDEMARK_MYSQL_HOST": stack.HOST,
-        "TIDEMARK_MYSQL_PORT": str(stack.PORTS["mariadb"]),
         "TIDEMARK_MYSQL_DATABASE": name,
         "TIDEMARK_RECRUIT_DATABASE": f"{name}_recruit",
         "TIDEMARK_CHECKPOINT_DIR": "/tmp/checkpoints",
@@ -194,25 +201,8 @@ def test_connect_image_loads_the_debezium_plugin_and_streams_changes(container: 
 
         cur.execute(f"CREATE DATABASE {name}")
         cur.execute(f"CREATE TABLE {name}.job (id INT PRIMARY KEY, company_id INT NOT NULL)")
-        create_connector(
-            url,
-            name,
-            {
-                "connector.class": "io.debezium.connector.mariadb.MariaDbConnector",
-                "database.hostname": stack.HOST,
-                "database.port": str(stack.PORTS["mariadb"]),
-                "database.user": stack.DEBEZIUM_USER,
-                "database.password": stack.DEBEZIUM_PASSWORD,
-                "database.server.id": str(uuid.uuid4().int % 1_000_000 + 10_000),
-                "topic.prefix": name,
-                "database.include.list": name,
-                "table.include.list": f"{name}.job",
-                "schema.history.internal.kafka.bootstrap.servers": KAFKA,
-                "schema.history.internal.kafka.topic": f"{name}.schema-history",
-                "database.ssl.mode": "disable",
-            },
-        )
-        eventually(lambda: _state(url, name) == "RUNNING", 90, "the connector RUNNING in the image")
+        create_connector(url, name, debezium.config(name, name, server_id=uuid.uuid4().int % 1_000_000 + 10_000))
+        eventually(lambda: connector_task_state(url, name) == "RUNNING", 90, "the connector RUNNING in the image")
         cur.execute(f"INSERT INTO {name}.job VALUES (3, 9)")
         event = orjson.loads(consume(f"{name}.{name}.job", 1, timeout_s=60)[0].value)
         assert event.get("after") == {"id": 3, "company_id": 9}, event
@@ -232,11 +222,3 @@ def _plugins(url: str) -> set[str] | None:
         return {p["class"] for p in http_json(f"{url}/connector-plugins")}
     except OSError:
         return None
-
-
-def _state(url: str, name: str) -> str | None:
-    try:
-        tasks = http_json(f"{url}/connectors/{name}/status")["tasks"]
-    except OSError:
-        return None
-    return str(tasks[0]["state"]) if tasks else None

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import time
+import urllib.error
+import urllib.request
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -89,11 +92,23 @@ def spark() -> Iterator[Any]:
     spark.stop()
 
 
+def http_json(url: str, body: dict[str, Any] | None = None, method: str = "GET") -> Any:
+    data = json.dumps(body).encode() if body is not None else None
+    req = urllib.request.Request(url, data=data, method=method, headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(req, timeout=10) as r:
+        return json.loads(r.read() or b"null")
+
+
+def connector_task_state(connect_url: str, name: str) -> str | None:
+    try:
+        tasks = http_json(f"{connect_url}/connectors/{name}/status")["tasks"]
+    except OSError:
+        return None  # not listening yet, or 404 until the connector's first status is written
+    return str(tasks[0]["state"]) if tasks else None
+
+
 def create_connector(connect_url: str, name: str, config: dict[str, str]) -> None:
     """POSTs a connector, retrying while Connect rebalances (it answers 409 meanwhile)."""
-    import json
-    import urllib.error
-    import urllib.request
 
     def attempt() -> bool:
         body = json.dumps({"name": name, "config": config}).encode()

@@ -36,18 +36,6 @@ EVENT_COLUMNS = (
 )
 
 
-def stack_env() -> dict[str, str]:
-    return {
-        "TIDEMARK_KAFKA_BOOTSTRAP": KAFKA,
-        "TIDEMARK_CASSANDRA_HOSTS": stack.HOST,
-        "TIDEMARK_CASSANDRA_PORT": str(stack.PORTS["cassandra"]),
-        "TIDEMARK_MYSQL_HOST": stack.HOST,
-        "TIDEMARK_MYSQL_PORT": str(stack.PORTS["mariadb"]),
-        "TIDEMARK_SPARK_JARS_DIR": str(stack.jars("spark")),
-        "TIDEMARK_PUSHGATEWAY": f"{stack.HOST}:{stack.PORTS['pushgateway']}",
-    }
-
-
 @dataclass
 class Pipeline:
     spark: SparkSession
@@ -59,7 +47,7 @@ class Pipeline:
     @property
     def env(self) -> dict[str, str]:
         return {
-            **stack_env(),
+            **stack.tidemark_env(),
             "TIDEMARK_TRACKING_TOPIC": f"{self.name}.tracking",
             "TIDEMARK_CDC_JOB_TOPIC": f"{self.name}.{self.name}_recruit.job",
             "TIDEMARK_CASSANDRA_KEYSPACE": self.name,

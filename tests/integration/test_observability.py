@@ -117,7 +117,7 @@ def test_freshness_rises_while_paused_and_falls_after_a_run(observed: Pipeline) 
     query = 'tidemark:freshness_seconds{stream="tracking"}'
     before = value(query)
     assert before is not None
-    paused = eventually(lambda: (v := value(query)) is not None and v > max(before, 40) and v, 60, "freshness to rise")
+    paused = eventually(lambda: (v := value(query)) is not None and v > max(before, 60) and v, 90, "freshness to rise")
 
     observed.send(list(factory(61).stream(200, datetime.now(timezone.utc), spread=timedelta(seconds=5))))
     observed.ingest()

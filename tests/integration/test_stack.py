@@ -14,35 +14,21 @@ from typing import Any
 from kafka import KafkaConsumer, KafkaProducer
 from prometheus_client import CollectorRegistry, Gauge, push_to_gateway
 
-from local import stack
+from local import debezium, stack
 
 from .conftest import (
     CONNECT_URL,
-    HOST,
     KAFKA,
     PROMETHEUS_URL,
     PUSHGATEWAY,
     ROOT,
+    connector_task_state,
     create_connector,
     eventually,
+    http_json,
     mysql_connect,
     unique,
 )
-
-
-def http_json(url: str, body: dict[str, Any] | None = None, method: str = "GET") -> Any:
-    data = json.dumps(body).encode() if body is not None else None
-    req = urllib.request.Request(url, data=data, method=method, headers={"Content-Type": "application/json"})
-    with urllib.request.urlopen(req, timeout=10) as r:
-        return json.loads(r.read() or b"null")
-
-
-def connector_task_state(name: str) -> str | None:
-    try:
-        tasks = http_json(f"{CONNECT_URL}/connectors/{name}/status")["tasks"]
-    except urllib.error.HTTPError:
-        return None  # Connect answers 404 until the connector's first status is written.
-    return str(tasks[0]["state"]) if tasks else None
 
 
 def consume(topic: str, want: int, timeout_s: float = 30) -> list[Any]:
@@ -110,26 +96,9 @@ def test_debezium_streams_a_mariadb_insert_to_kafka() -> None:
     cur.execute(f"CREATE TABLE {db}.job (id INT PRIMARY KEY, company_id INT NOT NULL)")
 
     name = unique("cdc")
-    create_connector(
-        CONNECT_URL,
-        name,
-        {
-            "connector.class": "io.debezium.connector.mariadb.MariaDbConnector",
-            "database.hostname": HOST,
-            "database.port": str(stack.PORTS["mariadb"]),
-            "database.user": stack.DEBEZIUM_USER,
-            "database.password": stack.DEBEZIUM_PASSWORD,
-            "database.server.id": str(abs(hash(name)) % 100000 + 1000),
-            "topic.prefix": name,
-            "database.include.list": db,
-            "table.include.list": f"{db}.job",
-            "schema.history.internal.kafka.bootstrap.servers": KAFKA,
-            "schema.history.internal.kafka.topic": f"{name}.schema-history",
-            "database.ssl.mode": "disable",
-        },
-    )
+    create_connector(CONNECT_URL, name, debezium.config(db, name, server_id=abs(hash(name)) % 100000 + 1000))
     try:
-        eventually(lambda: connector_task_state(name) == "RUNNING", 60, f"connector {name} RUNNING")
+        eventually(lambda: connector_task_state(CONNECT_URL, name) == "RUNNING", 60, f"connector {name} RUNNING")
         cur.execute(f"INSERT INTO {db}.job VALUES (7, 42)")
         records = consume(f"{name}.{db}.job", 1, timeout_s=60)
         event = json.loads(records[0].value)

@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import csv
-import json
-import urllib.error
-import urllib.request
 import uuid
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -14,13 +11,13 @@ from typing import Any
 import orjson
 
 from jobs.schema import BEACON_FIELDS
-from local import stack
+from local import debezium, stack
 from producer import recruit
 from producer.beacons import Mix, timeuuid_at
 from producer.catalog import synthetic_catalog
 from producer.settings import ProducerSettings
 
-from .conftest import CONNECT_URL, KAFKA, create_connector, eventually
+from .conftest import CONNECT_URL, connector_task_state, create_connector, eventually, http_json
 from .pipeline import Pipeline
 from .test_tracking_pipeline import assert_matches_oracle, factory
 
@@ -139,21 +136,6 @@ def test_replaying_a_csv_export_gives_the_oracle_numbers(spark: Any, tmp_path: P
     assert_matches_oracle(pipeline)
 
 
-def http_json(url: str, body: dict[str, Any] | None = None, method: str = "GET") -> Any:
-    data = json.dumps(body).encode() if body is not None else None
-    req = urllib.request.Request(url, data=data, method=method, headers={"Content-Type": "application/json"})
-    with urllib.request.urlopen(req, timeout=10) as r:
-        return json.loads(r.read() or b"null")
-
-
-def task_state(name: str) -> str | None:
-    try:
-        tasks = http_json(f"{CONNECT_URL}/connectors/{name}/status")["tasks"]
-    except urllib.error.HTTPError:
-        return None
-    return str(tasks[0]["state"]) if tasks else None
-
-
 def test_a_company_change_in_mariadb_restamps_the_jobs_rows(spark: Any, tmp_path: Path) -> None:
     pipeline = Pipeline(spark, tmp_path)
     pipeline.migrate()
@@ -166,23 +148,12 @@ def test_a_company_change_in_mariadb_restamps_the_jobs_rows(spark: Any, tmp_path
     create_connector(
         CONNECT_URL,
         connector,
-        {
-            "connector.class": "io.debezium.connector.mariadb.MariaDbConnector",
-            "database.hostname": stack.HOST,
-            "database.port": str(stack.PORTS["mariadb"]),
-            "database.user": stack.DEBEZIUM_USER,
-            "database.password": stack.DEBEZIUM_PASSWORD,
-            "database.server.id": str(uuid.uuid4().int % 1_000_000 + 10_000),
-            "topic.prefix": pipeline.name,
-            "database.include.list": f"{pipeline.name}_recruit",
-            "table.include.list": f"{pipeline.name}_recruit.job",
-            "schema.history.internal.kafka.bootstrap.servers": KAFKA,
-            "schema.history.internal.kafka.topic": f"{pipeline.name}.schema-history",
-            "database.ssl.mode": "disable",
-        },
+        debezium.config(f"{pipeline.name}_recruit", pipeline.name, server_id=uuid.uuid4().int % 1_000_000 + 10_000),
     )
     try:
-        eventually(lambda: task_state(connector) == "RUNNING", 60, "the Debezium connector RUNNING")
+        eventually(
+            lambda: connector_task_state(CONNECT_URL, connector) == "RUNNING", 60, "the Debezium connector RUNNING"
+        )
         companies = {j.id: j.company_id for j in catalog.jobs}
         # The snapshot of all jobs arrives first.
         eventually(
