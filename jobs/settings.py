@@ -61,6 +61,7 @@ class JobSettings(BaseSettings):
     spark_executor_cores: int = Field(default=1, ge=1)
     ingest_trigger: Literal["available-now", "continuous"] = "available-now"
     ingest_interval_seconds: int = Field(default=30, ge=1)
+    spark_ui_port: int = Field(default=4040, gt=0, lt=65536)
 
     pushgateway: str = ""
     # Fault injection for the crash-recovery test: fail after the upserts, before the

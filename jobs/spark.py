@@ -30,6 +30,20 @@ def session(settings: JobSettings, app_name: str) -> SparkSession:
         .config("spark.cassandra.connection.port", str(settings.cassandra_port))
         .config("spark.cassandra.output.consistency.level", "LOCAL_QUORUM")
     )
+    if settings.ingest_trigger == "continuous":
+        # A long-running query: serve Spark's own metrics (streaming progress included) for
+        # Prometheus at :<ui port>/metrics/prometheus and /metrics/executors/prometheus.
+        builder = (
+            builder.config("spark.ui.enabled", "true")
+            .config("spark.ui.port", str(settings.spark_ui_port))
+            .config("spark.ui.prometheus.enabled", "true")
+            .config("spark.metrics.namespace", "tidemark")
+            .config("spark.sql.streaming.metricsEnabled", "true")
+            .config(
+                "spark.metrics.conf.*.sink.prometheusServlet.class", "org.apache.spark.metrics.sink.PrometheusServlet"
+            )
+            .config("spark.metrics.conf.*.sink.prometheusServlet.path", "/metrics/prometheus")
+        )
     if settings.spark_master.startswith("k8s://"):
         builder = (
             builder.config("spark.submit.deployMode", "client")

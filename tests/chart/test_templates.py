@@ -162,3 +162,18 @@ class TestMonitoring:
             "aggregate": "360",
             "dims": "900",
         }
+
+
+class TestContinuousIngest:
+    def test_should_scrape_sparks_own_metrics_from_the_ingest_pod(self) -> None:
+        docs = render_chart({"jobs": {"continuousIngest": {"enabled": True}}})
+        monitor = named(docs, "PodMonitor", "t-tidemark-ingest")
+        assert [e["path"] for e in monitor["spec"]["podMetricsEndpoints"]] == [
+            "/metrics/prometheus",
+            "/metrics/executors/prometheus",
+        ]
+        pod = named(docs, "Deployment", "t-tidemark-ingest")["spec"]["template"]["spec"]
+        assert pod["containers"][0]["ports"] == [{"name": "spark-ui", "containerPort": 4040}]
+
+    def test_should_not_scrape_a_cronjob(self) -> None:
+        assert not [m for m in by_kind(render_chart(), "PodMonitor") if m["metadata"]["name"] == "t-tidemark-ingest"]

@@ -142,3 +142,46 @@ def test_a_failed_run_keeps_its_last_success_and_shows_the_failure(observed: Pip
     assert value(f"tidemark_job_last_success_timestamp_seconds{selector}") == last_success
     failed_at = value(f"tidemark_job_last_failure_timestamp_seconds{selector}")
     assert failed_at is not None and failed_at > last_success
+
+
+def test_continuous_ingest_serves_sparks_prometheus_metrics(observed: Pipeline) -> None:
+    import urllib.request
+
+    port = 14040
+    env = {
+        **os.environ,
+        **observed.env,
+        "TIDEMARK_INGEST_TRIGGER": "continuous",
+        "TIDEMARK_INGEST_INTERVAL_SECONDS": "2",
+        "TIDEMARK_SPARK_UI_PORT": str(port),
+    }
+    ingest = subprocess.Popen(
+        [sys.executable, "-m", "jobs", "ingest"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+
+    def scrape(path: str) -> str | None:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=5) as r:
+                return str(r.read().decode())
+        except OSError:
+            return None
+
+    try:
+        driver = eventually(
+            lambda: (
+                (text := scrape("/metrics/prometheus")) and "tidemark_driver" in text and "inputRate" in text and text
+            ),
+            120,
+            "Spark's streaming metrics on /metrics/prometheus",
+        )
+        assert "metrics_tidemark_driver_BlockManager_memory_memUsed_MB_Number" in driver
+        assert "spark_info" in (scrape("/metrics/executors/prometheus") or "") or scrape(
+            "/metrics/executors/prometheus"
+        )
+    finally:
+        ingest.terminate()
+        ingest.wait(timeout=60)

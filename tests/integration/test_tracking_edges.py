@@ -19,6 +19,7 @@ from producer.settings import ProducerSettings
 
 from .conftest import CONNECT_URL, connector_task_state, create_connector, eventually, http_json
 from .pipeline import Pipeline
+from .test_stack import consume
 from .test_tracking_pipeline import assert_matches_oracle, factory
 
 PLAIN = Mix(late_rate=0, duplicate_rate=0)
@@ -155,7 +156,8 @@ def test_a_company_change_in_mariadb_restamps_the_jobs_rows(spark: Any, tmp_path
             lambda: connector_task_state(CONNECT_URL, connector) == "RUNNING", 60, "the Debezium connector RUNNING"
         )
         companies = {j.id: j.company_id for j in catalog.jobs}
-        # The snapshot of all jobs arrives first.
+        # The snapshot of all jobs arrives first; the topic exists only once it has.
+        consume(f"{pipeline.name}.{pipeline.name}_recruit.job", 40, timeout_s=90)
         eventually(
             lambda: pipeline.dims().rows_read and pipeline.sql("SELECT COUNT(*) FROM job_dim")[0][0] == 40,
             90,

@@ -24,6 +24,11 @@ containers:
       - name: TIDEMARK_SPARK_DRIVER_HOST
         valueFrom: {fieldRef: {fieldPath: status.podIP}}
       {{- end }}
+    {{- if .continuous }}
+    ports:
+      # Spark's UI, serving /metrics/prometheus for the PodMonitor.
+      - {name: spark-ui, containerPort: 4040}
+    {{- end }}
     resources: {{- toYaml $.Values.jobs.resources | nindent 6 }}
     volumeMounts:
       - {name: checkpoints, mountPath: /var/lib/tidemark/checkpoints}
