@@ -22,7 +22,7 @@ from jobs.settings import JobSettings
 from local import stack
 from tests.oracle import Key
 
-from .conftest import KAFKA, ROOT, mysql_connect, unique
+from .conftest import KAFKA, ROOT, eventually, mysql_connect, unique
 
 EVENT_COLUMNS = (
     "clicks",
@@ -80,7 +80,18 @@ class Pipeline:
     def migrate(self) -> RunMetrics:
         metrics = RunMetrics("migrate")
         migrate.run(self.settings(), metrics)
+        # The shared Spark session learns of new keyspaces through debounced schema events:
+        # wait until it sees this one, as a separate migrate process would have long before.
+        eventually(self._spark_sees_keyspace, 30, f"Spark to see keyspace {self.name}")
         return metrics
+
+    def _spark_sees_keyspace(self) -> bool:
+        reader = self.spark.read.format("org.apache.spark.sql.cassandra")
+        try:
+            fields = reader.options(keyspace=self.name, table="tracking_raw").load().schema.fields
+        except Exception:  # noqa: BLE001 - not visible yet
+            return False
+        return bool(fields)
 
     def ingest(self) -> RunMetrics:
         metrics = RunMetrics("ingest")

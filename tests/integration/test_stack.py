@@ -96,12 +96,16 @@ def test_debezium_streams_a_mariadb_insert_to_kafka() -> None:
     cur.execute(f"CREATE TABLE {db}.job (id INT PRIMARY KEY, company_id INT NOT NULL)")
 
     name = unique("cdc")
+    # A row before the connector: its snapshot read ("r") tells the snapshot is done, so the
+    # next insert can only arrive through the binlog ("c").
+    cur.execute(f"INSERT INTO {db}.job VALUES (1, 10)")
     create_connector(CONNECT_URL, name, debezium.config(db, name, server_id=abs(hash(name)) % 100000 + 1000))
     try:
         eventually(lambda: connector_task_state(CONNECT_URL, name) == "RUNNING", 60, f"connector {name} RUNNING")
+        snapshot = json.loads(consume(f"{name}.{db}.job", 1, timeout_s=60)[0].value)
+        assert (snapshot["op"], snapshot["after"]) == ("r", {"id": 1, "company_id": 10})
         cur.execute(f"INSERT INTO {db}.job VALUES (7, 42)")
-        records = consume(f"{name}.{db}.job", 1, timeout_s=60)
-        event = json.loads(records[0].value)
+        event = json.loads(consume(f"{name}.{db}.job", 2, timeout_s=60)[1].value)
         assert event["op"] == "c"
         assert event["after"] == {"id": 7, "company_id": 42}
     finally:
