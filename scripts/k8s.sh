@@ -21,14 +21,17 @@ need_docker() {
 }
 
 kind_bin() {
-  if ! "$bin/kind" version 2>/dev/null | grep -q "$KIND_VERSION"; then
+  # Capture, then match: `kind version | grep -q` can kill kind with SIGPIPE under pipefail.
+  local version; version="$("$bin/kind" version 2>/dev/null || true)"
+  if [[ "$version" != *"$KIND_VERSION"* ]]; then
     GOBIN="$bin" go install "sigs.k8s.io/kind@$KIND_VERSION"
   fi
 }
 
 cluster() {
   need_docker; kind_bin
-  if kind get clusters 2>/dev/null | grep -qx "$CLUSTER"; then
+  local clusters; clusters="$(kind get clusters 2>/dev/null || true)"
+  if grep -qx "$CLUSTER" <<<"$clusters"; then
     kind export kubeconfig --name "$CLUSTER" --kubeconfig "$KUBECONFIG" >/dev/null
     echo "cluster $CLUSTER exists"; return
   fi
