@@ -41,6 +41,8 @@ def _fake_checkout(tmp_path: Path) -> Path:
 def test_should_accept_pinned_tools_that_write_their_version_slowly(tmp_path: Path) -> None:
     script = _fake_checkout(tmp_path)
     path = f"{tmp_path / 'path'}:/usr/bin:/bin"
-    done = subprocess.run(["bash", str(script)], capture_output=True, text=True, env={"PATH": path, "HOME": str(tmp_path)})
+    done = subprocess.run(
+        ["bash", str(script)], capture_output=True, text=True, env={"PATH": path, "HOME": str(tmp_path)}
+    )
     assert done.returncode == 0, done.stderr
     assert "npm" not in done.stderr
