@@ -1,136 +1,191 @@
-"""`python -m jobs aggregate`: dirty buckets to exact hourly rows in MySQL.
+"""`python -m jobs aggregate [--stream NAME ...]`: dirty buckets to exact rows in MySQL.
 
-Reads the buckets ingest marked dirty, recomputes each one's partials from all its raw rows
-in Cassandra (per-partition reads, never a scan), and in one MySQL transaction replaces
-those partials, re-rolls the report hours they belong to into `events`, clears exactly the
-marks it consumed and advances the watermark. A crash before the commit leaves the marks in
-place, so the next run redoes the same buckets and lands the same numbers.
+For each stream, one run at a time (a MySQL named lock; a second run waits a bounded time,
+then says another is running and exits 0). The run works through the buckets marked dirty
+when it started in bounded chunks. For each chunk it recomputes the buckets' partials from
+all their raw rows in Cassandra (per-partition reads, never a scan), and in one MySQL
+transaction replaces those partials, re-rolls every period their old or new partials touch
+(deleting the period's rows whose key no partial produces any more), clears exactly the marks
+it consumed and advances the watermark. A crash loses at most the chunk in flight: its marks
+stay, so the next run redoes it and lands the same numbers.
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime, timezone
 from typing import Any
 
+import mysql.connector
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
-from jobs.buckets import report_hour
 from jobs.metrics import RunMetrics
-from jobs.schema import TRACKING
 from jobs.settings import JobSettings
+from jobs.spec import AggregateContext, Rollup, StreamSpec
 from jobs.stores import mysql_connection, read_cassandra
-from jobs.tracking import attributed, tracking_partials
+from jobs.streams import configured
 
 log = logging.getLogger("tidemark.aggregate")
 
-PARTIAL_COLUMNS = (
-    "bucket",
-    "job_id",
-    "publisher_id",
-    "campaign_id",
-    "group_id",
-    "dates",
-    "hours",
-    "clicks",
-    "conversion",
-    "qualified_application",
-    "disqualified_application",
-    "impressions",
-    "bid_sum",
-    "bid_count",
-)
-COUNT_COLUMNS = ("clicks", "conversion", "qualified_application", "disqualified_application", "impressions")
+# Rows per INSERT and keys per IN list: every statement stays far below max_allowed_packet.
+ROWS_PER_STATEMENT = 2_000
+# MySQL's answers to two transactions wanting each other's rows: retry the chunk.
+RETRYABLE_ERRNOS = (1205, 1213)  # lock wait timeout, deadlock
+CHUNK_ATTEMPTS = 5
+
+Mark = tuple[datetime, datetime]  # (bucket, marked_at)
 
 
 class InjectedFault(RuntimeError):
     """Raised on purpose between the upserts and the watermark (crash-recovery tests)."""
 
 
-def dirty_marks(conn: Any, stream: str) -> list[tuple[datetime, datetime]]:
+def batched(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def lock_name(settings: JobSettings, stream: str) -> str:
+    # MySQL lock names are at most 64 characters and server-wide: key by database and stream.
+    name = f"tidemark.aggregate.{settings.mysql_database}.{stream}"
+    return name if len(name) <= 64 else "tidemark.aggregate." + hashlib.sha1(name.encode()).hexdigest()
+
+
+def acquire(conn: Any, name: str, wait_seconds: int) -> bool:
+    """A named lock held by this connection until released or the connection ends (a crashed
+    run's lock goes with its connection)."""
     cursor = conn.cursor()
-    cursor.execute("SELECT bucket, marked_at FROM dirty_buckets WHERE stream = %s ORDER BY bucket", (stream,))
+    cursor.execute("SELECT GET_LOCK(%s, %s)", (name, wait_seconds))
+    (got,) = cursor.fetchone()
+    return bool(got == 1)
+
+
+def release(conn: Any, name: str) -> None:
+    cursor = conn.cursor()
+    cursor.execute("SELECT RELEASE_LOCK(%s)", (name,))
+    cursor.fetchall()
+
+
+def dirty_marks(conn: Any, stream: str, through: datetime, limit: int) -> list[Mark]:
+    """The next chunk of marks this run owns: the oldest buckets marked no later than `through`."""
+    cursor = conn.cursor()
+    cursor.execute(
+        "SELECT bucket, marked_at FROM dirty_buckets WHERE stream = %s AND marked_at <= %s ORDER BY bucket LIMIT %s",
+        (stream, through, limit),
+    )
     return [(bucket, marked_at) for bucket, marked_at in cursor.fetchall()]
 
 
-def read_raw_buckets(spark: SparkSession, settings: JobSettings, buckets: list[datetime]) -> DataFrame:
+def newest_mark(conn: Any, stream: str) -> datetime | None:
+    cursor = conn.cursor()
+    cursor.execute("SELECT MAX(marked_at) FROM dirty_buckets WHERE stream = %s", (stream,))
+    row = cursor.fetchone()
+    newest: datetime | None = row[0] if row else None
+    return newest
+
+
+def read_raw_buckets(
+    spark: SparkSession, settings: JobSettings, spec: StreamSpec, buckets: list[datetime]
+) -> DataFrame:
     """All raw rows of the given buckets, one Cassandra partition read per (bucket, shard)."""
     keys = spark.createDataFrame(
         [(bucket, shard) for bucket in buckets for shard in range(settings.shards)],
         "bucket timestamp, shard int",
     )
     # directJoinSetting=on: per-partition queries for the keys, never a table scan.
-    raw = read_cassandra(spark.read.option("directJoinSetting", "on"), settings, "tracking_raw")
+    raw = read_cassandra(spark.read.option("directJoinSetting", "on"), settings, spec.raw_table)
     return keys.join(raw, ["bucket", "shard"])
 
 
-def replace_partials(cursor: Any, buckets: list[datetime], partials: list[dict[str, Any]]) -> None:
-    for start in range(0, len(buckets), 500):
-        chunk = buckets[start : start + 500]
-        cursor.execute(f"DELETE FROM tracking_partials WHERE bucket IN ({', '.join(['%s'] * len(chunk))})", chunk)
-    if partials:
-        cursor.executemany(
-            f"INSERT INTO tracking_partials ({', '.join(PARTIAL_COLUMNS)}) "
-            f"VALUES ({', '.join(['%s'] * len(PARTIAL_COLUMNS))})",
-            [tuple(row[c] for c in PARTIAL_COLUMNS) for row in partials],
+def in_list(rows: int, width: int) -> str:
+    """`(%s, %s), (%s, %s), …` for `rows` row constructors of `width` values."""
+    one = "(" + ", ".join(["%s"] * width) + ")"
+    return ", ".join([one] * rows)
+
+
+def periods_of(cursor: Any, rollup: Rollup, buckets: Sequence[datetime]) -> set[tuple[Any, ...]]:
+    """The periods the partials of these buckets roll up into."""
+    found: set[tuple[Any, ...]] = set()
+    period = ", ".join(rollup.period)
+    for chunk in batched(buckets, ROWS_PER_STATEMENT):
+        cursor.execute(
+            f"SELECT DISTINCT {period} FROM {rollup.partials_table} WHERE bucket IN ({in_list(len(chunk), 1)})",
+            list(chunk),
         )
+        found.update(tuple(row) for row in cursor.fetchall())
+    return found
 
 
-# The hourly rows of one report hour, rolled up from its partials. updated_at is assigned
-# first so it still compares the old values: it moves only when a number changes.
-ROLL_UP_HOUR = """
-INSERT INTO events (job_id, dates, hours, publisher_id, campaign_id, group_id, company_id,
-                    clicks, conversion, qualified_application, disqualified_application, impressions,
-                    spend_hour, bid_set, sources, updated_at)
-SELECT p.job_id, p.dates, p.hours, p.publisher_id, p.campaign_id, p.group_id,
-       COALESCE(MAX(d.company_id), 0),
-       SUM(p.clicks), SUM(p.conversion), SUM(p.qualified_application),
-       SUM(p.disqualified_application), SUM(p.impressions),
-       SUM(p.bid_sum), IF(SUM(p.bid_count) > 0, SUM(p.bid_sum) / SUM(p.bid_count), NULL),
-       'tracking', NOW(6)
-FROM tracking_partials p LEFT JOIN job_dim d ON d.job_id = p.job_id
-WHERE p.dates = %s AND p.hours = %s
-GROUP BY p.job_id, p.dates, p.hours, p.publisher_id, p.campaign_id, p.group_id
-ON DUPLICATE KEY UPDATE
-  updated_at = IF(clicks <=> VALUES(clicks) AND conversion <=> VALUES(conversion)
-                  AND qualified_application <=> VALUES(qualified_application)
-                  AND disqualified_application <=> VALUES(disqualified_application)
-                  AND impressions <=> VALUES(impressions) AND spend_hour <=> VALUES(spend_hour)
-                  AND bid_set <=> VALUES(bid_set) AND company_id <=> VALUES(company_id),
-                  updated_at, VALUES(updated_at)),
-  company_id = VALUES(company_id),
-  clicks = VALUES(clicks), conversion = VALUES(conversion),
-  qualified_application = VALUES(qualified_application),
-  disqualified_application = VALUES(disqualified_application),
-  impressions = VALUES(impressions), spend_hour = VALUES(spend_hour), bid_set = VALUES(bid_set)
-"""
+def replace_partials(cursor: Any, rollup: Rollup, buckets: Sequence[datetime], rows: Iterable[tuple[Any, ...]]) -> int:
+    for chunk in batched(buckets, ROWS_PER_STATEMENT):
+        cursor.execute(f"DELETE FROM {rollup.partials_table} WHERE bucket IN ({in_list(len(chunk), 1)})", list(chunk))
+    insert = (
+        f"INSERT INTO {rollup.partials_table} ({', '.join(rollup.partial_columns)}) "
+        f"VALUES ({', '.join(['%s'] * len(rollup.partial_columns))})"
+    )
+    written = 0
+    batch: list[tuple[Any, ...]] = []
+    for row in rows:
+        batch.append(row)
+        if len(batch) == ROWS_PER_STATEMENT:
+            cursor.executemany(insert, batch)
+            written += len(batch)
+            batch = []
+    if batch:
+        cursor.executemany(insert, batch)
+        written += len(batch)
+    return written
 
 
-def commit_run(
+def prune_statement(rollup: Rollup, periods: int) -> str:
+    """Deletes the rows of some periods whose key no partial produces any more."""
+    match = " AND ".join(f"p.{c} = t.{c}" for c in (*rollup.key, *rollup.period))
+    return (
+        f"DELETE t FROM {rollup.table} t WHERE ({', '.join(f't.{c}' for c in rollup.period)}) "
+        f"IN ({in_list(periods, len(rollup.period))}) "
+        f"AND NOT EXISTS (SELECT 1 FROM {rollup.partials_table} p WHERE {match})"
+    )
+
+
+def reroll(cursor: Any, rollup: Rollup, periods: set[tuple[Any, ...]]) -> int:
+    """Makes the target rows of these periods exactly what the partials produce."""
+    touched = 0
+    width = len(rollup.period)
+    for chunk in batched(sorted(periods), ROWS_PER_STATEMENT // max(width, 1)):
+        values = [v for period in chunk for v in period]
+        cursor.execute(rollup.upsert.format(periods=in_list(len(chunk), width)), values)
+        touched += cursor.rowcount
+        cursor.execute(prune_statement(rollup, len(chunk)), values)
+        touched += cursor.rowcount
+    return touched
+
+
+def commit_chunk(
     conn: Any,
     settings: JobSettings,
-    marks: list[tuple[datetime, datetime]],
-    partials: list[dict[str, Any]],
+    spec: StreamSpec,
+    *,
+    marks: list[Mark],
+    partial_rows: Iterable[tuple[Any, ...]],
     newest_event: datetime | None,
 ) -> int:
-    """The one transaction of a run; returns how many hourly rows it touched."""
+    """The one transaction of a chunk; returns how many target rows it touched."""
     buckets = [bucket for bucket, _ in marks]
-    hours = sorted({report_hour(bucket, settings.report_timezone) for bucket in buckets})
     conn.start_transaction()
     try:
         cursor = conn.cursor()
-        replace_partials(cursor, buckets, partials)
-        touched = 0
-        for day, hour in hours:
-            cursor.execute(ROLL_UP_HOUR, (day, hour))
-            touched += cursor.rowcount
+        before = periods_of(cursor, spec.rollup, buckets)
+        replace_partials(cursor, spec.rollup, buckets, partial_rows)
+        touched = reroll(cursor, spec.rollup, before | periods_of(cursor, spec.rollup, buckets))
         if settings.aggregate_fail_before_watermark:
             raise InjectedFault("TIDEMARK_AGGREGATE_FAIL_BEFORE_WATERMARK is set: failing before the watermark")
         # A bucket re-marked while this run worked keeps its newer mark and stays dirty.
         cursor.executemany(
             "DELETE FROM dirty_buckets WHERE stream = %s AND bucket = %s AND marked_at = %s",
-            [(TRACKING, bucket, marked_at) for bucket, marked_at in marks],
+            [(spec.name, bucket, marked_at) for bucket, marked_at in marks],
         )
         cursor.execute(
             "INSERT INTO watermarks (stream, marked_through, newest_event_time, updated_at) "
@@ -138,7 +193,7 @@ def commit_run(
             "marked_through = GREATEST(marked_through, VALUES(marked_through)), "
             "newest_event_time = GREATEST(COALESCE(newest_event_time, VALUES(newest_event_time)), "
             "COALESCE(VALUES(newest_event_time), newest_event_time)), updated_at = NOW(6)",
-            (TRACKING, max(marked_at for _, marked_at in marks), newest_event),
+            (spec.name, max(marked_at for _, marked_at in marks), newest_event),
         )
         conn.commit()
     except BaseException:
@@ -156,22 +211,63 @@ def newest_event_time(conn: Any, stream: str) -> datetime | None:
     return newest
 
 
-def run(settings: JobSettings, spark: SparkSession, metrics: RunMetrics) -> None:
-    conn = mysql_connection(settings)
+def aggregate_chunk(
+    spark: SparkSession, conn: Any, settings: JobSettings, spec: StreamSpec, *, marks: list[Mark], metrics: RunMetrics
+) -> None:
+    raw = read_raw_buckets(spark, settings, spec, [b for b, _ in marks]).persist()
     try:
-        marks = dirty_marks(conn, TRACKING)
-        if marks:
-            beacons = attributed(read_raw_buckets(spark, settings, [b for b, _ in marks])).persist()
+        counted = raw.where(spec.counted()) if spec.counted is not None else raw
+        summary = raw.agg(F.count(F.lit(1)).alias("rows")).first()
+        newest = counted.agg(F.max("event_time")).first()
+        partials = spec.partials(raw, AggregateContext(settings.report_timezone)).select(*spec.rollup.partial_columns)
+        for attempt in range(1, CHUNK_ATTEMPTS + 1):
+            # Streamed partition by partition: the driver never holds a whole chunk's partials.
+            rows = (tuple(row) for row in partials.toLocalIterator(prefetchPartitions=False))
             try:
-                metrics.rows_read = beacons.count()
-                partials = [row.asDict() for row in tracking_partials(beacons, settings.report_timezone).collect()]
-                newest = beacons.where(F.col("job_id").isNotNull()).agg(F.max("event_time")).first()
-            finally:
-                beacons.unpersist()
-            metrics.rows_written = commit_run(conn, settings, marks, partials, newest[0] if newest else None)
-            metrics.buckets_recomputed = len(marks)
-        newest_visible = newest_event_time(conn, TRACKING)
-        if newest_visible is not None:
-            metrics.newest_event_timestamp[TRACKING] = newest_visible.replace(tzinfo=timezone.utc).timestamp()
+                touched = commit_chunk(
+                    conn, settings, spec, marks=marks, partial_rows=rows, newest_event=newest[0] if newest else None
+                )
+                break
+            except mysql.connector.Error as e:
+                if e.errno not in RETRYABLE_ERRNOS or attempt == CHUNK_ATTEMPTS:
+                    raise
+                log.warning("%s: chunk of %d buckets hit %s; retrying (%d)", spec.name, len(marks), e.msg, attempt)
+    finally:
+        raw.unpersist()
+    metrics.rows_read += summary["rows"] if summary else 0
+    metrics.rows_written += touched
+    metrics.buckets_recomputed += len(marks)
+
+
+def aggregate_stream(spark: SparkSession, settings: JobSettings, spec: StreamSpec, metrics: RunMetrics) -> None:
+    lock = mysql_connection(settings)
+    conn = mysql_connection(settings)
+    name = lock_name(settings, spec.name)
+    try:
+        if not acquire(lock, name, settings.aggregate_lock_wait_seconds):
+            log.info("another aggregate of %s is running; leaving its buckets to it", spec.name)
+            metrics.skipped_streams.append(spec.name)
+            return
+        try:
+            through = newest_mark(conn, spec.name)
+            chunks = 0
+            while through is not None:
+                marks = dirty_marks(conn, spec.name, through, settings.aggregate_chunk_buckets)
+                if not marks:
+                    break
+                aggregate_chunk(spark, conn, settings, spec, marks=marks, metrics=metrics)
+                chunks += 1
+            metrics.chunks += chunks
+            newest_visible = newest_event_time(conn, spec.name)
+            if newest_visible is not None:
+                metrics.newest_event_timestamp[spec.name] = newest_visible.replace(tzinfo=timezone.utc).timestamp()
+        finally:
+            release(lock, name)
     finally:
         conn.close()
+        lock.close()
+
+
+def run(settings: JobSettings, spark: SparkSession, metrics: RunMetrics, streams: list[str] | None = None) -> None:
+    for spec in configured(settings, streams or ()):
+        aggregate_stream(spark, settings, spec, metrics)

@@ -1,23 +1,22 @@
-"""`python -m jobs backfill --stream tracking --from T --to T`: marks every bucket of a
-time range dirty, so the next `aggregate` re-applies today's logic to that history."""
+"""`python -m jobs backfill --stream NAME --from T --to T`: marks every bucket of a time range
+dirty, so the next `aggregate` re-applies today's logic (or today's report time zone) to that
+history. Marks are written in bounded, committed statements: a year is fine."""
 
 from __future__ import annotations
 
 import argparse
 from datetime import datetime
 
-from jobs.buckets import buckets_between
+from jobs.buckets import iter_buckets
 from jobs.metrics import RunMetrics
-from jobs.schema import TRACKING, TRACKING_BUCKET_SECONDS
 from jobs.settings import JobSettings
 from jobs.stores import mark_dirty
-
-BUCKET_SECONDS = {TRACKING: TRACKING_BUCKET_SECONDS}
+from jobs.streams import STREAMS
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m jobs backfill", description=__doc__)
-    parser.add_argument("--stream", required=True, choices=sorted(BUCKET_SECONDS))
+    parser.add_argument("--stream", required=True, choices=sorted(STREAMS))
     parser.add_argument(
         "--from",
         dest="start",
@@ -34,5 +33,5 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
 
 def run(settings: JobSettings, argv: list[str], metrics: RunMetrics) -> None:
     args = parse_args(argv)
-    buckets = buckets_between(args.start, args.end, BUCKET_SECONDS[args.stream])
+    buckets = iter_buckets(args.start, args.end, STREAMS[args.stream].bucket_seconds)
     metrics.buckets_recomputed = mark_dirty(settings, args.stream, buckets)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import date, datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
@@ -13,17 +14,19 @@ def floor_to_bucket(moment: datetime, bucket_seconds: int) -> datetime:
     return datetime.fromtimestamp(epoch - epoch % bucket_seconds, timezone.utc).replace(tzinfo=None)
 
 
-def buckets_between(start: datetime, end: datetime, bucket_seconds: int) -> list[datetime]:
-    """Every bucket overlapping [start, end)."""
-    first = floor_to_bucket(start, bucket_seconds)
+def iter_buckets(start: datetime, end: datetime, bucket_seconds: int) -> Iterator[datetime]:
+    """Every bucket overlapping [start, end), in order, one at a time (a year is 10^6 of them)."""
+    current = floor_to_bucket(start, bucket_seconds)
     last = end.astimezone(timezone.utc).replace(tzinfo=None) if end.tzinfo else end
     step = timedelta(seconds=bucket_seconds)
-    out = []
-    current = first
     while current < last:
-        out.append(current)
+        yield current
         current += step
-    return out
+
+
+def buckets_between(start: datetime, end: datetime, bucket_seconds: int) -> list[datetime]:
+    """Every bucket overlapping [start, end)."""
+    return list(iter_buckets(start, end, bucket_seconds))
 
 
 def report_hour(bucket: datetime, report_timezone: str) -> tuple[date, int]:

@@ -84,9 +84,9 @@ def run(settings: JobSettings, spark: SparkSession, metrics: RunMetrics) -> None
         metrics.rows_written += upserted + restamped
 
     query = (
-        kafka_stream(spark, settings, settings.cdc_job_topic)
+        kafka_stream(spark, settings, (settings.cdc_job_topic,))
         .writeStream.foreachBatch(batch)
-        .option("checkpointLocation", checkpoint(settings, "dims", settings.cdc_job_topic))
+        .option("checkpointLocation", checkpoint(settings, "dims", (settings.cdc_job_topic,)))
         .trigger(availableNow=True)
         .start()
     )

@@ -1,9 +1,10 @@
-"""`python -m jobs ingest`: the tracking topic into Cassandra's raw table.
+"""`python -m jobs ingest [--stream NAME ...]`: each stream's Kafka topics into its raw table.
 
-Each micro-batch writes the valid beacons to `tracking_raw` (bucketed by event time,
-sharded by event id), the rest to `rejects` with the reason and raw bytes, and then marks
-the touched buckets dirty. Offsets are checkpointed only after all three, so a crash
-replays the batch and the event id keys make the replay land on the same rows.
+Each micro-batch writes a stream's valid events to its raw table (bucketed by event time,
+sharded by identity), the rest to `rejects` with the reason and raw bytes, and then marks the
+touched buckets dirty. Offsets are checkpointed only after all three, so a crash replays the
+batch and the identity keys make the replay land on the same rows. Streams run as concurrent
+queries with one checkpoint each.
 """
 
 from __future__ import annotations
@@ -16,21 +17,22 @@ from pathlib import Path
 from kafka import KafkaConsumer, TopicPartition
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
+from pyspark.sql.streaming.query import StreamingQuery
 
 from jobs.metrics import RunMetrics
-from jobs.schema import TRACKING
 from jobs.settings import JobSettings
+from jobs.spec import Placement, StreamSpec
 from jobs.stores import mark_dirty, write_cassandra
-from jobs.tracking import attributed, classify_records, kind_counts, raw_rows, reject_rows
+from jobs.streams import configured, retention_days
 
 log = logging.getLogger("tidemark.ingest")
 
 
-def kafka_stream(spark: SparkSession, settings: JobSettings, topic: str) -> DataFrame:
+def kafka_stream(spark: SparkSession, settings: JobSettings, topics: tuple[str, ...]) -> DataFrame:
     return (
         spark.readStream.format("kafka")
         .option("kafka.bootstrap.servers", settings.kafka_bootstrap)
-        .option("subscribe", topic)
+        .option("subscribe", ",".join(topics))
         .option("startingOffsets", settings.kafka_starting_offsets)
         .option("maxOffsetsPerTrigger", str(settings.max_offsets_per_trigger))
         # Records that aged out of Kafka before we read them are gone either way; keep going.
@@ -39,59 +41,94 @@ def kafka_stream(spark: SparkSession, settings: JobSettings, topic: str) -> Data
     )
 
 
-def checkpoint(settings: JobSettings, job: str, topic: str) -> str:
-    return str(Path(settings.checkpoint_dir) / f"{job}-{topic}")
+def checkpoint(settings: JobSettings, job: str, topics: tuple[str, ...]) -> str:
+    # Named by the topics: pointing a stream at another topic starts it afresh there.
+    return str(Path(settings.checkpoint_dir) / f"{job}-{'+'.join(topics)}")
 
 
-def ingest_batch(batch: DataFrame, settings: JobSettings, metrics: RunMetrics) -> None:
-    now = datetime.now(timezone.utc).replace(tzinfo=None)
-    classified = classify_records(
-        batch,
+def raw_rows(classified: DataFrame, spec: StreamSpec) -> DataFrame:
+    """The valid events, shaped as the stream's raw table."""
+    return classified.where(F.col("reason").isNull()).select(*spec.raw_columns)
+
+
+def reject_rows(classified: DataFrame, stream: str, now: datetime) -> DataFrame:
+    """The rejected records, shaped as the `rejects` table, with the raw bytes kept."""
+    return classified.where(F.col("reason").isNotNull()).select(
+        F.lit(stream).alias("stream"),
+        F.lit(now.date()).alias("seen_day"),
+        "topic",
+        "partition",
+        "offset",
+        F.lit(now).cast("timestamp").alias("seen_at"),
+        "reason",
+        "detail",
+        "payload",
+    )
+
+
+def placement(settings: JobSettings, spec: StreamSpec, now: datetime) -> Placement:
+    return Placement(
         now=now,
         shards=settings.shards,
         max_payload_bytes=settings.max_payload_bytes,
         max_future_seconds=settings.max_future_seconds,
-        raw_ttl_days=settings.raw_ttl_days,
-    ).persist()
+        retention_days=retention_days(settings, spec.name),
+        schema_registry_url=settings.schema_registry_url,
+    )
+
+
+def ingest_batch(batch: DataFrame, spec: StreamSpec, settings: JobSettings, metrics: RunMetrics) -> None:
+    now = datetime.now(timezone.utc).replace(tzinfo=None)
+    classified = spec.classify(batch, placement(settings, spec, now)).persist()
     try:
-        raw = raw_rows(classified)
-        write_cassandra(raw, settings, "tracking_raw")
-        write_cassandra(reject_rows(classified, now), settings, "rejects")
+        raw = raw_rows(classified, spec)
+        write_cassandra(raw, settings, spec.raw_table)
+        write_cassandra(reject_rows(classified, spec.name, now), settings, "rejects")
         buckets = [row.bucket for row in raw.select("bucket").distinct().collect()]
-        mark_dirty(settings, TRACKING, buckets)
+        mark_dirty(settings, spec.name, buckets)
 
         by_reason = classified.groupBy(F.coalesce("reason", F.lit("")).alias("reason")).count().collect()
         for row in by_reason:
-            metrics.rows_read += row["count"]
-            if row.reason:
-                metrics.rejected[row.reason] += row["count"]
-            else:
-                metrics.rows_written += row["count"]
-        for row in kind_counts(attributed(raw)).collect():
-            metrics.kinds[row.kind] += row["count"]
+            metrics.count(spec.name, row.reason or None, row["count"])
+        if spec.kinds is not None:
+            for row in spec.kinds(raw).collect():
+                metrics.kinds[row.kind] += row["count"]
         metrics.buckets_recomputed += len(buckets)
     finally:
         classified.unpersist()
 
 
-def run(settings: JobSettings, spark: SparkSession, metrics: RunMetrics) -> None:
-    stream = kafka_stream(spark, settings, settings.tracking_topic)
-    writer = stream.writeStream.foreachBatch(lambda batch, _batch_id: ingest_batch(batch, settings, metrics)).option(
-        "checkpointLocation", checkpoint(settings, "ingest", settings.tracking_topic)
+def start(spark: SparkSession, settings: JobSettings, spec: StreamSpec, metrics: RunMetrics) -> StreamingQuery:
+    writer = (
+        kafka_stream(spark, settings, spec.topics)
+        .writeStream.queryName(f"ingest-{spec.name}")
+        .foreachBatch(lambda batch, _batch_id: ingest_batch(batch, spec, settings, metrics))
+        .option("checkpointLocation", checkpoint(settings, "ingest", spec.topics))
     )
     if settings.ingest_trigger == "available-now":
         writer = writer.trigger(availableNow=True)
     else:
         writer = writer.trigger(processingTime=f"{settings.ingest_interval_seconds} seconds")
-    query = writer.start()
-    query.awaitTermination()
-    if query.exception() is not None:
-        raise RuntimeError(f"ingest stopped: {query.exception()}")
-    progress = query.lastProgress
-    if progress and progress.get("sources"):
-        end = progress["sources"][0]["endOffset"]
-        processed = json.loads(end) if isinstance(end, str) else end
-        metrics.lag_records[settings.tracking_topic] = kafka_lag(settings, settings.tracking_topic, processed)
+    return writer.start()
+
+
+def run(settings: JobSettings, spark: SparkSession, metrics: RunMetrics, streams: list[str] | None = None) -> None:
+    specs = configured(settings, streams or ())
+    queries = {spec.name: (spec, start(spark, settings, spec, metrics)) for spec in specs}
+    failed = []
+    for name, (spec, query) in queries.items():
+        query.awaitTermination()
+        if query.exception() is not None:
+            failed.append(f"{name}: {query.exception()}")
+            continue
+        progress = query.lastProgress
+        if progress and progress.get("sources"):
+            end = progress["sources"][0]["endOffset"]
+            processed = json.loads(end) if isinstance(end, str) else end
+            for topic in spec.topics:
+                metrics.lag_records[topic] = kafka_lag(settings, topic, processed)
+    if failed:
+        raise RuntimeError("ingest stopped: " + "; ".join(failed))
 
 
 def kafka_lag(settings: JobSettings, topic: str, processed: dict[str, dict[str, int]]) -> int:

@@ -7,6 +7,7 @@ success timestamp of an earlier run stays as it was.
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -23,12 +24,31 @@ class RunMetrics:
     rows_read: int = 0
     rows_written: int = 0
     rejected: Counter[str] = field(default_factory=Counter)
+    # The same rejects by (stream, reason), pushed with both labels.
+    rejected_by_stream: Counter[tuple[str, str]] = field(default_factory=Counter)
+    rows_by_stream: Counter[str] = field(default_factory=Counter)
     kinds: Counter[str] = field(default_factory=Counter)
     buckets_recomputed: int = 0
+    chunks: int = 0
+    # Streams this run left to another run of the same job that holds their lock.
+    skipped_streams: list[str] = field(default_factory=list)
     # Pushed as a timestamp, not an age: Prometheus computes the age (tidemark:freshness_seconds),
     # so freshness keeps rising while no job runs.
     newest_event_timestamp: dict[str, float] = field(default_factory=dict)
     lag_records: dict[str, int] = field(default_factory=dict)
+    # Streams' micro-batches report from concurrent threads.
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
+
+    def count(self, stream: str, reason: str | None, rows: int) -> None:
+        """Records a stream read: valid ones (reason None) or rejected ones with the reason."""
+        with self._lock:
+            self.rows_read += rows
+            self.rows_by_stream[stream] += rows
+            if reason:
+                self.rejected[reason] += rows
+                self.rejected_by_stream[stream, reason] += rows
+            else:
+                self.rows_written += rows
 
     def registry(self, ok: bool, now: float) -> CollectorRegistry:
         reg = CollectorRegistry()
@@ -48,10 +68,13 @@ class RunMetrics:
         gauge("job_rows_written", "Rows the last run wrote", self.rows_written)
         gauge("job_buckets_recomputed", "Time buckets the last run recomputed", self.buckets_recomputed)
         rejected = Gauge(
-            "tidemark_job_rows_rejected", "Rows the last run rejected, by reason", ["reason"], registry=reg
+            "tidemark_job_rows_rejected",
+            "Rows the last run rejected, by stream and reason",
+            ["stream", "reason"],
+            registry=reg,
         )
-        for reason, count in self.rejected.items():
-            rejected.labels(reason=reason).set(count)
+        for (stream, reason), count in self.rejected_by_stream.items():
+            rejected.labels(stream=stream, reason=reason).set(count)
         kinds = Gauge("tidemark_job_events", "Valid events the last run saw, by kind", ["kind"], registry=reg)
         for kind, count in self.kinds.items():
             kinds.labels(kind=kind).set(count)
@@ -86,4 +109,6 @@ class RunMetrics:
             parts.append(f"freshness_s[{stream}]={time.time() - timestamp:.1f}")
         if self.lag_records:
             parts.append(f"lag={self.lag_records}")
+        if self.skipped_streams:
+            parts.append(f"skipped (another run holds them)={self.skipped_streams}")
         return " ".join(parts)

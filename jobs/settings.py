@@ -20,7 +20,19 @@ class JobSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="ignore")
 
     kafka_bootstrap: str = "127.0.0.1:19092"
+
+    # Per stream (jobs/streams): TIDEMARK_<STREAM>_ENABLED, _TOPIC (comma-separated when the
+    # stream reads several) and _RETENTION_DAYS (raw TTL and how old an event may be; unset =
+    # TIDEMARK_RAW_TTL_DAYS, 0 = keep forever, e.g. to replay a year-old export).
+    tracking_enabled: bool = True
     tracking_topic: str = "tidemark.tracking"
+    tracking_retention_days: int | None = Field(default=None, ge=0)
+    ads_enabled: bool = True
+    ads_topic: str = "ad_topic"
+    ads_retention_days: int | None = Field(default=None, ge=0)
+    # Confluent-API schema registry for Avro writer schemas ("" = each stream's built-in schema).
+    schema_registry_url: str = ""
+
     # Debezium's topic for recruit.job: <topic.prefix>.<database>.<table>.
     cdc_job_topic: str = "tidemark.recruit.job"
     kafka_starting_offsets: Literal["earliest", "latest"] = "earliest"
@@ -32,7 +44,7 @@ class JobSettings(BaseSettings):
     cassandra_password: SecretStr = SecretStr("")
     cassandra_keyspace: str = Field(default="tidemark", pattern=r"^[a-z][a-z0-9_]{0,47}$")
     cassandra_replication_factor: int = Field(default=1, ge=1)
-    raw_ttl_days: int = Field(default=90, ge=1)
+    raw_ttl_days: int = Field(default=90, ge=0)
 
     mysql_host: str = "127.0.0.1"
     mysql_port: int = Field(default=13306, gt=0, lt=65536)
@@ -46,6 +58,10 @@ class JobSettings(BaseSettings):
     max_payload_bytes: int = Field(default=16_384, ge=256)
     max_future_seconds: int = Field(default=3_600, ge=0)
     watermark_safety_seconds: float = Field(default=30.0, ge=0)
+    # Aggregate works through its dirty buckets this many at a time, each chunk one commit.
+    aggregate_chunk_buckets: int = Field(default=60, ge=1, le=10_000)
+    # A second aggregate of the same stream waits this long for the first, then exits 0.
+    aggregate_lock_wait_seconds: int = Field(default=30, ge=0)
 
     checkpoint_dir: str = ".stack/checkpoints"
     spark_master: str = "local[*]"

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from datetime import datetime
 from typing import Any
 
@@ -53,18 +53,34 @@ def read_cassandra(frame_reader: Any, settings: JobSettings, table: str) -> Data
     return loaded
 
 
+MARKS_PER_STATEMENT = 5_000  # one INSERT stays far below max_allowed_packet
+
+
 def mark_dirty(settings: JobSettings, stream: str, buckets: Iterable[datetime]) -> int:
-    """Marks buckets as changed now; a bucket marked again gets the newer mark."""
-    rows = [(stream, b) for b in sorted(set(buckets))]
-    if not rows:
-        return 0
+    """Marks buckets as changed now; a bucket marked again gets the newer mark. Written in
+    bounded statements, each committed, in bucket order (one lock order for every writer)."""
     conn = mysql_connection(settings)
+    marked = 0
     try:
-        conn.cursor().executemany(
-            "INSERT INTO dirty_buckets (stream, bucket, marked_at) VALUES (%s, %s, NOW(6)) "
-            "ON DUPLICATE KEY UPDATE marked_at = NOW(6)",
-            rows,
-        )
+        cursor = conn.cursor()
+        for batch in _batches(buckets):
+            cursor.executemany(
+                "INSERT INTO dirty_buckets (stream, bucket, marked_at) VALUES (%s, %s, NOW(6)) "
+                "ON DUPLICATE KEY UPDATE marked_at = NOW(6)",
+                [(stream, b) for b in batch],
+            )
+            marked += len(batch)
     finally:
         conn.close()
-    return len(rows)
+    return marked
+
+
+def _batches(buckets: Iterable[datetime]) -> Iterator[list[datetime]]:
+    batch: list[datetime] = []
+    for bucket in buckets:
+        batch.append(bucket)
+        if len(batch) == MARKS_PER_STATEMENT:
+            yield sorted(set(batch))
+            batch = []
+    if batch:
+        yield sorted(set(batch))

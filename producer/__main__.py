@@ -1,8 +1,11 @@
-"""`python -m producer`: streams tracking beacons into Kafka.
+"""`python -m producer`: streams events of one stream (TIDEMARK_PRODUCER_STREAM) into Kafka.
 
-Generates beacons at TIDEMARK_PRODUCER_RATE (or replays TIDEMARK_PRODUCER_REPLAY_FILE as
-fast as Kafka takes it), serves /metrics on TIDEMARK_PRODUCER_METRICS_PORT, and optionally
-seeds the recruit tables and moves a job to another company now and then for CDC.
+tracking: generates beacons at TIDEMARK_PRODUCER_RATE (or replays TIDEMARK_PRODUCER_REPLAY_FILE
+as fast as Kafka takes it), and optionally seeds the recruit tables and moves a job to another
+company now and then for CDC.
+ads: Confluent-framed Avro AdEvents at TIDEMARK_PRODUCER_RATE, about half re-sent
+byte-identical; registers the schema when TIDEMARK_SCHEMA_REGISTRY_URL is set.
+Both serve /metrics on TIDEMARK_PRODUCER_METRICS_PORT.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from types import FrameType
 from prometheus_client import start_http_server
 
 from producer import recruit
+from producer.ads import BUILT_IN_SCHEMA_ID, AdEventFactory, register_schema
 from producer.beacons import BeaconFactory, Mix
 from producer.catalog import synthetic_catalog
 from producer.replay import read_export
@@ -47,11 +51,27 @@ def mix_of(settings: ProducerSettings) -> Mix:
     )
 
 
+def ad_factory(settings: ProducerSettings) -> AdEventFactory:
+    schema_id = BUILT_IN_SCHEMA_ID
+    if settings.schema_registry_url:
+        schema_id = register_schema(settings.schema_registry_url, f"{settings.ads_topic}-value")
+        log.info("AdEvent is schema id %d in %s", schema_id, settings.schema_registry_url)
+    return AdEventFactory(
+        seed=settings.producer_seed,
+        ads=settings.producer_ads,
+        backdate_max_seconds=settings.producer_ads_backdate_max_seconds,
+        duplicate_rate=settings.producer_ads_duplicate_rate,
+        schema_id=schema_id,
+    )
+
+
 def generate(settings: ProducerSettings, sender: Sender, stop: Stop) -> int:
     catalog = synthetic_catalog(settings.producer_jobs, settings.producer_publishers, settings.producer_seed)
-    factory = BeaconFactory(catalog, mix_of(settings), settings.producer_seed)
+    beacons = BeaconFactory(catalog, mix_of(settings), settings.producer_seed)
+    ads = ad_factory(settings) if settings.producer_stream == "ads" else None
     rng = random.Random(settings.producer_seed)
-    conn = recruit.connect(settings) if settings.producer_mutate_jobs_every_seconds else None
+    mutating = settings.producer_mutate_jobs_every_seconds and ads is None
+    conn = recruit.connect(settings) if mutating else None
     started = time.monotonic()
     next_mutation = started + settings.producer_mutate_jobs_every_seconds
     sent = 0
@@ -67,7 +87,10 @@ def generate(settings: ProducerSettings, sender: Sender, stop: Stop) -> int:
             due = min(due, settings.producer_max_events)
         now = datetime.now(timezone.utc)
         while sent < due:
-            sender.send(factory.next(now))
+            if ads is not None:
+                sender.send_bytes(*ads.next(now))
+            else:
+                sender.send(beacons.next(now))
             sent += 1
         if conn is not None and time.monotonic() >= next_mutation:
             job_id, company_id = recruit.move_job(conn, rng)
@@ -113,7 +136,8 @@ def main() -> int:
     sent = replay(settings, sender, stop) if settings.producer_replay_file else generate(settings, sender, stop)
     sender.close()
     seconds = time.monotonic() - started
-    log.info("sent %d beacons in %.1fs (%.0f/s)", sent, seconds, sent / seconds if seconds else 0)
+    what = "ad events" if settings.producer_stream == "ads" else "beacons"
+    log.info("sent %d %s in %.1fs (%.0f/s)", sent, what, seconds, sent / seconds if seconds else 0)
     return 0
 
 

@@ -11,7 +11,7 @@ from typing import Any
 
 import orjson
 
-from jobs.schema import BEACON_FIELDS
+from jobs.wire import BEACON_FIELDS
 
 
 def _typed(name: str, value: Any) -> Any:

@@ -11,8 +11,8 @@ from prometheus_client import Counter, Histogram
 
 from producer.settings import ProducerSettings
 
-EVENTS_SENT = Counter("tidemark_producer_events_sent", "Beacons acknowledged by Kafka", ["stream"])
-SEND_ERRORS = Counter("tidemark_producer_send_errors", "Beacons Kafka did not acknowledge", ["stream"])
+EVENTS_SENT = Counter("tidemark_producer_events_sent", "Events acknowledged by Kafka", ["stream"])
+SEND_ERRORS = Counter("tidemark_producer_send_errors", "Events Kafka did not acknowledge", ["stream"])
 SEND_LATENCY = Histogram(
     "tidemark_producer_send_latency_seconds",
     "From send() to Kafka's acknowledgement",
@@ -22,9 +22,10 @@ SEND_LATENCY = Histogram(
 
 
 class Sender:
-    def __init__(self, settings: ProducerSettings, stream: str = "tracking") -> None:
-        self.topic = settings.tracking_topic
-        self.stream = stream
+    def __init__(self, settings: ProducerSettings) -> None:
+        self.stream = settings.producer_stream
+        self.topic = settings.ads_topic if self.stream == "ads" else settings.tracking_topic
+        stream = self.stream
         self.errors: list[BaseException] = []
         compression = None if settings.producer_compression == "none" else settings.producer_compression
         self.producer = KafkaProducer(

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import sys
 
+from typing import Literal
+
 from pydantic import Field, SecretStr, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -14,7 +16,15 @@ class ProducerSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="ignore")
 
     kafka_bootstrap: str = "127.0.0.1:19092"
+    # Which stream this producer feeds: one producer process per stream.
+    producer_stream: Literal["tracking", "ads"] = "tracking"
     tracking_topic: str = "tidemark.tracking"
+    ads_topic: str = "ad_topic"
+    # Confluent-API schema registry: the ads producer registers AdEvent there and frames its id.
+    schema_registry_url: str = ""
+    producer_ads: int = Field(default=50, ge=1, description="distinct ad ids the ads producer uses")
+    producer_ads_duplicate_rate: float = Field(default=0.5, ge=0, le=1)
+    producer_ads_backdate_max_seconds: float = Field(default=1800.0, ge=0)
 
     # What to send: generated beacons at a rate, or an export of a tracking table.
     producer_replay_file: str = ""

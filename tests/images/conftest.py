@@ -3,11 +3,6 @@ from __future__ import annotations
 import pytest
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    for item in items:
-        item.add_marker(pytest.mark.images)
-
-
 @pytest.fixture(scope="session", autouse=True)
 def stack_is_up() -> None:
     from local import stack

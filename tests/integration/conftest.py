@@ -27,11 +27,6 @@ PROMETHEUS_URL = f"http://{HOST}:{stack.PORTS['prometheus']}"
 PUSHGATEWAY = f"{HOST}:{stack.PORTS['pushgateway']}"
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    for item in items:
-        item.add_marker(pytest.mark.integration)
-
-
 @pytest.fixture(scope="session", autouse=True)
 def stack_is_up() -> None:
     down = [s.name for s in stack.SERVICES if s.pid() is None or not s.ready()]

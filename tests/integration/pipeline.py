@@ -19,6 +19,7 @@ from pyspark.sql import SparkSession
 from jobs import aggregate, backfill, dims, ingest, migrate
 from jobs.metrics import RunMetrics
 from jobs.settings import JobSettings
+from jobs.streams import STREAMS
 from local import stack
 from tests.oracle import Key
 
@@ -35,6 +36,8 @@ EVENT_COLUMNS = (
     "company_id",
 )
 
+AD_WINDOW_COLUMNS = ("window_end", "total_clicks", "total_views", "total_cost", "event_count", "avg_cost_per_view")
+
 
 @dataclass
 class Pipeline:
@@ -43,12 +46,21 @@ class Pipeline:
     name: str = field(default_factory=lambda: unique("t"))
     report_timezone: str = "UTC"
     sent: list[dict[str, Any]] = field(default_factory=list)
+    # The streams this pipeline runs; each reads its own topic, `<name>.<stream>`.
+    streams: tuple[str, ...] = ("tracking",)
+    # What a test sent as raw message values, and its ingest's metrics, for the oracles.
+    frames: list[bytes] = field(default_factory=list)
+    ingested: RunMetrics | None = None
 
     @property
     def env(self) -> dict[str, str]:
+        per_stream = {}
+        for stream in STREAMS:
+            per_stream[f"TIDEMARK_{stream.upper()}_TOPIC"] = f"{self.name}.{stream}"
+            per_stream[f"TIDEMARK_{stream.upper()}_ENABLED"] = str(stream in self.streams).lower()
         return {
             **stack.tidemark_env(),
-            "TIDEMARK_TRACKING_TOPIC": f"{self.name}.tracking",
+            **per_stream,
             "TIDEMARK_CDC_JOB_TOPIC": f"{self.name}.{self.name}_recruit.job",
             "TIDEMARK_CASSANDRA_KEYSPACE": self.name,
             "TIDEMARK_MYSQL_DATABASE": self.name,
@@ -69,9 +81,12 @@ class Pipeline:
         self.sent.extend(beacons)
 
     def send_payloads(self, payloads: list[bytes]) -> None:
+        self.send_messages("tracking", [(None, p) for p in payloads])
+
+    def send_messages(self, stream: str, messages: list[tuple[bytes | None, bytes]]) -> None:
         producer = KafkaProducer(bootstrap_servers=KAFKA, acks="all", linger_ms=5)
-        for payload in payloads:
-            producer.send(f"{self.name}.tracking", value=payload)
+        for key, value in messages:
+            producer.send(f"{self.name}.{stream}", key=key, value=value)
         producer.flush()
         producer.close()
 
@@ -93,9 +108,9 @@ class Pipeline:
             return False
         return bool(fields)
 
-    def ingest(self) -> RunMetrics:
+    def ingest(self, **overrides: Any) -> RunMetrics:
         metrics = RunMetrics("ingest")
-        ingest.run(self.settings(), self.spark, metrics)
+        ingest.run(self.settings(**overrides), self.spark, metrics)
         return metrics
 
     def aggregate(self, **overrides: Any) -> RunMetrics:
@@ -108,9 +123,9 @@ class Pipeline:
         dims.run(self.settings(), self.spark, metrics)
         return metrics
 
-    def backfill(self, start: str, end: str) -> RunMetrics:
+    def backfill(self, start: str, end: str, stream: str = "tracking", **overrides: Any) -> RunMetrics:
         metrics = RunMetrics("backfill")
-        backfill.run(self.settings(), ["--stream", "tracking", "--from", start, "--to", end], metrics)
+        backfill.run(self.settings(**overrides), ["--stream", stream, "--from", start, "--to", end], metrics)
         return metrics
 
     def run_main(self, *args: str, extra_env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
@@ -146,3 +161,7 @@ class Pipeline:
 
     def snapshot(self) -> list[tuple[Any, ...]]:
         return self.sql("SELECT * FROM events ORDER BY id")
+
+    def ad_windows(self) -> dict[tuple[str, Any], dict[str, Any]]:
+        rows = self.sql("SELECT ad_id, window_start, " + ", ".join(AD_WINDOW_COLUMNS) + " FROM ad_window_stats")
+        return {(row[0], row[1]): dict(zip(AD_WINDOW_COLUMNS, row[2:], strict=True)) for row in rows}

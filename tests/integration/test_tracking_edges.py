@@ -10,7 +10,7 @@ from typing import Any
 
 import orjson
 
-from jobs.schema import BEACON_FIELDS
+from jobs.wire import BEACON_FIELDS
 from local import debezium, stack
 from producer import recruit
 from producer.beacons import Mix, timeuuid_at

@@ -11,7 +11,7 @@ import pytest
 from pyspark.sql import SparkSession
 from pyspark.testing import assertDataFrameEqual
 
-from jobs.tracking import attributed, classify_records, tracking_partials
+from jobs.streams.tracking import attributed, classify_records, tracking_partials
 from producer.beacons import timeuuid_at
 
 NOW = datetime(2026, 11, 22, 12, 0, tzinfo=timezone.utc)

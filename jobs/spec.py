@@ -1,0 +1,224 @@
+"""What a workload declares to run on the stream engine, and the helpers specs share.
+
+A stream is one frozen `StreamSpec` of plain module-level functions and data (see
+`jobs/streams/`). The engine (`ingest`, `aggregate`, `backfill`, `migrate`) owns Kafka,
+checkpoints, raw writes, rejects, dirty marks, locking, chunking, and the replacement of
+every period a recompute touches, so a vanished key leaves MySQL without the stream doing
+anything for it.
+
+The contract of the frame a stream's `classify` returns (one row per raw row or reject):
+`topic, partition, offset, payload, reason, detail, bucket, shard, event_time` plus the raw
+table's columns. `reason` is NULL for a valid row.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from pyspark.sql import Column, DataFrame
+from pyspark.sql import functions as F
+from pyspark.sql.types import ArrayType, DataType, StringType, StructField, StructType, TimestampType
+
+STREAM_NAME = r"^[a-z][a-z0-9]{0,15}$"
+
+
+@dataclass(frozen=True)
+class Reject:
+    """Why one message is not an event. `detail` names the offending value when there is one."""
+
+    reason: str
+    detail: str | None = None
+
+
+@dataclass(frozen=True)
+class Placement:
+    """What ingest knows when it classifies a micro-batch: the clock and the sanity bounds."""
+
+    now: datetime  # naive UTC
+    shards: int
+    max_payload_bytes: int
+    max_future_seconds: int
+    retention_days: int  # 0 = keep forever: no lower bound on event time
+    schema_registry_url: str = ""  # Confluent-API registry for Avro writer schemas ("" = built-in)
+
+
+@dataclass(frozen=True)
+class Rollup:
+    """How a stream's partials become its MySQL table.
+
+    The partials table holds exact per-bucket sums with the `period` columns each row rolls up
+    into. After a chunk's partials are replaced, the engine re-rolls every period the chunk's
+    old or new partials touched: `upsert` (an INSERT … SELECT … ON DUPLICATE KEY UPDATE with a
+    `{periods}` placeholder for `(<period columns>) IN (…)`) writes what the partials produce,
+    and rows of those periods whose key no partial produces any more are deleted."""
+
+    table: str
+    partials_table: str
+    partial_columns: tuple[str, ...]  # the partials table's columns, `bucket` first
+    key: tuple[str, ...]  # the target's unique key without the period columns
+    period: tuple[str, ...]
+    upsert: str
+
+
+@dataclass(frozen=True)
+class AggregateContext:
+    report_timezone: str
+
+
+@dataclass(frozen=True)
+class StreamSpec:
+    """One workload. `name` and `bucket_seconds` are permanent: they key raw rows, marks,
+    rejects, checkpoints and metrics."""
+
+    name: str
+    topics: tuple[str, ...]
+    bucket_seconds: int
+    raw_table: str
+    raw_columns: tuple[str, ...]  # written to `raw_table`, `bucket, shard, event_time` first
+    cassandra_ddl: Callable[[str, int], list[str]]  # (keyspace, ttl seconds) -> statements
+    mysql_ddl: Callable[[str], list[str]]  # database -> statements
+    # Kafka records (value, topic, partition, offset) -> the classified frame (module docstring).
+    classify: Callable[[DataFrame, Placement], DataFrame]
+    # Raw rows of some buckets -> partial rows with `rollup.partial_columns`.
+    partials: Callable[[DataFrame, AggregateContext], DataFrame]
+    rollup: Rollup
+    # Which raw rows count towards freshness (all when None).
+    counted: Callable[[], Column] | None = None
+    # Valid rows by kind, for the run metrics (none when None).
+    kinds: Callable[[DataFrame], DataFrame] | None = None
+
+
+def index(*streams: StreamSpec) -> dict[str, StreamSpec]:
+    """The registry: checks each spec and refuses two streams sharing a name, topic or table."""
+    import re
+
+    seen: dict[str, str] = {}
+    for spec in streams:
+        if not re.match(STREAM_NAME, spec.name):
+            raise ValueError(f"stream {spec.name!r}: a name is 1-16 lower-case letters and digits")
+        if spec.bucket_seconds <= 0 or 3600 % spec.bucket_seconds:
+            raise ValueError(f"stream {spec.name!r}: bucket_seconds must divide an hour")
+        if spec.raw_columns[:3] != ("bucket", "shard", "event_time"):
+            raise ValueError(f"stream {spec.name!r}: raw_columns must start with bucket, shard, event_time")
+        if spec.rollup.partial_columns[0] != "bucket":
+            raise ValueError(f"stream {spec.name!r}: partial_columns must start with bucket")
+        if "{periods}" not in spec.rollup.upsert:
+            raise ValueError(f"stream {spec.name!r}: the rollup's upsert needs a {{periods}} placeholder")
+        names = [
+            f"name {spec.name}",
+            *(f"topic {t}" for t in spec.topics),
+            f"table {spec.raw_table}",
+            f"table {spec.rollup.table}",
+            f"table {spec.rollup.partials_table}",
+        ]
+        for name in names:
+            if name in seen:
+                raise ValueError(f"stream {spec.name!r}: {name} is already stream {seen[name]!r}'s")
+            seen[name] = spec.name
+    return {spec.name: spec for spec in streams}
+
+
+# --- helpers a stream calls -------------------------------------------------------------------
+
+
+def bucket_of(event_micros: Column, bucket_seconds: int) -> Column:
+    """The start of the bucket holding an event time given in microseconds since the epoch."""
+    seconds = F.floor(event_micros / 1_000_000 / bucket_seconds) * bucket_seconds
+    return F.timestamp_seconds(seconds)
+
+
+def time_bounds_micros(placement: Placement) -> tuple[int | None, int]:
+    """The oldest and newest event time (µs) ingest accepts: retention back, max_future ahead."""
+    now_micros = int(placement.now.timestamp() * 1_000_000)
+    oldest = now_micros - placement.retention_days * 86_400 * 1_000_000 if placement.retention_days else None
+    return oldest, now_micros + placement.max_future_seconds * 1_000_000
+
+
+def outside_bounds(micros: Column, placement: Placement) -> Column:
+    oldest, newest = time_bounds_micros(placement)
+    too_new = micros > newest
+    return too_new if oldest is None else (micros < oldest) | too_new
+
+
+ParseResult = list[dict[str, Any]] | Reject
+
+
+def python_classifier(
+    parse: Callable[[bytes], ParseResult],
+    fields: Sequence[tuple[str, DataType]],
+    identity: str,
+    bucket_seconds: int,
+) -> Callable[[DataFrame, Placement], DataFrame]:
+    """A `classify` from a pure Python `parse(bytes) -> rows | Reject`.
+
+    Each row is a dict with `event_time` (naive UTC datetime) and the `fields`; `identity`
+    names the field hashed into the shard. The engine adds what every stream shares:
+    oversize and absurd-time rejects, bucket and shard. One message may give many rows."""
+    row_type = StructType([StructField("event_time", TimestampType()), *(StructField(n, t) for n, t in fields)])
+    result_type = StructType(
+        [
+            StructField("reason", StringType()),
+            StructField("detail", StringType()),
+            StructField("rows", ArrayType(row_type)),
+        ]
+    )
+    names = [name for name, _ in fields]
+
+    def parse_one(value: bytes | bytearray | None) -> tuple[str | None, str | None, list[tuple[Any, ...]] | None]:
+        got = parse(bytes(value or b""))
+        if isinstance(got, Reject):
+            return got.reason, got.detail, None
+        return None, None, [(row["event_time"], *(row[n] for n in names)) for row in got]
+
+    parse_udf = F.udf(parse_one, result_type)
+
+    def classify(records: DataFrame, placement: Placement) -> DataFrame:
+        size = F.length("value")
+        oversize = size > placement.max_payload_bytes
+        parsed = records.select(
+            "topic",
+            "partition",
+            "offset",
+            F.col("value").alias("payload"),
+            size.alias("payload_bytes"),
+            # An oversize payload is never parsed: it is a reject whatever it holds.
+            F.when(~oversize, parse_udf("value")).alias("p"),
+        )
+        exploded = parsed.select(
+            "topic",
+            "partition",
+            "offset",
+            "payload",
+            "payload_bytes",
+            F.col("p.reason").alias("parse_reason"),
+            F.col("p.detail").alias("parse_detail"),
+            F.explode_outer("p.rows").alias("r"),
+        )
+        micros = F.unix_micros(F.col("r.event_time"))
+        reason = (
+            F.when(F.col("payload_bytes") > placement.max_payload_bytes, "oversize")
+            .when(F.col("parse_reason").isNotNull(), F.col("parse_reason"))
+            .when(outside_bounds(micros, placement), "absurd_time")
+        )
+        detail = (
+            F.when(reason == "oversize", F.format_string(f"%d bytes > {placement.max_payload_bytes}", "payload_bytes"))
+            .when(reason == "absurd_time", F.format_string("event time %s", F.col("r.event_time").cast("string")))
+            .otherwise(F.col("parse_detail"))
+        )
+        return exploded.select(
+            "topic",
+            "partition",
+            "offset",
+            "payload",
+            reason.alias("reason"),
+            detail.alias("detail"),
+            bucket_of(micros, bucket_seconds).alias("bucket"),
+            F.pmod(F.xxhash64(F.col(f"r.{identity}")), F.lit(placement.shards)).cast("int").alias("shard"),
+            F.col("r.event_time").alias("event_time"),
+            *(F.col(f"r.{name}").alias(name) for name in names),
+        )
+
+    return classify

@@ -1,0 +1,259 @@
+"""Stream `ads`: ad events in 1-minute windows sliding every 30 s (DESIGN 4.2).
+
+The wire contract is the one existing ad producers speak: topic `ad_topic`, key = the ad id,
+value = the Confluent wire format (byte 0, a 4-byte big-endian schema id, then the Avro binary
+of `AdEvent`). There is no event id: identity is the whole record, so a byte-identical re-send
+counts once at any distance and a record differing in any field is another event.
+
+Raw events land in `ads_raw` by 30-s bucket. Each bucket's exact per-ad sums go to
+`ad_window_partials` twice, once for each window holding it (the windows starting at the bucket
+and 30 s before), and each window of `analytics.ad_window_stats` is the sum of its two buckets.
+Costs are summed as DECIMAL(…, 6) of each cost's shortest decimal form, so totals never drift.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import io
+import json
+import math
+import re
+import struct
+import urllib.error
+import urllib.request
+from datetime import datetime, timedelta
+from typing import Any
+
+import fastavro
+import orjson
+from pyspark.sql import DataFrame
+from pyspark.sql import functions as F
+from pyspark.sql.types import DoubleType, IntegerType, LongType, StringType
+
+from jobs.spec import AggregateContext, ParseResult, Placement, Reject, Rollup, StreamSpec, python_classifier
+from jobs.wire import AD_EVENT_SCHEMA
+
+ADS = "ads"
+BUCKET_SECONDS = 30
+WINDOW_SECONDS = 60
+MAX_AD_ID_CHARS = 255
+COST_SCALE = 6  # decimal places a cost keeps when summed
+
+BUILT_IN = fastavro.parse_schema(AD_EVENT_SCHEMA)
+
+# ISO-8601: date, `T` or a space, time, an optional fraction, and `Z`, an offset or nothing (UTC).
+ISO_TIME = re.compile(
+    r"^(\d{4})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2}):(\d{2})(?:[.,](\d{1,9}))?"
+    r"(Z|z|[+-]\d{2}(?::?\d{2})?)?$"
+)
+
+
+def parse_timestamp(text: str) -> datetime | None:
+    """The moment an ISO-8601 string names, as naive UTC; None when it names none."""
+    match = ISO_TIME.match(text.strip())
+    if not match:
+        return None
+    year, month, day, hour, minute, second, fraction, zone = match.groups()
+    micros = int((fraction or "0")[:6].ljust(6, "0"))
+    try:
+        moment = datetime(int(year), int(month), int(day), int(hour), int(minute), int(second), micros)
+    except ValueError:
+        return None
+    if zone and zone not in ("Z", "z"):
+        sign = -1 if zone[0] == "-" else 1
+        digits = zone[1:].replace(":", "")
+        offset = timedelta(hours=int(digits[:2]), minutes=int(digits[2:] or 0))
+        if offset >= timedelta(hours=24):
+            return None
+        moment -= sign * offset
+    return moment
+
+
+def event_id(record: dict[str, Any]) -> str:
+    """The record's identity: a digest of every field's value."""
+    canonical = orjson.dumps([record["ad_id"], record["timestamp"], record["clicks"], record["views"], record["cost"]])
+    return hashlib.blake2b(canonical, digest_size=16).hexdigest()
+
+
+@functools.lru_cache(maxsize=256)
+def registry_schema(url: str, schema_id: int) -> Any:
+    """The writer schema of `schema_id` from a Confluent-API schema registry; None when the
+    registry does not know the id. Any other failure raises: the batch is retried, not lost."""
+    try:
+        with urllib.request.urlopen(f"{url.rstrip('/')}/schemas/ids/{schema_id}", timeout=10) as response:
+            body = json.loads(response.read())
+    except urllib.error.HTTPError as e:
+        if e.code == 404:
+            return None
+        raise
+    return fastavro.parse_schema(json.loads(body["schema"]))
+
+
+def _record_of(body: bytes, writer: Any) -> dict[str, Any] | Reject:
+    stream = io.BytesIO(body)
+    try:
+        reader = None if writer is BUILT_IN else BUILT_IN
+        record = fastavro.schemaless_reader(stream, writer, reader)
+    except fastavro.read.SchemaResolutionError as e:
+        return Reject("incompatible_schema", str(e)[:200])
+    except Exception as e:  # noqa: BLE001 - every way a body fails to decode is a reject
+        return Reject("bad_avro", f"{type(e).__name__}: {e}"[:200])
+    left = len(body) - stream.tell()
+    if left:
+        return Reject("bad_avro", f"{left} trailing bytes")
+    if not isinstance(record, dict):
+        return Reject("bad_avro", "not a record")
+    return record
+
+
+def parse(payload: bytes, registry_url: str = "") -> ParseResult:
+    """One Kafka message value to its one raw row, or a reject with the reason."""
+    if len(payload) < 5:
+        return Reject("too_short", f"{len(payload)} bytes")
+    if payload[0] != 0:
+        return Reject("bad_magic_byte", f"magic byte {payload[0]}")
+    (schema_id,) = struct.unpack(">I", payload[1:5])
+    writer = registry_schema(registry_url, schema_id) if registry_url else BUILT_IN
+    if writer is None:
+        return Reject("unknown_schema_id", f"schema id {schema_id}")
+    record = _record_of(payload[5:], writer)
+    if isinstance(record, Reject):
+        return record
+    if not record["ad_id"] or len(record["ad_id"]) > MAX_AD_ID_CHARS:
+        return Reject("bad_ad_id", f"{len(record['ad_id'])} characters")
+    moment = parse_timestamp(record["timestamp"])
+    if moment is None:
+        return Reject("bad_timestamp", f"timestamp={record['timestamp'][:64]}")
+    if not math.isfinite(record["cost"]):
+        return Reject("non_finite_cost", f"cost={record['cost']}")
+    for name in ("clicks", "views", "cost"):
+        if record[name] < 0:
+            return Reject("negative_value", f"{name}={record[name]}")
+    return [
+        {
+            "event_time": moment,
+            "event_id": event_id(record),
+            "ad_id": record["ad_id"],
+            "timestamp_text": record["timestamp"],
+            "clicks": record["clicks"],
+            "views": record["views"],
+            "cost": record["cost"],
+            "schema_id": schema_id,
+        }
+    ]
+
+
+RAW_FIELDS = (
+    ("event_id", StringType()),
+    ("ad_id", StringType()),
+    ("timestamp_text", StringType()),
+    ("clicks", IntegerType()),
+    ("views", IntegerType()),
+    ("cost", DoubleType()),
+    ("schema_id", LongType()),
+)
+
+
+def classify(records: DataFrame, placement: Placement) -> DataFrame:
+    parse_with = functools.partial(parse, registry_url=placement.schema_registry_url)
+    return python_classifier(parse_with, RAW_FIELDS, "event_id", BUCKET_SECONDS)(records, placement)
+
+
+def window_partials(raw: DataFrame, _context: AggregateContext) -> DataFrame:
+    """Exact per-(bucket, ad) sums, once for each of the two windows that hold the bucket."""
+    per_bucket = raw.groupBy("bucket", "ad_id").agg(
+        F.sum("clicks").cast("long").alias("clicks"),
+        F.sum("views").cast("long").alias("views"),
+        F.sum(F.col("cost").cast(f"decimal(24,{COST_SCALE})")).cast(f"decimal(28,{COST_SCALE})").alias("cost"),
+        F.count(F.lit(1)).cast("int").alias("events"),
+    )
+    starts = F.array(F.col("bucket"), F.col("bucket") - F.expr(f"INTERVAL {WINDOW_SECONDS - BUCKET_SECONDS} SECONDS"))
+    return per_bucket.select(
+        "bucket", F.explode(starts).alias("window_start"), "ad_id", "clicks", "views", "cost", "events"
+    )
+
+
+def cassandra_ddl(keyspace: str, ttl_seconds: int) -> list[str]:
+    return [
+        f"""CREATE TABLE IF NOT EXISTS {keyspace}.ads_raw (
+  bucket timestamp,
+  shard int,
+  event_time timestamp,
+  event_id text,
+  ad_id text,
+  timestamp_text text,
+  clicks int,
+  views int,
+  cost double,
+  schema_id bigint,
+  PRIMARY KEY ((bucket, shard), event_id)
+) WITH default_time_to_live = {ttl_seconds}"""
+    ]
+
+
+def mysql_ddl(database: str) -> list[str]:
+    return [
+        f"""CREATE TABLE IF NOT EXISTS `{database}`.ad_window_partials (
+  bucket DATETIME NOT NULL,
+  window_start DATETIME NOT NULL,
+  ad_id VARCHAR({MAX_AD_ID_CHARS}) NOT NULL,
+  clicks BIGINT NOT NULL,
+  views BIGINT NOT NULL,
+  cost DECIMAL(28,{COST_SCALE}) NOT NULL,
+  events INT NOT NULL,
+  PRIMARY KEY (bucket, window_start, ad_id),
+  KEY by_window (window_start, ad_id)
+)""",
+        f"""CREATE TABLE IF NOT EXISTS `{database}`.ad_window_stats (
+  ad_id VARCHAR({MAX_AD_ID_CHARS}) NOT NULL,
+  window_start DATETIME NOT NULL,
+  window_end DATETIME NOT NULL,
+  total_clicks BIGINT NOT NULL,
+  total_views BIGINT NOT NULL,
+  total_cost DECIMAL(30,{COST_SCALE}) NOT NULL,
+  event_count INT NOT NULL,
+  avg_cost_per_view DECIMAL(34,10) NULL,
+  updated_at DATETIME(6) NOT NULL,
+  PRIMARY KEY (ad_id, window_start),
+  KEY by_window (window_start)
+)""",
+    ]
+
+
+ROLL_UP_WINDOWS = f"""
+INSERT INTO ad_window_stats (ad_id, window_start, window_end, total_clicks, total_views, total_cost,
+                             event_count, avg_cost_per_view, updated_at)
+SELECT ad_id, window_start, window_start + INTERVAL {WINDOW_SECONDS} SECOND, SUM(clicks), SUM(views), SUM(cost),
+       SUM(events), IF(SUM(views) > 0, SUM(cost) / SUM(views), NULL), NOW(6)
+FROM ad_window_partials
+WHERE (window_start) IN ({{periods}})
+GROUP BY ad_id, window_start
+ON DUPLICATE KEY UPDATE
+  updated_at = IF(total_clicks <=> VALUES(total_clicks) AND total_views <=> VALUES(total_views)
+                  AND total_cost <=> VALUES(total_cost) AND event_count <=> VALUES(event_count),
+                  updated_at, VALUES(updated_at)),
+  window_end = VALUES(window_end), total_clicks = VALUES(total_clicks), total_views = VALUES(total_views),
+  total_cost = VALUES(total_cost), event_count = VALUES(event_count),
+  avg_cost_per_view = VALUES(avg_cost_per_view)
+"""
+
+STREAM = StreamSpec(
+    name=ADS,
+    topics=("ad_topic",),
+    bucket_seconds=BUCKET_SECONDS,
+    raw_table="ads_raw",
+    raw_columns=("bucket", "shard", "event_time", *(name for name, _ in RAW_FIELDS)),
+    cassandra_ddl=cassandra_ddl,
+    mysql_ddl=mysql_ddl,
+    classify=classify,
+    partials=window_partials,
+    rollup=Rollup(
+        table="ad_window_stats",
+        partials_table="ad_window_partials",
+        partial_columns=("bucket", "window_start", "ad_id", "clicks", "views", "cost", "events"),
+        key=("ad_id",),
+        period=("window_start",),
+        upsert=ROLL_UP_WINDOWS,
+    ),
+)

@@ -1,0 +1,331 @@
+"""Stream `tracking`: the recruitment platform's tracking beacons (DESIGN 4.1).
+
+JSON beacons keyed by their `create_time` timeuuid (the event time and the event id) land in
+`tracking_raw` by minute; `tracking_partials` hold exact per-minute sums that roll up into
+`analytics.events`, one row per (job, report date, report hour, publisher, campaign, group).
+Classification is Spark SQL expressions, not a Python parse: the flagship stream is the
+busiest, and expressions keep it in the JVM. Pure transforms only; no I/O here."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pyspark.sql import Column, DataFrame
+from pyspark.sql import functions as F
+from pyspark.sql.types import StringType, StructField, StructType
+
+from jobs.spec import AggregateContext, Placement, Rollup, StreamSpec, bucket_of, outside_bounds
+from jobs.wire import BEACON_FIELDS, COUNTED_TRACKS
+
+TRACKING = "tracking"
+TRACKING_BUCKET_SECONDS = 60
+
+# 100-ns intervals between the UUID epoch (1582-10-15) and the Unix epoch.
+UUID_EPOCH_OFFSET_TICKS = 122_192_928_000_000_000
+TIMEUUID_PATTERN = r"^[0-9a-f]{8}-[0-9a-f]{4}-1[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$"
+INT_PATTERN = r"^-?[0-9]{1,9}$"
+DOUBLE_PATTERN = r"^-?[0-9]+(\.[0-9]+)?([eE][-+]?[0-9]+)?$"
+
+# Every field is first read as text, so a wrong type is a reject with a reason rather than a
+# silent NULL.
+_AS_TEXT = StructType([StructField(name, StringType()) for name in BEACON_FIELDS])
+
+
+def timeuuid_micros(uuid_text: Column) -> Column:
+    """Microseconds since the Unix epoch encoded in a version-1 UUID (lower-case text)."""
+    ticks_hex = F.concat(F.substring(uuid_text, 16, 3), F.substring(uuid_text, 10, 4), F.substring(uuid_text, 1, 8))
+    ticks = F.conv(ticks_hex, 16, 10).cast("long")
+    return F.floor((ticks - F.lit(UUID_EPOCH_OFFSET_TICKS)) / 10).cast("long")
+
+
+def _blank_to_null(text: Column) -> Column:
+    return F.when(F.trim(text) == "", F.lit(None)).otherwise(text)
+
+
+def _type_error(name: str, text: Column) -> Column:
+    """A `name='value'` note when the field holds something that is not its declared type."""
+    kind = BEACON_FIELDS[name]
+    pattern = {"int": INT_PATTERN, "double": DOUBLE_PATTERN}.get(kind)
+    if pattern is None:
+        return F.lit(None)
+    value = _blank_to_null(text)
+    return F.when(value.isNotNull() & ~value.rlike(pattern), F.format_string(f"{name}=%s", F.substring(value, 1, 64)))
+
+
+def classify_records(
+    records: DataFrame,
+    *,
+    now: datetime,
+    shards: int,
+    max_payload_bytes: int,
+    max_future_seconds: int,
+    raw_ttl_days: int,
+) -> DataFrame:
+    """Kafka records (value, topic, partition, offset) with each beacon parsed, typed and
+    either placed (bucket, shard, event_time) or given a reject `reason` and `detail`."""
+    text = F.col("value").cast("string")
+    beacon = F.from_json(text, _AS_TEXT)
+    parsed = records.select(
+        "topic",
+        "partition",
+        "offset",
+        F.col("value").alias("payload"),
+        F.length("value").alias("payload_bytes"),
+        F.json_object_keys(text).isNull().alias("not_json_object"),
+        beacon.alias("b"),
+    )
+    create_time = F.lower(F.trim(F.col("b.create_time")))
+    micros = timeuuid_micros(create_time)
+    placement = Placement(now, shards, max_payload_bytes, max_future_seconds, raw_ttl_days)
+    type_error = F.coalesce(*[_type_error(name, F.col(f"b.{name}")) for name in BEACON_FIELDS])
+
+    reason = (
+        F.when(F.col("payload_bytes") > max_payload_bytes, "oversize")
+        .when(F.col("not_json_object"), "bad_json")
+        .when(_blank_to_null(create_time).isNull(), "missing_create_time")
+        .when(~create_time.rlike(TIMEUUID_PATTERN), "bad_create_time")
+        .when(outside_bounds(micros, placement), "absurd_time")
+        .when(type_error.isNotNull(), "invalid_type")
+    )
+    detail = (
+        F.when(reason == "oversize", F.format_string(f"%d bytes > {max_payload_bytes}", "payload_bytes"))
+        .when(reason == "bad_create_time", F.format_string("create_time=%s", F.substring(create_time, 1, 64)))
+        .when(reason == "absurd_time", F.format_string("event time %s", F.timestamp_micros(micros).cast("string")))
+        .when(reason == "invalid_type", type_error)
+    )
+    typed = [
+        create_time.alias(name)
+        if kind == "timeuuid"
+        else F.col(f"b.{name}").alias(name)
+        if kind == "text"
+        else _blank_to_null(F.col(f"b.{name}")).cast(kind).alias(name)
+        for name, kind in BEACON_FIELDS.items()
+    ]
+    return parsed.select(
+        "topic",
+        "partition",
+        "offset",
+        "payload",
+        reason.alias("reason"),
+        detail.alias("detail"),
+        bucket_of(micros, TRACKING_BUCKET_SECONDS).alias("bucket"),
+        F.pmod(F.xxhash64(create_time), F.lit(shards)).cast("int").alias("shard"),
+        F.timestamp_micros(micros).alias("event_time"),
+        *typed,
+    )
+
+
+def _positive(column: Column) -> Column:
+    return F.when(column > 0, column)
+
+
+def attributed(raw: DataFrame) -> DataFrame:
+    """Raw beacons with job and publisher recovered from `ed` when missing at top level,
+    and each one's `kind`: a counted track, `impression`, or `other`."""
+    ed_job = F.get_json_object("ed", "$.jobId").cast("int")
+    ed_publisher = F.get_json_object("ed", "$.publisherId").cast("int")
+    track = F.lower(F.trim(F.coalesce(F.col("custom_track"), F.lit(""))))
+    kind = F.when(track == "", "impression")
+    for value in COUNTED_TRACKS:
+        kind = kind.when(track == value, value)
+    return raw.select(
+        "bucket",
+        "event_time",
+        "bid",
+        F.coalesce(_positive(F.col("job_id")), _positive(ed_job)).alias("job_id"),
+        F.coalesce(_positive(F.col("publisher_id")), _positive(ed_publisher), F.lit(0)).alias("publisher_id"),
+        F.coalesce(F.col("campaign_id"), F.lit(0)).alias("campaign_id"),
+        F.coalesce(F.col("group_id"), F.lit(0)).alias("group_id"),
+        kind.otherwise("other").alias("kind"),
+    )
+
+
+def kind_counts(beacons: DataFrame) -> DataFrame:
+    """How many beacons of each kind, and how many have no job (unattributed)."""
+    return (
+        beacons.select(F.when(F.col("job_id").isNull(), "unattributed").otherwise(F.col("kind")).alias("kind"))
+        .groupBy("kind")
+        .count()
+    )
+
+
+def tracking_partials(beacons: DataFrame, report_timezone: str) -> DataFrame:
+    """Exact per-bucket sums and counts for each (job, publisher, campaign, group), with the
+    bucket's report-time-zone date and hour. Sums, never averages, so hours roll up exactly."""
+    local = F.from_utc_timestamp("bucket", report_timezone)
+    counted = beacons.where(F.col("job_id").isNotNull() & (F.col("kind") != "other"))
+    is_click_bid = (F.col("kind") == "click") & F.col("bid").isNotNull()
+
+    def count_of(kind: str) -> Column:
+        return F.sum(F.when(F.col("kind") == kind, 1).otherwise(0)).cast("int")
+
+    return counted.groupBy(
+        "bucket",
+        "job_id",
+        "publisher_id",
+        "campaign_id",
+        "group_id",
+        F.to_date(local).alias("dates"),
+        F.hour(local).alias("hours"),
+    ).agg(
+        *[count_of(track).alias(column) for track, column in COUNTED_TRACKS.items()],
+        count_of("impression").alias("impressions"),
+        F.coalesce(F.sum(F.when(is_click_bid, F.col("bid"))), F.lit(0.0)).alias("bid_sum"),
+        F.sum(F.when(is_click_bid, 1).otherwise(0)).cast("int").alias("bid_count"),
+    )
+
+
+# --- the spec ---------------------------------------------------------------------------------
+
+
+def classify(records: DataFrame, placement: Placement) -> DataFrame:
+    return classify_records(
+        records,
+        now=placement.now,
+        shards=placement.shards,
+        max_payload_bytes=placement.max_payload_bytes,
+        max_future_seconds=placement.max_future_seconds,
+        raw_ttl_days=placement.retention_days,
+    )
+
+
+def partials(raw: DataFrame, context: AggregateContext) -> DataFrame:
+    return tracking_partials(attributed(raw), context.report_timezone)
+
+
+def counted() -> Column:
+    """Freshness follows the beacons that reach `events`: those with a job."""
+    ed_job = F.get_json_object("ed", "$.jobId").cast("int")
+    return F.coalesce(_positive(F.col("job_id")), _positive(ed_job)).isNotNull()
+
+
+def kinds(raw: DataFrame) -> DataFrame:
+    return kind_counts(attributed(raw))
+
+
+def cassandra_ddl(keyspace: str, ttl_seconds: int) -> list[str]:
+    beacon_columns = ",\n  ".join(f"{name} {kind}" for name, kind in BEACON_FIELDS.items())
+    # (bucket, shard) bounds each partition; the event id as clustering key makes a replayed
+    # event overwrite itself.
+    return [
+        f"""CREATE TABLE IF NOT EXISTS {keyspace}.tracking_raw (
+  bucket timestamp,
+  shard int,
+  event_time timestamp,
+  {beacon_columns},
+  PRIMARY KEY ((bucket, shard), create_time)
+) WITH default_time_to_live = {ttl_seconds}"""
+    ]
+
+
+def mysql_ddl(database: str) -> list[str]:
+    return [
+        # Exact per-bucket partials (sums and counts) that the hourly rows are rolled up from.
+        f"""CREATE TABLE IF NOT EXISTS `{database}`.tracking_partials (
+  bucket DATETIME NOT NULL,
+  job_id INT NOT NULL,
+  publisher_id INT NOT NULL,
+  campaign_id INT NOT NULL,
+  group_id INT NOT NULL,
+  dates DATE NOT NULL,
+  hours TINYINT NOT NULL,
+  clicks INT NOT NULL,
+  conversion INT NOT NULL,
+  qualified_application INT NOT NULL,
+  disqualified_application INT NOT NULL,
+  impressions INT NOT NULL,
+  bid_sum DOUBLE NOT NULL,
+  bid_count INT NOT NULL,
+  PRIMARY KEY (bucket, job_id, publisher_id, campaign_id, group_id),
+  KEY by_hour (dates, hours)
+)""",
+        f"""CREATE TABLE IF NOT EXISTS `{database}`.events (
+  id BIGINT NOT NULL AUTO_INCREMENT PRIMARY KEY,
+  job_id INT NOT NULL,
+  dates DATE NOT NULL,
+  hours TINYINT NOT NULL,
+  disqualified_application INT NOT NULL DEFAULT 0,
+  qualified_application INT NOT NULL DEFAULT 0,
+  conversion INT NOT NULL DEFAULT 0,
+  company_id INT NOT NULL DEFAULT 0,
+  group_id INT NOT NULL DEFAULT 0,
+  campaign_id INT NOT NULL DEFAULT 0,
+  publisher_id INT NOT NULL DEFAULT 0,
+  bid_set DOUBLE NULL,
+  clicks INT NOT NULL DEFAULT 0,
+  impressions INT NOT NULL DEFAULT 0,
+  spend_hour DOUBLE NOT NULL DEFAULT 0,
+  sources VARCHAR(32) NOT NULL DEFAULT 'tracking',
+  updated_at DATETIME(6) NOT NULL,
+  UNIQUE KEY natural_key (job_id, dates, hours, publisher_id, campaign_id, group_id),
+  KEY by_hour (dates, hours),
+  KEY by_company (company_id)
+)""",
+    ]
+
+
+# The hourly rows of some report hours, rolled up from their partials. updated_at is assigned
+# first so it still compares the old values: it moves only when a number changes.
+ROLL_UP_HOURS = """
+INSERT INTO events (job_id, dates, hours, publisher_id, campaign_id, group_id, company_id,
+                    clicks, conversion, qualified_application, disqualified_application, impressions,
+                    spend_hour, bid_set, sources, updated_at)
+SELECT p.job_id, p.dates, p.hours, p.publisher_id, p.campaign_id, p.group_id,
+       COALESCE(MAX(d.company_id), 0),
+       SUM(p.clicks), SUM(p.conversion), SUM(p.qualified_application),
+       SUM(p.disqualified_application), SUM(p.impressions),
+       SUM(p.bid_sum), IF(SUM(p.bid_count) > 0, SUM(p.bid_sum) / SUM(p.bid_count), NULL),
+       'tracking', NOW(6)
+FROM tracking_partials p LEFT JOIN job_dim d ON d.job_id = p.job_id
+WHERE (p.dates, p.hours) IN ({periods})
+GROUP BY p.job_id, p.dates, p.hours, p.publisher_id, p.campaign_id, p.group_id
+ON DUPLICATE KEY UPDATE
+  updated_at = IF(clicks <=> VALUES(clicks) AND conversion <=> VALUES(conversion)
+                  AND qualified_application <=> VALUES(qualified_application)
+                  AND disqualified_application <=> VALUES(disqualified_application)
+                  AND impressions <=> VALUES(impressions) AND spend_hour <=> VALUES(spend_hour)
+                  AND bid_set <=> VALUES(bid_set) AND company_id <=> VALUES(company_id),
+                  updated_at, VALUES(updated_at)),
+  company_id = VALUES(company_id),
+  clicks = VALUES(clicks), conversion = VALUES(conversion),
+  qualified_application = VALUES(qualified_application),
+  disqualified_application = VALUES(disqualified_application),
+  impressions = VALUES(impressions), spend_hour = VALUES(spend_hour), bid_set = VALUES(bid_set)
+"""
+
+STREAM = StreamSpec(
+    name=TRACKING,
+    topics=("tidemark.tracking",),
+    bucket_seconds=TRACKING_BUCKET_SECONDS,
+    raw_table="tracking_raw",
+    raw_columns=("bucket", "shard", "event_time", *BEACON_FIELDS),
+    cassandra_ddl=cassandra_ddl,
+    mysql_ddl=mysql_ddl,
+    classify=classify,
+    partials=partials,
+    rollup=Rollup(
+        table="events",
+        partials_table="tracking_partials",
+        partial_columns=(
+            "bucket",
+            "job_id",
+            "publisher_id",
+            "campaign_id",
+            "group_id",
+            "dates",
+            "hours",
+            "clicks",
+            "conversion",
+            "qualified_application",
+            "disqualified_application",
+            "impressions",
+            "bid_sum",
+            "bid_count",
+        ),
+        key=("job_id", "publisher_id", "campaign_id", "group_id"),
+        period=("dates", "hours"),
+        upsert=ROLL_UP_HOURS,
+    ),
+    counted=counted,
+    kinds=kinds,
+)
