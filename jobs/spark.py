@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 import time
 from pathlib import Path
 
@@ -61,6 +62,8 @@ def session(settings: JobSettings, app_name: str) -> SparkSession:
         # (a container's name may not resolve at all).
         os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
         os.environ.setdefault("SPARK_LOCAL_HOSTNAME", "localhost")
+        # Python workers (a stream's parse) run in this interpreter, with its packages.
+        os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
         builder = builder.config("spark.driver.host", "127.0.0.1").config("spark.driver.bindAddress", "127.0.0.1")
     if settings.cassandra_username:
         builder = builder.config("spark.cassandra.auth.username", settings.cassandra_username).config(

@@ -108,7 +108,7 @@ def producer_sent() -> float:
         "-n",
         NAMESPACE,
         "exec",
-        f"deploy/{RELEASE}-producer",
+        f"deploy/{RELEASE}-producer-tracking",
         "--",
         "python",
         "-c",

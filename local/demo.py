@@ -1,9 +1,10 @@
-"""`make demo`: the tracking pipeline end to end on the local stack, then a readable summary.
+"""`make demo`: the tracking and ads streams end to end on the local stack, then a readable summary.
 
-Migrates, registers the Debezium connector for recruit.job, runs the producer for about a
-minute (seeding the recruit tables and moving a job to another company now and then),
+Migrates, registers the Debezium connector for recruit.job, runs both producers for about a
+minute (tracking seeds the recruit tables and moves a job to another company now and then;
+ads sends Confluent-framed Avro with byte-identical re-sends),
 runs dims, ingest and aggregate exactly as the CronJobs would (`python -m jobs <name>`),
-and prints top jobs, spend per hour, rejects and freshness. Each step's log is kept under
+and prints top jobs, spend per hour, top ads per window, rejects and freshness. Each step's log is kept under
 .stack/logs/demo-<step>.log.
 """
 
@@ -13,6 +14,8 @@ import os
 import subprocess
 import sys
 import time
+from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 from local import debezium, stack
@@ -24,6 +27,15 @@ PRODUCER = {
     "TIDEMARK_PRODUCER_DURATION_SECONDS": os.environ.get("DEMO_SECONDS", "60"),
     "TIDEMARK_PRODUCER_MUTATE_JOBS_EVERY_SECONDS": "15",
 }
+
+
+ADS_PRODUCER = {
+    "TIDEMARK_PRODUCER_STREAM": "ads",
+    "TIDEMARK_PRODUCER_RATE": os.environ.get("DEMO_ADS_RATE", "100"),
+    "TIDEMARK_PRODUCER_DURATION_SECONDS": os.environ.get("DEMO_SECONDS", "60"),
+    "TIDEMARK_PRODUCER_METRICS_PORT": "18001",
+}
+RAW_TABLES = ("tracking_raw", "ads_raw")
 
 
 def step(name: str, *argv: str, env: dict[str, str] | None = None) -> None:
@@ -45,12 +57,21 @@ def step(name: str, *argv: str, env: dict[str, str] | None = None) -> None:
         sys.exit(f"demo: {name} failed (exit {done.returncode}); log {log}:\n{stack.tail(log)}")
 
 
-def table(title: str, header: tuple[str, ...], rows: list[tuple[Any, ...]]) -> None:
+def cell(value: Any, money: bool) -> str:
+    """Counts as integers with separators; money with two decimals and no currency sign."""
+    if value is None:
+        return "—"
+    if money:
+        return f"{Decimal(str(value)):,.2f}"
+    if isinstance(value, (int, Decimal)) and Decimal(value) == int(value):
+        return f"{int(value):,}"
+    return str(value)
+
+
+def table(title: str, header: tuple[str, ...], rows: list[tuple[Any, ...]], money: tuple[int, ...] = ()) -> None:
+    """Prints rows under a header; `money` names the columns (by index) that hold amounts."""
     print(f"\n{title}")
-    cells = [
-        header,
-        *[tuple("—" if v is None else f"{v:,.2f}" if isinstance(v, float) else str(v) for v in r) for r in rows],
-    ]
+    cells = [header, *[tuple(cell(v, i in money) for i, v in enumerate(r)) for r in rows]]
     widths = [max(len(row[i]) for row in cells) for i in range(len(header))]
     for i, row in enumerate(cells):
         print("  " + "  ".join(value.rjust(w) for value, w in zip(row, widths, strict=True)))
@@ -83,6 +104,7 @@ def summary() -> None:
             "SUM(spend_hour), SUM(spend_hour) / NULLIF(SUM(clicks), 0) FROM events "
             "GROUP BY job_id ORDER BY SUM(clicks) DESC LIMIT 8"
         ),
+        money=(5, 6),
     )
     table(
         "Spend per hour (UTC)",
@@ -91,6 +113,17 @@ def summary() -> None:
             "SELECT dates, hours, SUM(clicks), SUM(impressions), SUM(spend_hour), COUNT(DISTINCT job_id) FROM events "
             "GROUP BY dates, hours ORDER BY dates DESC, hours DESC LIMIT 8"
         ),
+        money=(4,),
+    )
+    table(
+        "Top ads in the newest complete 1-minute window (UTC)",
+        ("ad", "window start", "clicks", "views", "cost", "cost/view", "events"),
+        query(
+            "SELECT ad_id, window_start, total_clicks, total_views, total_cost, avg_cost_per_view, event_count "
+            "FROM ad_window_stats WHERE window_start = (SELECT MAX(window_start) FROM ad_window_stats "
+            "WHERE window_end <= UTC_TIMESTAMP()) ORDER BY total_clicks DESC LIMIT 8"
+        ),
+        money=(4, 5),
     )
     table(
         "Job ↔ company (from CDC)",
@@ -110,28 +143,48 @@ def summary() -> None:
     cluster = Cluster([stack.HOST], port=stack.PORTS["cassandra"], protocol_version=5)
     session = cluster.connect()
     reasons: dict[str, int] = {}
-    for row in session.execute("SELECT reason FROM tidemark.rejects"):
-        reasons[row.reason] = reasons.get(row.reason, 0) + 1
-    raw = session.execute("SELECT COUNT(*) FROM tidemark.tracking_raw").one()[0]
+    for row in session.execute("SELECT stream, reason FROM tidemark.rejects"):
+        key = f"{row.stream}:{row.reason}"
+        reasons[key] = reasons.get(key, 0) + 1
+    raw = {table: session.execute(f"SELECT COUNT(*) FROM tidemark.{table}").one()[0] for table in RAW_TABLES}
     cluster.shutdown()
     table(
         "Raw and rejected",
-        ("raw beacons in Cassandra", "rejected", "by reason"),
-        [(raw, sum(reasons.values()), ", ".join(f"{k}={v}" for k, v in sorted(reasons.items())) or "none")],
+        ("raw beacons", "raw ad events", "rejected", "by stream and reason"),
+        [
+            (
+                raw["tracking_raw"],
+                raw["ads_raw"],
+                sum(reasons.values()),
+                ", ".join(f"{k}={v}" for k, v in sorted(reasons.items())) or "none",
+            )
+        ],
     )
 
 
 def main() -> int:
     step("migrate", "-m", "jobs", "migrate")
     debezium.register()
+    # Both streams' producers at once: ads in the background, tracking as the step.
+    ads_log = (stack.STACK / "logs" / "demo-producer-ads.log").open("w")
+    ads = subprocess.Popen(
+        [sys.executable, "-m", "producer"],
+        env={**os.environ, **ENV, **ADS_PRODUCER},
+        stdout=ads_log,
+        stderr=subprocess.STDOUT,
+        cwd=stack.ROOT,
+    )
     step("producer", "-m", "producer", env=PRODUCER)
+    if ads.wait() != 0:
+        sys.exit(f"demo: the ads producer failed; log {ads_log.name}")
+    print(f"  ads: {stack.tail(Path(ads_log.name), 1).split(' INFO ')[-1]}", flush=True)
     step("dims", "-m", "jobs", "dims")
     step("ingest", "-m", "jobs", "ingest")
     step("aggregate", "-m", "jobs", "aggregate")
     summary()
     print()
     step("preview", "-m", "observability.preview")
-    print(f"  dashboard previews: {stack.ROOT / 'out'}/tidemark-recruitment.png, tidemark-pipeline.png")
+    print(f"  dashboard previews: {stack.ROOT / 'out'}/tidemark-business.png, tidemark-pipeline.png")
     return 0
 
 

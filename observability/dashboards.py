@@ -58,9 +58,16 @@ def ranked(dimension: str, alias: str) -> str:
     )
 
 
-RECRUITMENT = Dashboard(
-    uid="tidemark-recruitment",
-    title="tidemark / Recruitment",
+# Ad windows in the time range; windows overlap (they slide every 30 s), so a sum over one
+# window_start is one window's totals.
+AD_WINDOWS = "$__timeFilter(window_start)"
+NEWEST_COMPLETE_WINDOW = (
+    f"(SELECT MAX(window_start) FROM ad_window_stats WHERE {AD_WINDOWS} AND window_end <= UTC_TIMESTAMP())"
+)
+
+BUSINESS = Dashboard(
+    uid="tidemark-business",
+    title="tidemark / Business",
     datasource=MYSQL,
     panels=(
         Panel("Clicks", "stat", f"SELECT SUM(clicks) AS clicks FROM events WHERE {IN_RANGE}", ("clicks",), width=6),
@@ -104,6 +111,31 @@ RECRUITMENT = Dashboard(
         ),
         Panel("By campaign", "barchart", ranked("campaign_id", "campaign"), ("campaign", "clicks", "spend"), width=8),
         Panel("By company", "barchart", ranked("company_id", "company"), ("company", "clicks", "spend"), width=8),
+        Panel(
+            "Top ads in the newest complete window",
+            "table",
+            "SELECT ad_id, window_start, total_clicks AS clicks, total_views AS views, total_cost AS cost, "
+            "avg_cost_per_view AS cost_per_view, event_count AS events FROM ad_window_stats "
+            f"WHERE window_start = {NEWEST_COMPLETE_WINDOW} ORDER BY total_clicks DESC LIMIT 10",
+            ("ad_id", "window_start", "clicks", "views", "cost", "cost_per_view", "events"),
+            width=12,
+        ),
+        Panel(
+            "Ad cost per view over time",
+            "timeseries",
+            "SELECT window_start AS time, SUM(total_cost) / NULLIF(SUM(total_views), 0) AS cost_per_view "
+            f"FROM ad_window_stats WHERE {AD_WINDOWS} GROUP BY 1 ORDER BY 1",
+            ("time", "cost_per_view"),
+            width=12,
+        ),
+        Panel(
+            "Ad clicks and views per window",
+            "timeseries",
+            "SELECT window_start AS time, SUM(total_clicks) AS clicks, SUM(total_views) AS views "
+            f"FROM ad_window_stats WHERE {AD_WINDOWS} GROUP BY 1 ORDER BY 1",
+            ("time", "clicks", "views"),
+            width=24,
+        ),
     ),
 )
 
@@ -113,7 +145,7 @@ PIPELINE = Dashboard(
     datasource=PROMETHEUS,
     panels=(
         Panel(
-            "Produce rate (beacons/s)",
+            "Produce rate (events/s)",
             "timeseries",
             "sum by (stream) (rate(tidemark_producer_events_sent_total[1m]))",
             ("stream",),
@@ -168,7 +200,7 @@ PIPELINE = Dashboard(
     ),
 )
 
-DASHBOARDS = (RECRUITMENT, PIPELINE)
+DASHBOARDS = (BUSINESS, PIPELINE)
 
 
 def panel_json(panel: Panel, index: int, grid_pos: dict[str, int], dashboard: Dashboard) -> dict[str, object]:

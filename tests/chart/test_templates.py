@@ -81,12 +81,31 @@ class TestKafka:
         assert sorted(pool["spec"]["roles"]) == ["broker", "controller"]
         assert pool["metadata"]["labels"]["strimzi.io/cluster"] == "t-tidemark"
         assert by_kind(docs, "Kafka")[0]["spec"]["kafka"]["config"]["min.insync.replicas"] == 2
-        topic = by_kind(docs, "KafkaTopic")[0]
-        assert topic["spec"]["topicName"] == "tidemark.tracking"
-        assert topic["spec"]["replicas"] == 3
+        topics = {t["spec"]["topicName"]: t for t in by_kind(docs, "KafkaTopic")}
+        assert set(topics) == {"tidemark.tracking", "ad_topic"}
+        assert topics["ad_topic"]["spec"]["replicas"] == 3
 
     def test_should_render_no_topic_for_a_disabled_stream(self) -> None:
-        assert not by_kind(render_chart({"streams": {"tracking": {"enabled": False}}}), "KafkaTopic")
+        docs = render_chart({"streams": {"tracking": {"enabled": False}}})
+        assert [t["spec"]["topicName"] for t in by_kind(docs, "KafkaTopic")] == ["ad_topic"]
+
+
+class TestStreams:
+    def test_should_give_jobs_every_streams_settings(self) -> None:
+        docs = render_chart({"streams": {"ads": {"enabled": False, "retentionDays": 0}}})
+        data = named(docs, "ConfigMap", "t-tidemark-jobs")["data"]
+        assert data["TIDEMARK_ADS_ENABLED"] == "false"
+        assert data["TIDEMARK_ADS_RETENTION_DAYS"] == "0"
+        assert data["TIDEMARK_TRACKING_TOPIC"] == "tidemark.tracking"
+
+    def test_should_run_one_producer_per_stream(self) -> None:
+        docs = render_chart({"streams": {"ads": {"producer": True}}})
+        producers = {
+            d["metadata"]["name"]: d for d in by_kind(docs, "Deployment") if "producer" in d["metadata"]["name"]
+        }
+        assert set(producers) == {"t-tidemark-producer-tracking", "t-tidemark-producer-ads"}
+        env = producers["t-tidemark-producer-ads"]["spec"]["template"]["spec"]["containers"][0]["env"]
+        assert {"name": "TIDEMARK_PRODUCER_STREAM", "value": "ads"} in env
 
 
 class TestConnector:

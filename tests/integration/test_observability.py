@@ -13,8 +13,9 @@ from typing import Any
 import pytest
 
 from local import stack
-from observability.dashboards import PIPELINE, RECRUITMENT, Panel
+from observability.dashboards import BUSINESS, PIPELINE, Panel
 from observability.queries import run_promql, run_sql
+from producer.ads import AdEventFactory
 
 from .conftest import PROMETHEUS_URL, ROOT, eventually, mysql_connect
 from .pipeline import Pipeline
@@ -55,9 +56,10 @@ def prometheus_caught_up(pipeline: Pipeline) -> None:
 @pytest.fixture(scope="module")
 def observed(spark: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pipeline]:
     """A real run: the producer serving /metrics to Prometheus while ingest and aggregate push."""
-    pipeline = Pipeline(spark, tmp_path_factory.mktemp("observed"))
+    pipeline = Pipeline(spark, tmp_path_factory.mktemp("observed"), streams=("tracking", "ads"))
     pipeline.migrate()
     pipeline.send_payloads([b"not json", b'{"create_time": "nope"}'])
+    pipeline.send_messages("ads", list(AdEventFactory(seed=71, ads=8).stream(600, datetime.now(timezone.utc))))
     producer = subprocess.Popen(
         [sys.executable, "-m", "producer"],
         cwd=ROOT,
@@ -82,8 +84,8 @@ def observed(spark: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[P
         producer.wait(timeout=30)
 
 
-@pytest.mark.parametrize("panel", RECRUITMENT.panels, ids=lambda p: p.title)
-def test_every_recruitment_panel_returns_rows_as_the_read_only_user(observed: Pipeline, panel: Panel) -> None:
+@pytest.mark.parametrize("panel", BUSINESS.panels, ids=lambda p: p.title)
+def test_every_business_panel_returns_rows_as_the_read_only_user(observed: Pipeline, panel: Panel) -> None:
     conn = mysql_connect(observed.name, user=stack.GRAFANA_USER, password=stack.GRAFANA_PASSWORD)
     end = datetime.now(timezone.utc).replace(tzinfo=None) + timedelta(hours=1)
     columns, rows = run_sql(conn, panel, end - timedelta(hours=26), end)
