@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import sys
-
 from typing import Literal
 
 from pydantic import Field, SecretStr, ValidationError, model_validator
