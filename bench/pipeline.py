@@ -38,6 +38,7 @@ def environment(name: str) -> dict[str, str]:
         **os.environ,
         **stack.tidemark_env(),
         "TIDEMARK_TRACKING_TOPIC": f"{name}.tracking",
+        "TIDEMARK_ADS_TOPIC": f"{name}.ads",
         "TIDEMARK_CASSANDRA_KEYSPACE": name,
         "TIDEMARK_MYSQL_DATABASE": name,
         "TIDEMARK_RECRUIT_DATABASE": f"{name}_recruit",

@@ -17,6 +17,7 @@ import pytest
 import yaml
 
 from local import debezium, stack
+from producer.ads import AdEventFactory
 from tests.integration.conftest import (
     KAFKA,
     ROOT,
@@ -30,6 +31,7 @@ from tests.integration.conftest import (
 from tests.integration.test_stack import consume
 from tests.integration.test_tracking_pipeline import factory
 from tests.oracle import expected_events
+from tests.oracle_ads import expected_windows
 
 IMAGES = ROOT / "scripts" / "images.sh"
 CONNECT_MAIN = "org.apache.kafka.connect.cli.ConnectDistributed"
@@ -91,6 +93,7 @@ def stack_env(name: str) -> dict[str, str]:
     return {
         **endpoints,
         "TIDEMARK_TRACKING_TOPIC": f"{name}.tracking",
+        "TIDEMARK_ADS_TOPIC": f"{name}.ads",
         "TIDEMARK_CASSANDRA_KEYSPACE": name,
         "TIDEMARK_MYSQL_DATABASE": name,
         "TIDEMARK_RECRUIT_DATABASE": f"{name}_recruit",
@@ -147,9 +150,12 @@ def test_jobs_image_migrates_ingests_and_aggregates_into_mariadb(container: Any)
 
     name = unique("img")
     beacons = list(factory(71).stream(600, datetime.now(timezone.utc), spread=timedelta(minutes=10)))
+    ads = list(AdEventFactory(seed=72, ads=6).stream(300, datetime.now(timezone.utc)))
     producer = KafkaProducer(bootstrap_servers=KAFKA, acks="all")
     for b in beacons:
         producer.send(f"{name}.tracking", orjson.dumps(b))
+    for key, value in ads:
+        producer.send(f"{name}.ads", key=key, value=value)  # the ads stream parses in Python workers
     producer.flush()
     producer.close()
 
@@ -162,9 +168,14 @@ def test_jobs_image_migrates_ingests_and_aggregates_into_mariadb(container: Any)
     cur = conn.cursor()
     cur.execute("SELECT job_id, dates, hours, publisher_id, campaign_id, group_id, clicks, spend_hour FROM events")
     got = {tuple(r[:6]): (r[6], r[7]) for r in cur.fetchall()}
+    cur = conn.cursor()
+    cur.execute("SELECT ad_id, window_start, total_clicks, total_cost FROM ad_window_stats")
+    got_ads = {tuple(r[:2]): (r[2], r[3]) for r in cur.fetchall()}
     conn.close()
     want = {k: (v["clicks"], v["spend_hour"]) for k, v in expected_events(beacons).items()}
     assert got == want
+    want_ads = {k: (w["total_clicks"], w["total_cost"]) for k, w in expected_windows(v for _, v in ads).items()}
+    assert got_ads == want_ads
 
 
 def test_connect_image_loads_the_debezium_plugin_and_streams_changes(container: Any, tmp_path: Path) -> None:

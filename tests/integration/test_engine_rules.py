@@ -11,6 +11,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
+import pytest
 from cassandra.cluster import Session
 
 from producer.ads import AdEventFactory
@@ -123,24 +124,28 @@ def test_two_aggregates_at_once_under_load_converge_exactly(spark: Any, tmp_path
     assert_matches_oracle(pipeline)
 
 
-def test_a_second_aggregate_waits_then_exits_cleanly(spark: Any, tmp_path: Path) -> None:
-    pipeline = Pipeline(spark, tmp_path)
+@pytest.mark.parametrize(("stream", "table"), [("tracking", "events"), ("ads", "ad_window_stats")])
+def test_a_second_aggregate_waits_then_exits_cleanly(spark: Any, tmp_path: Path, stream: str, table: str) -> None:
+    pipeline = Pipeline(spark, tmp_path, streams=(stream,))
     pipeline.migrate()
-    pipeline.send(list(factory(64, PLAIN).stream(200, NOW, spread=timedelta(minutes=5))))
+    if stream == "tracking":
+        pipeline.send(list(factory(64, PLAIN).stream(200, NOW, spread=timedelta(minutes=5))))
+    else:
+        pipeline.send_messages("ads", list(AdEventFactory(seed=64).stream(200, NOW)))
     pipeline.ingest()
     holder = mysql_connect(pipeline.name)
     try:
         cursor = holder.cursor()
-        cursor.execute("SELECT GET_LOCK(%s, 0)", (f"tidemark.aggregate.{pipeline.name}.tracking",))
+        cursor.execute("SELECT GET_LOCK(%s, 0)", (f"tidemark.aggregate.{pipeline.name}.{stream}",))
         assert cursor.fetchone() == (1,)
         done = pipeline.run_main(
-            "jobs", "aggregate", "--stream", "tracking", extra_env={"TIDEMARK_AGGREGATE_LOCK_WAIT_SECONDS": "2"}
+            "jobs", "aggregate", "--stream", stream, extra_env={"TIDEMARK_AGGREGATE_LOCK_WAIT_SECONDS": "2"}
         )
     finally:
         holder.close()
     assert done.returncode == 0, done.stderr[-3000:]
-    assert "another aggregate of tracking is running" in done.stderr
-    assert pipeline.sql("SELECT COUNT(*) FROM events") == [(0,)]
+    assert f"another aggregate of {stream} is running" in done.stderr
+    assert pipeline.sql(f"SELECT COUNT(*) FROM {table}") == [(0,)]
     assert pipeline.sql("SELECT COUNT(*) FROM dirty_buckets")[0][0] > 0, "its buckets stay for the next run"
 
 
