@@ -14,7 +14,8 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Iterable, Iterator, Sequence
+import uuid
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import datetime, timezone
 from typing import Any
 
@@ -24,7 +25,7 @@ from pyspark.sql import functions as F
 
 from jobs.metrics import RunMetrics
 from jobs.settings import JobSettings
-from jobs.spec import AggregateContext, Rollup, StreamSpec
+from jobs.spec import AggregateContext, Rollup, RunContext, StreamSpec, row_constructors
 from jobs.stores import mysql_connection, read_cassandra
 from jobs.streams import configured
 
@@ -110,11 +111,8 @@ def periods_of(cursor: Any, rollup: Rollup, buckets: Sequence[datetime]) -> set[
     """The periods the partials of these buckets roll up into."""
     found: set[tuple[Any, ...]] = set()
     period = ", ".join(rollup.period)
-    for chunk in batched(buckets, ROWS_PER_STATEMENT):
-        cursor.execute(
-            f"SELECT DISTINCT {period} FROM {rollup.partials_table} WHERE bucket IN ({in_list(len(chunk), 1)})",
-            list(chunk),
-        )
+    for sql, values in row_constructors([(b,) for b in buckets], 1):
+        cursor.execute(f"SELECT DISTINCT {period} FROM {rollup.partials_table} WHERE (bucket) IN ({sql})", values)
         found.update(tuple(row) for row in cursor.fetchall())
     return found
 
@@ -140,32 +138,33 @@ def replace_partials(cursor: Any, rollup: Rollup, buckets: Sequence[datetime], r
     return written
 
 
-def prune_statement(rollup: Rollup, periods: int) -> str:
+def prune_statement(rollup: Rollup, periods_sql: str) -> str:
     """Deletes the rows of some periods whose key no partial produces any more."""
     match = " AND ".join(f"p.{c} = t.{c}" for c in (*rollup.key, *rollup.period))
     return (
         f"DELETE t FROM {rollup.table} t WHERE ({', '.join(f't.{c}' for c in rollup.period)}) "
-        f"IN ({in_list(periods, len(rollup.period))}) "
-        f"AND NOT EXISTS (SELECT 1 FROM {rollup.partials_table} p WHERE {match})"
+        f"IN ({periods_sql}) AND NOT EXISTS (SELECT 1 FROM {rollup.partials_table} p WHERE {match})"
     )
 
 
-def reroll(cursor: Any, rollup: Rollup, periods: set[tuple[Any, ...]]) -> int:
-    """Makes the target rows of these periods exactly what the partials produce."""
+def reroll(cursor: Any, rollup: Rollup, periods: set[tuple[Any, ...]], context: RunContext) -> int:
+    """Makes the target rows of these periods exactly what the partials produce, then runs
+    the rollup's further step on the same periods."""
     touched = 0
-    width = len(rollup.period)
-    for chunk in batched(sorted(periods), ROWS_PER_STATEMENT // max(width, 1)):
-        values = [v for period in chunk for v in period]
-        cursor.execute(rollup.upsert.format(periods=in_list(len(chunk), width)), values)
+    ordered = sorted(periods)
+    for sql, values in row_constructors(ordered, len(rollup.period)):
+        cursor.execute(rollup.upsert.format(periods=sql), values)
         touched += cursor.rowcount
-        cursor.execute(prune_statement(rollup, len(chunk)), values)
+        cursor.execute(prune_statement(rollup, sql), values)
         touched += cursor.rowcount
+    if rollup.then is not None and periods:
+        touched += rollup.then(cursor, periods, context)
     return touched
 
 
 def commit_chunk(
     conn: Any,
-    settings: JobSettings,
+    context: RunContext,
     spec: StreamSpec,
     *,
     marks: list[Mark],
@@ -179,8 +178,8 @@ def commit_chunk(
         cursor = conn.cursor()
         before = periods_of(cursor, spec.rollup, buckets)
         replace_partials(cursor, spec.rollup, buckets, partial_rows)
-        touched = reroll(cursor, spec.rollup, before | periods_of(cursor, spec.rollup, buckets))
-        if settings.aggregate_fail_before_watermark:
+        touched = reroll(cursor, spec.rollup, before | periods_of(cursor, spec.rollup, buckets), context)
+        if context.settings.aggregate_fail_before_watermark:
             raise InjectedFault("TIDEMARK_AGGREGATE_FAIL_BEFORE_WATERMARK is set: failing before the watermark")
         # A bucket re-marked while this run worked keeps its newer mark and stays dirty.
         cursor.executemany(
@@ -212,8 +211,9 @@ def newest_event_time(conn: Any, stream: str) -> datetime | None:
 
 
 def aggregate_chunk(
-    spark: SparkSession, conn: Any, settings: JobSettings, spec: StreamSpec, *, marks: list[Mark], metrics: RunMetrics
+    spark: SparkSession, conn: Any, context: RunContext, spec: StreamSpec, *, marks: list[Mark], metrics: RunMetrics
 ) -> None:
+    settings = context.settings
     raw = read_raw_buckets(spark, settings, spec, [b for b, _ in marks]).persist()
     try:
         counted = raw.where(spec.counted()) if spec.counted is not None else raw
@@ -225,7 +225,7 @@ def aggregate_chunk(
             rows = (tuple(row) for row in partials.toLocalIterator(prefetchPartitions=False))
             try:
                 touched = commit_chunk(
-                    conn, settings, spec, marks=marks, partial_rows=rows, newest_event=newest[0] if newest else None
+                    conn, context, spec, marks=marks, partial_rows=rows, newest_event=newest[0] if newest else None
                 )
                 break
             except mysql.connector.Error as e:
@@ -239,6 +239,29 @@ def aggregate_chunk(
     metrics.buckets_recomputed += len(marks)
 
 
+def run_id(spec: StreamSpec) -> str:
+    """Names one run of one stream: sortable by time, unique across concurrent installs."""
+    return f"{spec.name}-{datetime.now(timezone.utc):%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:6]}"
+
+
+def in_transaction(conn: Any, work: Callable[[Any], int]) -> int:
+    """Runs `work(cursor)` in one transaction, retried when MySQL reports a deadlock."""
+    for attempt in range(1, CHUNK_ATTEMPTS + 1):
+        conn.start_transaction()
+        try:
+            done = work(conn.cursor())
+            conn.commit()
+            return done
+        except mysql.connector.Error as e:
+            conn.rollback()
+            if e.errno not in RETRYABLE_ERRNOS or attempt == CHUNK_ATTEMPTS:
+                raise
+        except BaseException:
+            conn.rollback()
+            raise
+    raise AssertionError("unreachable")
+
+
 def aggregate_stream(spark: SparkSession, settings: JobSettings, spec: StreamSpec, metrics: RunMetrics) -> None:
     lock = mysql_connection(settings)
     conn = mysql_connection(settings)
@@ -249,15 +272,21 @@ def aggregate_stream(spark: SparkSession, settings: JobSettings, spec: StreamSpe
             metrics.skipped_streams.append(spec.name)
             return
         try:
+            context = RunContext(run_id=run_id(spec), settings=settings)
+            if spec.before_run is not None:
+                metrics.rows_written += in_transaction(conn, lambda cursor: spec.before_run(cursor, context))  # type: ignore[misc]
             through = newest_mark(conn, spec.name)
             chunks = 0
             while through is not None:
                 marks = dirty_marks(conn, spec.name, through, settings.aggregate_chunk_buckets)
                 if not marks:
                     break
-                aggregate_chunk(spark, conn, settings, spec, marks=marks, metrics=metrics)
+                aggregate_chunk(spark, conn, context, spec, marks=marks, metrics=metrics)
                 chunks += 1
             metrics.chunks += chunks
+            if spec.gauges is not None:
+                for key, value in spec.gauges(conn.cursor(), context).items():
+                    metrics.stream_values[spec.name, key] = value
             newest_visible = newest_event_time(conn, spec.name)
             if newest_visible is not None:
                 metrics.newest_event_timestamp[spec.name] = newest_visible.replace(tzinfo=timezone.utc).timestamp()

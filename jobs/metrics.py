@@ -36,6 +36,8 @@ class RunMetrics:
     # so freshness keeps rising while no job runs.
     newest_event_timestamp: dict[str, float] = field(default_factory=dict)
     lag_records: dict[str, int] = field(default_factory=dict)
+    # What a stream reports of itself after an aggregate run, by (stream, name).
+    stream_values: dict[tuple[str, str], float] = field(default_factory=dict)
     # Streams' micro-batches report from concurrent threads.
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
@@ -88,6 +90,11 @@ class RunMetrics:
         )
         for topic, records in self.lag_records.items():
             lag.labels(topic=topic).set(records)
+        values = Gauge(
+            "tidemark_stream_value", "What a stream reports after an aggregate run", ["stream", "name"], registry=reg
+        )
+        for (stream, name), value in self.stream_values.items():
+            values.labels(stream=stream, name=name).set(value)
         return reg
 
     def push(self, pushgateway: str, ok: bool) -> None:
@@ -109,6 +116,8 @@ class RunMetrics:
             parts.append(f"freshness_s[{stream}]={time.time() - timestamp:.1f}")
         if self.lag_records:
             parts.append(f"lag={self.lag_records}")
+        for (stream, name), value in self.stream_values.items():
+            parts.append(f"{name}[{stream}]={value:g}")
         if self.skipped_streams:
             parts.append(f"skipped (another run holds them)={self.skipped_streams}")
         return " ".join(parts)

@@ -27,6 +27,8 @@ def mysql_statements(settings: JobSettings) -> list[str]:
     statements = schema.mysql_ddl(settings.mysql_database)
     for spec in STREAMS.values():
         statements += spec.mysql_ddl(settings.mysql_database)
+        if spec.operational_ddl is not None:
+            statements += spec.operational_ddl(settings)
     return [*statements, *schema.recruit_ddl(settings.recruit_database)]
 
 

@@ -30,6 +30,12 @@ class JobSettings(BaseSettings):
     ads_enabled: bool = True
     ads_topic: str = "ad_topic"
     ads_retention_days: int | None = Field(default=None, ge=0)
+    orders_enabled: bool = True
+    orders_topic: str = "orderstopicdemo"
+    # Orders are business records: kept forever, any age accepted, unless set.
+    orders_retention_days: int | None = Field(default=0, ge=0)
+    # The shop's operational database, whose `customers` the orders are joined with.
+    shop_database: str = Field(default="shop", pattern=r"^[A-Za-z][A-Za-z0-9_]{0,63}$")
     # Confluent-API schema registry for Avro writer schemas ("" = each stream's built-in schema).
     schema_registry_url: str = ""
 
@@ -101,6 +107,17 @@ class JobSettings(BaseSettings):
         except (ZoneInfoNotFoundError, ValueError) as e:
             raise ValueError(f"unknown time zone {value!r}") from e
         return value
+
+
+def settings_help(model: type[BaseSettings]) -> str:
+    """The settings a process reads, for its --help: variable, default and meaning."""
+    lines = ["settings (environment variables):"]
+    for name, field in model.model_fields.items():
+        default = field.default
+        shown = "***" if isinstance(default, SecretStr) and default.get_secret_value() else repr(default)
+        meaning = f"  {field.description}" if field.description else ""
+        lines.append(f"  {ENV_PREFIX}{name.upper():<40} default {shown}{meaning}")
+    return "\n".join(lines)
 
 
 def describe(error: ValidationError) -> str:

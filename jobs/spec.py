@@ -13,14 +13,17 @@ table's columns. `reason` is NULL for a valid row.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import re
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 from pyspark.sql.types import ArrayType, DataType, StringType, StructField, StructType, TimestampType
+
+from jobs.settings import JobSettings
 
 STREAM_NAME = r"^[a-z][a-z0-9]{0,15}$"
 
@@ -46,6 +49,18 @@ class Placement:
 
 
 @dataclass(frozen=True)
+class RunContext:
+    """One aggregate run of one stream, as its SQL hooks see it."""
+
+    run_id: str  # stamps the rows this run changed (e.g. orders' batch_id)
+    settings: JobSettings
+
+
+# A SQL step of a rollup: (cursor inside the chunk's transaction, affected periods, run) -> rows touched.
+PeriodsHook = Callable[[Any, set[tuple[Any, ...]], RunContext], int]
+
+
+@dataclass(frozen=True)
 class Rollup:
     """How a stream's partials become its MySQL table.
 
@@ -61,6 +76,9 @@ class Rollup:
     key: tuple[str, ...]  # the target's unique key without the period columns
     period: tuple[str, ...]
     upsert: str
+    # A further step on the same transaction, given the periods just re-rolled (e.g. orders:
+    # customers' totals -> sales by source and state).
+    then: PeriodsHook | None = None
 
 
 @dataclass(frozen=True)
@@ -89,12 +107,17 @@ class StreamSpec:
     counted: Callable[[], Column] | None = None
     # Valid rows by kind, for the run metrics (none when None).
     kinds: Callable[[DataFrame], DataFrame] | None = None
+    # Tables of the operational database the stream reads (e.g. orders' shop.customers).
+    operational_ddl: Callable[[JobSettings], list[str]] | None = None
+    # Once per aggregate run, under the stream's lock, in its own transaction, before the
+    # chunks: follow changes of what the rollup joins with. Returns rows touched.
+    before_run: Callable[[Any, RunContext], int] | None = None
+    # Values pushed as `tidemark_stream_value{stream, name}` after each aggregate run.
+    gauges: Callable[[Any, RunContext], dict[str, float]] | None = None
 
 
 def index(*streams: StreamSpec) -> dict[str, StreamSpec]:
     """The registry: checks each spec and refuses two streams sharing a name, topic or table."""
-    import re
-
     seen: dict[str, str] = {}
     for spec in streams:
         if not re.match(STREAM_NAME, spec.name):
@@ -122,6 +145,44 @@ def index(*streams: StreamSpec) -> dict[str, StreamSpec]:
 
 
 # --- helpers a stream calls -------------------------------------------------------------------
+
+# ISO-8601: date, `T` or a space, time, an optional fraction, and `Z`, an offset or nothing (UTC).
+ISO_TIME = re.compile(
+    r"^(\d{4})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2}):(\d{2})(?:[.,](\d{1,9}))?"
+    r"(Z|z|[+-]\d{2}(?::?\d{2})?)?$"
+)
+
+
+def iso_instant(text: str) -> datetime | None:
+    """The moment an ISO-8601 string names, as naive UTC; None when it names none."""
+    match = ISO_TIME.match(text.strip())
+    if not match:
+        return None
+    year, month, day, hour, minute, second, fraction, zone = match.groups()
+    micros = int((fraction or "0")[:6].ljust(6, "0"))
+    try:
+        moment = datetime(int(year), int(month), int(day), int(hour), int(minute), int(second), micros)
+    except ValueError:
+        return None
+    if zone and zone not in ("Z", "z"):
+        sign = -1 if zone[0] == "-" else 1
+        digits = zone[1:].replace(":", "")
+        offset = timedelta(hours=int(digits[:2]), minutes=int(digits[2:] or 0))
+        if offset >= timedelta(hours=24):
+            return None
+        moment -= sign * offset
+    return moment
+
+
+def row_constructors(
+    rows: Sequence[tuple[Any, ...]], width: int, per_statement: int = 1_000
+) -> Iterator[tuple[str, list[Any]]]:
+    """`(%s, …), (%s, …)` for batches of rows, with their values flattened: IN lists that keep
+    every statement far below max_allowed_packet."""
+    one = "(" + ", ".join(["%s"] * width) + ")"
+    for start in range(0, len(rows), per_statement):
+        batch = rows[start : start + per_statement]
+        yield ", ".join([one] * len(batch)), [value for row in batch for value in row]
 
 
 def bucket_of(event_micros: Column, bucket_seconds: int) -> Column:

@@ -35,7 +35,27 @@ ADS_PRODUCER = {
     "TIDEMARK_PRODUCER_DURATION_SECONDS": os.environ.get("DEMO_SECONDS", "60"),
     "TIDEMARK_PRODUCER_METRICS_PORT": "18001",
 }
-RAW_TABLES = ("tracking_raw", "ads_raw")
+ORDERS_PRODUCER = {
+    "TIDEMARK_PRODUCER_STREAM": "orders",
+    "TIDEMARK_PRODUCER_RATE": os.environ.get("DEMO_ORDERS_RATE", "50"),
+    "TIDEMARK_PRODUCER_DURATION_SECONDS": os.environ.get("DEMO_SECONDS", "60"),
+    "TIDEMARK_PRODUCER_METRICS_PORT": "18002",
+    "TIDEMARK_PRODUCER_MOVE_CUSTOMER_EVERY_SECONDS": "15",
+}
+RAW_TABLES = ("tracking_raw", "ads_raw", "orders_raw")
+
+
+def background_producer(name: str, env: dict[str, str]) -> tuple[subprocess.Popen[bytes], Path]:
+    log = stack.STACK / "logs" / f"demo-producer-{name}.log"
+    with log.open("w") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "producer"],
+            env={**os.environ, **ENV, **env},
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            cwd=stack.ROOT,
+        )
+    return proc, log
 
 
 def step(name: str, *argv: str, env: dict[str, str] | None = None) -> None:
@@ -126,6 +146,27 @@ def summary() -> None:
         money=(4, 5),
     )
     table(
+        "Sales by customer source and state (top 8)",
+        ("source", "state", "sales", "orders", "last changed by run"),
+        query(
+            "SELECT source, state, total_sum_amount, order_count, batch_id FROM total_sales_by_source_state "
+            "ORDER BY total_sum_amount DESC LIMIT 8"
+        ),
+        money=(2,),
+    )
+    table(
+        "Orders",
+        ("orders counted", "sales", "waiting for their customer", "customers"),
+        query(
+            "SELECT (SELECT SUM(order_count) FROM total_sales_by_source_state), "
+            "(SELECT SUM(total_sum_amount) FROM total_sales_by_source_state), "
+            "(SELECT COALESCE(SUM(u.orders), 0) FROM order_user_totals u "
+            " LEFT JOIN customer_dim d ON d.id = u.user_id WHERE d.id IS NULL), "
+            "(SELECT COUNT(*) FROM customer_dim)"
+        ),
+        money=(1,),
+    )
+    table(
         "Job ↔ company (from CDC)",
         ("jobs in job_dim", "companies", "last change"),
         query("SELECT COUNT(*), COUNT(DISTINCT company_id), MAX(updated_at) FROM job_dim"),
@@ -150,11 +191,12 @@ def summary() -> None:
     cluster.shutdown()
     table(
         "Raw and rejected",
-        ("raw beacons", "raw ad events", "rejected", "by stream and reason"),
+        ("raw beacons", "raw ad events", "raw orders", "rejected", "by stream and reason"),
         [
             (
                 raw["tracking_raw"],
                 raw["ads_raw"],
+                raw["orders_raw"],
                 sum(reasons.values()),
                 ", ".join(f"{k}={v}" for k, v in sorted(reasons.items())) or "none",
             )
@@ -165,19 +207,15 @@ def summary() -> None:
 def main() -> int:
     step("migrate", "-m", "jobs", "migrate")
     debezium.register()
-    # Both streams' producers at once: ads in the background, tracking as the step.
-    ads_log = (stack.STACK / "logs" / "demo-producer-ads.log").open("w")
-    ads = subprocess.Popen(
-        [sys.executable, "-m", "producer"],
-        env={**os.environ, **ENV, **ADS_PRODUCER},
-        stdout=ads_log,
-        stderr=subprocess.STDOUT,
-        cwd=stack.ROOT,
-    )
+    # Every stream's producer at once: ads and orders in the background, tracking as the step.
+    background = {
+        name: background_producer(name, env) for name, env in (("ads", ADS_PRODUCER), ("orders", ORDERS_PRODUCER))
+    }
     step("producer", "-m", "producer", env=PRODUCER)
-    if ads.wait() != 0:
-        sys.exit(f"demo: the ads producer failed; log {ads_log.name}")
-    print(f"  ads: {stack.tail(Path(ads_log.name), 1).split(' INFO ')[-1]}", flush=True)
+    for name, (proc, log) in background.items():
+        if proc.wait() != 0:
+            sys.exit(f"demo: the {name} producer failed; log {log}:\n{stack.tail(log)}")
+        print(f"  {name}: {stack.tail(log, 1).split(' INFO ')[-1]}", flush=True)
     step("dims", "-m", "jobs", "dims")
     step("ingest", "-m", "jobs", "ingest")
     step("aggregate", "-m", "jobs", "aggregate")

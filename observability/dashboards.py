@@ -136,6 +136,44 @@ BUSINESS = Dashboard(
             ("time", "clicks", "views"),
             width=24,
         ),
+        Panel(
+            "Orders counted",
+            "stat",
+            "SELECT SUM(order_count) AS orders FROM total_sales_by_source_state",
+            ("orders",),
+            width=6,
+        ),
+        Panel(
+            "Sales",
+            "stat",
+            "SELECT SUM(total_sum_amount) AS sales FROM total_sales_by_source_state",
+            ("sales",),
+            width=6,
+        ),
+        Panel(
+            "Sales by source",
+            "barchart",
+            "SELECT source, SUM(total_sum_amount) AS sales, SUM(order_count) AS orders "
+            "FROM total_sales_by_source_state GROUP BY source ORDER BY sales DESC",
+            ("source", "sales", "orders"),
+            width=12,
+        ),
+        Panel(
+            "Sales by state",
+            "barchart",
+            "SELECT state, SUM(total_sum_amount) AS sales, SUM(order_count) AS orders "
+            "FROM total_sales_by_source_state GROUP BY state ORDER BY sales DESC LIMIT 15",
+            ("state", "sales", "orders"),
+            width=12,
+        ),
+        Panel(
+            "Sales after each run",
+            "timeseries",
+            "SELECT processed_at AS time, total_sum_amount AS sales, order_count AS orders "
+            "FROM sales_runs WHERE $__timeFilter(processed_at) ORDER BY 1",
+            ("time", "sales", "orders"),
+            width=12,
+        ),
     ),
 )
 

@@ -1,27 +1,37 @@
 """`python -m producer`: streams events of one stream (TIDEMARK_PRODUCER_STREAM) into Kafka.
 
-tracking: generates beacons at TIDEMARK_PRODUCER_RATE (or replays TIDEMARK_PRODUCER_REPLAY_FILE
-as fast as Kafka takes it), and optionally seeds the recruit tables and moves a job to another
-company now and then for CDC.
-ads: Confluent-framed Avro AdEvents at TIDEMARK_PRODUCER_RATE, about half re-sent
-byte-identical; registers the schema when TIDEMARK_SCHEMA_REGISTRY_URL is set.
-Both serve /metrics on TIDEMARK_PRODUCER_METRICS_PORT.
+tracking  beacons at TIDEMARK_PRODUCER_RATE (or TIDEMARK_PRODUCER_REPLAY_FILE, an export of a
+          tracking table, as fast as Kafka takes it); optionally seeds the recruit tables and
+          moves a job to another company now and then for CDC.
+ads       Confluent-framed Avro AdEvents, about half re-sent byte-identical; registers the
+          schema when TIDEMARK_SCHEMA_REGISTRY_URL is set.
+orders    JSON orders as pandas writes them (or TIDEMARK_PRODUCER_REPLAY_FILE, an orders CSV);
+          upserts TIDEMARK_PRODUCER_CUSTOMERS synthetic customers into shop.customers first.
+
+`python -m producer load-customers FILE.csv` upserts customers from a CSV with the sample
+export's header (ID,Name,Address,Birth Date,City,Created At,Email,Latitude,Longitude,
+Password,Source,State,Zip; the password is never stored), prints how many, and exits.
+Every producer serves /metrics on TIDEMARK_PRODUCER_METRICS_PORT.
 """
 
 from __future__ import annotations
 
+import argparse
 import logging
 import random
 import signal
 import sys
 import time
+from collections.abc import Iterator
 from datetime import datetime, timezone
 from pathlib import Path
 from types import FrameType
+from typing import Any
 
 from prometheus_client import start_http_server
 
-from producer import recruit
+from jobs.settings import settings_help
+from producer import orders, recruit
 from producer.ads import BUILT_IN_SCHEMA_ID, AdEventFactory, register_schema
 from producer.beacons import BeaconFactory, Mix
 from producer.catalog import synthetic_catalog
@@ -65,15 +75,40 @@ def ad_factory(settings: ProducerSettings) -> AdEventFactory:
     )
 
 
+def shop_connection(settings: ProducerSettings) -> Any:
+    return recruit.connect(settings, database=settings.shop_database)
+
+
+def messages(settings: ProducerSettings) -> Iterator[tuple[bytes | None, bytes] | dict[str, Any]]:
+    """The stream's endless supply: (key, value) pairs, or beacons for the tracking sender."""
+    if settings.producer_stream == "ads":
+        factory = ad_factory(settings)
+        while True:
+            yield factory.next(datetime.now(timezone.utc))
+    elif settings.producer_stream == "orders":
+        order_factory = orders.OrderFactory(customers=max(settings.producer_customers, 1), seed=settings.producer_seed)
+        while True:
+            yield None, order_factory.next(datetime.now(timezone.utc))
+    else:
+        catalog = synthetic_catalog(settings.producer_jobs, settings.producer_publishers, settings.producer_seed)
+        beacons = BeaconFactory(catalog, mix_of(settings), settings.producer_seed)
+        while True:
+            yield beacons.next(datetime.now(timezone.utc))
+
+
+def send(sender: Sender, message: tuple[bytes | None, bytes] | dict[str, Any]) -> None:
+    if isinstance(message, dict):
+        sender.send(message)
+    else:
+        sender.send_bytes(*message)
+
+
 def generate(settings: ProducerSettings, sender: Sender, stop: Stop) -> int:
-    catalog = synthetic_catalog(settings.producer_jobs, settings.producer_publishers, settings.producer_seed)
-    beacons = BeaconFactory(catalog, mix_of(settings), settings.producer_seed)
-    ads = ad_factory(settings) if settings.producer_stream == "ads" else None
     rng = random.Random(settings.producer_seed)
-    mutating = settings.producer_mutate_jobs_every_seconds and ads is None
-    conn = recruit.connect(settings) if mutating else None
+    supply = messages(settings)
+    mutations = mutation_of(settings)
     started = time.monotonic()
-    next_mutation = started + settings.producer_mutate_jobs_every_seconds
+    next_mutation = started + (mutations[1] if mutations else 0)
     sent = 0
     while not stop.requested:
         elapsed = time.monotonic() - started
@@ -85,48 +120,97 @@ def generate(settings: ProducerSettings, sender: Sender, stop: Stop) -> int:
         due = int(elapsed * settings.producer_rate) if settings.producer_rate else sent + 1000
         if settings.producer_max_events:
             due = min(due, settings.producer_max_events)
-        now = datetime.now(timezone.utc)
         while sent < due:
-            if ads is not None:
-                sender.send_bytes(*ads.next(now))
-            else:
-                sender.send(beacons.next(now))
+            send(sender, next(supply))
             sent += 1
-        if conn is not None and time.monotonic() >= next_mutation:
-            job_id, company_id = recruit.move_job(conn, rng)
-            log.info("moved job %d to company %d", job_id, company_id)
-            next_mutation += settings.producer_mutate_jobs_every_seconds
+        if mutations is not None and time.monotonic() >= next_mutation:
+            mutations[0](rng)
+            next_mutation += mutations[1]
         if settings.producer_rate:
             time.sleep(0.02)
-    if conn is not None:
-        conn.close()
     return sent
 
 
+def mutation_of(settings: ProducerSettings) -> tuple[Any, float] | None:
+    """What the producer changes now and then in the operational tables, and how often."""
+    if settings.producer_stream == "tracking" and settings.producer_mutate_jobs_every_seconds:
+        conn = recruit.connect(settings)
+
+        def move_job(rng: random.Random) -> None:
+            job_id, company_id = recruit.move_job(conn, rng)
+            log.info("moved job %d to company %d", job_id, company_id)
+
+        return move_job, settings.producer_mutate_jobs_every_seconds
+    if settings.producer_stream == "orders" and settings.producer_move_customer_every_seconds:
+        shop = shop_connection(settings)
+
+        def move_customer(rng: random.Random) -> None:
+            customer_id, state = orders.move_customer(shop, rng)
+            log.info("moved customer %d to %s", customer_id, state)
+
+        return move_customer, settings.producer_move_customer_every_seconds
+    return None
+
+
 def replay(settings: ProducerSettings, sender: Sender, stop: Stop) -> int:
+    path = Path(settings.producer_replay_file)
     sent = 0
-    for beacon in read_export(Path(settings.producer_replay_file)):
+    rows: Iterator[Any] = orders.orders_from_csv(path) if settings.producer_stream == "orders" else read_export(path)
+    for row in rows:
         if stop.requested:
             break
-        sender.send(beacon)
+        send(sender, (None, orders.encode(row)) if settings.producer_stream == "orders" else row)
         sent += 1
     return sent
 
 
-def main() -> int:
+def load_customers(settings: ProducerSettings, path: Path) -> int:
+    conn = shop_connection(settings)
+    try:
+        loaded = orders.upsert_customers(conn, orders.customers_from_csv(path))
+    finally:
+        conn.close()
+    print(f"loaded {loaded} customers from {path} into {settings.shop_database}.customers")
+    return 0
+
+
+def parse_args(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="python -m producer",
+        description=__doc__,
+        epilog=settings_help(ProducerSettings),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    commands = parser.add_subparsers(dest="command")
+    load_parser = commands.add_parser("load-customers", help="upsert customers from a CSV into shop.customers")
+    load_parser.add_argument("file", type=Path, help="CSV with the sample export's header")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(sys.argv[1:] if argv is None else argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     settings = load()
+    if args.command == "load-customers":
+        if not args.file.is_file():
+            sys.exit(f"load-customers: no such file {str(args.file)!r}")
+        return load_customers(settings, args.file)
     if settings.producer_replay_file and not Path(settings.producer_replay_file).is_file():
         sys.exit(f"TIDEMARK_PRODUCER_REPLAY_FILE: no such file {settings.producer_replay_file!r}")
     if settings.producer_metrics_port:
         start_http_server(settings.producer_metrics_port)
-    if settings.producer_seed_recruit:
+    if settings.producer_stream == "tracking" and settings.producer_seed_recruit:
         catalog = synthetic_catalog(settings.producer_jobs, settings.producer_publishers, settings.producer_seed)
         rows = recruit.catalog_rows(catalog)
         if settings.producer_recruit_csv_dir:
             rows.update(recruit.csv_rows(Path(settings.producer_recruit_csv_dir)))
         conn = recruit.connect(settings)
         log.info("seeded recruit tables: %s", recruit.seed(conn, rows))
+        conn.close()
+    if settings.producer_stream == "orders" and settings.producer_customers:
+        conn = shop_connection(settings)
+        customers = orders.synthetic_customers(settings.producer_customers, settings.producer_seed)
+        log.info("upserted %d synthetic customers", orders.upsert_customers(conn, customers))
         conn.close()
     stop = Stop()
     signal.signal(signal.SIGTERM, stop)
@@ -136,7 +220,7 @@ def main() -> int:
     sent = replay(settings, sender, stop) if settings.producer_replay_file else generate(settings, sender, stop)
     sender.close()
     seconds = time.monotonic() - started
-    what = "ad events" if settings.producer_stream == "ads" else "beacons"
+    what = {"tracking": "beacons", "ads": "ad events", "orders": "orders"}[settings.producer_stream]
     log.info("sent %d %s in %.1fs (%.0f/s)", sent, what, seconds, sent / seconds if seconds else 0)
     return 0
 

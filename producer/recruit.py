@@ -23,13 +23,14 @@ TABLES = {
 }
 
 
-def connect(settings: ProducerSettings) -> Any:
+def connect(settings: ProducerSettings, database: str | None = None) -> Any:
+    """A connection to the recruit database, or to `database` (e.g. the shop's)."""
     return mysql.connector.connect(
         host=settings.mysql_host,
         port=settings.mysql_port,
         user=settings.mysql_user,
         password=settings.mysql_password.get_secret_value(),
-        database=settings.recruit_database,
+        database=database or settings.recruit_database,
         autocommit=True,
     )
 

@@ -24,7 +24,11 @@ SEND_LATENCY = Histogram(
 class Sender:
     def __init__(self, settings: ProducerSettings) -> None:
         self.stream = settings.producer_stream
-        self.topic = settings.ads_topic if self.stream == "ads" else settings.tracking_topic
+        self.topic = {
+            "tracking": settings.tracking_topic,
+            "ads": settings.ads_topic,
+            "orders": settings.orders_topic,
+        }[self.stream]
         stream = self.stream
         self.errors: list[BaseException] = []
         compression = None if settings.producer_compression == "none" else settings.producer_compression

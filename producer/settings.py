@@ -16,14 +16,21 @@ class ProducerSettings(BaseSettings):
 
     kafka_bootstrap: str = "127.0.0.1:19092"
     # Which stream this producer feeds: one producer process per stream.
-    producer_stream: Literal["tracking", "ads"] = "tracking"
+    producer_stream: Literal["tracking", "ads", "orders"] = "tracking"
     tracking_topic: str = "tidemark.tracking"
     ads_topic: str = "ad_topic"
+    orders_topic: str = "orderstopicdemo"
     # Confluent-API schema registry: the ads producer registers AdEvent there and frames its id.
     schema_registry_url: str = ""
     producer_ads: int = Field(default=50, ge=1, description="distinct ad ids the ads producer uses")
     producer_ads_duplicate_rate: float = Field(default=0.5, ge=0, le=1)
     producer_ads_backdate_max_seconds: float = Field(default=1800.0, ge=0)
+    # The orders producer: customers it upserts into shop.customers at start (0 = none, e.g.
+    # when `python -m producer load-customers FILE.csv` loaded real ones), and how often it
+    # moves a customer to another state (0 = never).
+    producer_customers: int = Field(default=200, ge=0)
+    producer_move_customer_every_seconds: float = Field(default=0.0, ge=0)
+    shop_database: str = Field(default="shop", pattern=r"^[A-Za-z][A-Za-z0-9_]{0,63}$")
 
     # What to send: generated beacons at a rate, or an export of a tracking table.
     producer_replay_file: str = ""

@@ -7,9 +7,9 @@ from dataclasses import replace
 
 from jobs.settings import JobSettings
 from jobs.spec import StreamSpec, index
-from jobs.streams import ads, tracking
+from jobs.streams import ads, orders, tracking
 
-STREAMS: dict[str, StreamSpec] = index(tracking.STREAM, ads.STREAM)
+STREAMS: dict[str, StreamSpec] = index(tracking.STREAM, ads.STREAM, orders.STREAM)
 
 
 def retention_days(settings: JobSettings, name: str) -> int:

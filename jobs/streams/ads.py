@@ -18,11 +18,9 @@ import hashlib
 import io
 import json
 import math
-import re
 import struct
 import urllib.error
 import urllib.request
-from datetime import datetime, timedelta
 from typing import Any
 
 import fastavro
@@ -31,7 +29,16 @@ from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 from pyspark.sql.types import DoubleType, IntegerType, LongType, StringType
 
-from jobs.spec import AggregateContext, ParseResult, Placement, Reject, Rollup, StreamSpec, python_classifier
+from jobs.spec import (
+    AggregateContext,
+    ParseResult,
+    Placement,
+    Reject,
+    Rollup,
+    StreamSpec,
+    iso_instant,
+    python_classifier,
+)
 from jobs.wire import AD_EVENT_SCHEMA
 
 ADS = "ads"
@@ -41,33 +48,6 @@ MAX_AD_ID_CHARS = 255
 COST_SCALE = 6  # decimal places a cost keeps when summed
 
 BUILT_IN = fastavro.parse_schema(AD_EVENT_SCHEMA)
-
-# ISO-8601: date, `T` or a space, time, an optional fraction, and `Z`, an offset or nothing (UTC).
-ISO_TIME = re.compile(
-    r"^(\d{4})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2}):(\d{2})(?:[.,](\d{1,9}))?"
-    r"(Z|z|[+-]\d{2}(?::?\d{2})?)?$"
-)
-
-
-def parse_timestamp(text: str) -> datetime | None:
-    """The moment an ISO-8601 string names, as naive UTC; None when it names none."""
-    match = ISO_TIME.match(text.strip())
-    if not match:
-        return None
-    year, month, day, hour, minute, second, fraction, zone = match.groups()
-    micros = int((fraction or "0")[:6].ljust(6, "0"))
-    try:
-        moment = datetime(int(year), int(month), int(day), int(hour), int(minute), int(second), micros)
-    except ValueError:
-        return None
-    if zone and zone not in ("Z", "z"):
-        sign = -1 if zone[0] == "-" else 1
-        digits = zone[1:].replace(":", "")
-        offset = timedelta(hours=int(digits[:2]), minutes=int(digits[2:] or 0))
-        if offset >= timedelta(hours=24):
-            return None
-        moment -= sign * offset
-    return moment
 
 
 def event_id(record: dict[str, Any]) -> str:
@@ -122,7 +102,7 @@ def parse(payload: bytes, registry_url: str = "") -> ParseResult:
         return record
     if not record["ad_id"] or len(record["ad_id"]) > MAX_AD_ID_CHARS:
         return Reject("bad_ad_id", f"{len(record['ad_id'])} characters")
-    moment = parse_timestamp(record["timestamp"])
+    moment = iso_instant(record["timestamp"])
     if moment is None:
         return Reject("bad_timestamp", f"timestamp={record['timestamp'][:64]}")
     if not math.isfinite(record["cost"]):

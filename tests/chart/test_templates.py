@@ -82,12 +82,12 @@ class TestKafka:
         assert pool["metadata"]["labels"]["strimzi.io/cluster"] == "t-tidemark"
         assert by_kind(docs, "Kafka")[0]["spec"]["kafka"]["config"]["min.insync.replicas"] == 2
         topics = {t["spec"]["topicName"]: t for t in by_kind(docs, "KafkaTopic")}
-        assert set(topics) == {"tidemark.tracking", "ad_topic"}
+        assert set(topics) == {"tidemark.tracking", "ad_topic", "orderstopicdemo"}
         assert topics["ad_topic"]["spec"]["replicas"] == 3
 
     def test_should_render_no_topic_for_a_disabled_stream(self) -> None:
         docs = render_chart({"streams": {"tracking": {"enabled": False}}})
-        assert [t["spec"]["topicName"] for t in by_kind(docs, "KafkaTopic")] == ["ad_topic"]
+        assert sorted(t["spec"]["topicName"] for t in by_kind(docs, "KafkaTopic")) == ["ad_topic", "orderstopicdemo"]
 
 
 class TestStreams:
@@ -103,7 +103,11 @@ class TestStreams:
         producers = {
             d["metadata"]["name"]: d for d in by_kind(docs, "Deployment") if "producer" in d["metadata"]["name"]
         }
-        assert set(producers) == {"t-tidemark-producer-tracking", "t-tidemark-producer-ads"}
+        assert set(producers) == {
+            "t-tidemark-producer-tracking",
+            "t-tidemark-producer-ads",
+            "t-tidemark-producer-orders",
+        }
         env = producers["t-tidemark-producer-ads"]["spec"]["template"]["spec"]["containers"][0]["env"]
         assert {"name": "TIDEMARK_PRODUCER_STREAM", "value": "ads"} in env
 

@@ -51,6 +51,7 @@ class Pipeline:
     # What a test sent as raw message values, and its ingest's metrics, for the oracles.
     frames: list[bytes] = field(default_factory=list)
     ingested: RunMetrics | None = None
+    customers: dict[int, tuple[str, str]] = field(default_factory=dict)
 
     @property
     def env(self) -> dict[str, str]:
@@ -65,6 +66,7 @@ class Pipeline:
             "TIDEMARK_CASSANDRA_KEYSPACE": self.name,
             "TIDEMARK_MYSQL_DATABASE": self.name,
             "TIDEMARK_RECRUIT_DATABASE": f"{self.name}_recruit",
+            "TIDEMARK_SHOP_DATABASE": f"{self.name}_shop",
             "TIDEMARK_CHECKPOINT_DIR": str(self.tmp / "checkpoints"),
             "TIDEMARK_REPORT_TIMEZONE": self.report_timezone,
             "TIDEMARK_PUSHGATEWAY": "",

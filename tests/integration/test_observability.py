@@ -16,6 +16,7 @@ from local import stack
 from observability.dashboards import BUSINESS, PIPELINE, Panel
 from observability.queries import run_promql, run_sql
 from producer.ads import AdEventFactory
+from producer.orders import OrderFactory, synthetic_customers, upsert_customers
 
 from .conftest import PROMETHEUS_URL, ROOT, eventually, mysql_connect
 from .pipeline import Pipeline
@@ -56,8 +57,14 @@ def prometheus_caught_up(pipeline: Pipeline) -> None:
 @pytest.fixture(scope="module")
 def observed(spark: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pipeline]:
     """A real run: the producer serving /metrics to Prometheus while ingest and aggregate push."""
-    pipeline = Pipeline(spark, tmp_path_factory.mktemp("observed"), streams=("tracking", "ads"))
+    pipeline = Pipeline(spark, tmp_path_factory.mktemp("observed"), streams=("tracking", "ads", "orders"))
     pipeline.migrate()
+    shop = mysql_connect(f"{pipeline.name}_shop")
+    upsert_customers(shop, synthetic_customers(40, seed=71))
+    shop.close()
+    pipeline.send_messages(
+        "orders", [(None, m) for m in OrderFactory(customers=40).stream(300, datetime.now(timezone.utc))]
+    )
     pipeline.send_payloads([b"not json", b'{"create_time": "nope"}'])
     pipeline.send_messages("ads", list(AdEventFactory(seed=71, ads=8).stream(600, datetime.now(timezone.utc))))
     producer = subprocess.Popen(

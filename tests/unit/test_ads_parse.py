@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from jobs.spec import Reject
-from jobs.streams.ads import parse, parse_timestamp
+from jobs.spec import Reject, iso_instant
+from jobs.streams.ads import parse
 from producer.ads import AdEventFactory, encode
 
 RECORD = {"ad_id": "ad_0007", "timestamp": "2026-11-22T10:00:15", "clicks": 3, "views": 40, "cost": 12.5}
@@ -39,7 +39,7 @@ def row(**changes: Any) -> dict[str, Any]:
     ],
 )
 def test_should_read_iso_timestamps_in_utc(text: str, want: datetime | None) -> None:
-    assert parse_timestamp(text) == want
+    assert iso_instant(text) == want
 
 
 def test_should_give_the_event_its_time_and_fields() -> None:
