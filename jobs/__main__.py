@@ -7,6 +7,7 @@ dims        Debezium change events of recruit.job into analytics.job_dim
 backfill    --stream NAME --from T --to T: mark a time range dirty
 
 Without --stream, ingest and aggregate drive every enabled stream (TIDEMARK_<STREAM>_ENABLED).
+`python -m jobs <name> --help` shows one job's arguments and every setting with its default.
 """
 
 from __future__ import annotations
@@ -17,64 +18,78 @@ import sys
 
 from jobs import aggregate, backfill, dims, ingest, migrate
 from jobs.metrics import RunMetrics
-from jobs.settings import JobSettings, load
+from jobs.settings import JobSettings, load, settings_help
 from jobs.spark import session
 from jobs.streams import STREAMS
 
-JOBS = ["migrate", "ingest", "aggregate", "dims", "backfill"]
+JOBS = {
+    "migrate": migrate.__doc__,
+    "ingest": ingest.__doc__,
+    "aggregate": aggregate.__doc__,
+    "dims": dims.__doc__,
+    "backfill": backfill.__doc__,
+}
 
 
-def parse_streams(name: str, argv: list[str]) -> list[str]:
-    parser = argparse.ArgumentParser(
-        prog=f"python -m jobs {name}", description=(ingest if name == "ingest" else aggregate).__doc__
+def parser() -> argparse.ArgumentParser:
+    """Every job's arguments; --help prints them with the settings and touches nothing."""
+    root = argparse.ArgumentParser(
+        prog="python -m jobs",
+        description=__doc__,
+        epilog=settings_help(JobSettings),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument(
-        "--stream",
-        action="append",
-        default=[],
-        choices=sorted(STREAMS),
-        help="a stream to run (repeatable); default: every enabled stream",
-    )
-    streams: list[str] = parser.parse_args(argv).stream
-    return streams
+    jobs = root.add_subparsers(dest="job", required=True, metavar="{" + ",".join(JOBS) + "}")
+    for name, doc in JOBS.items():
+        job = jobs.add_parser(
+            name,
+            parents=[backfill.arguments()] if name == "backfill" else [],
+            description=doc,
+            epilog=settings_help(JobSettings),
+            formatter_class=argparse.RawDescriptionHelpFormatter,
+        )
+        if name in ("ingest", "aggregate"):
+            job.add_argument(
+                "--stream",
+                action="append",
+                default=[],
+                choices=sorted(STREAMS),
+                help="a stream to run (repeatable); default: every enabled stream",
+            )
+    return root
 
 
-def run_job(name: str, settings: JobSettings, argv: list[str], metrics: RunMetrics) -> None:
-    if name == "migrate":
+def run_job(args: argparse.Namespace, settings: JobSettings, argv: list[str], metrics: RunMetrics) -> None:
+    if args.job == "migrate":
         migrate.run(settings, metrics)
-    elif name == "backfill":
+    elif args.job == "backfill":
         backfill.run(settings, argv, metrics)
-    elif name == "dims":
-        dims.run(settings, session(settings, name), metrics)
-    elif name == "ingest":
-        ingest.run(settings, session(settings, name), metrics, parse_streams(name, argv))
+    elif args.job == "dims":
+        dims.run(settings, session(settings, args.job), metrics)
+    elif args.job == "ingest":
+        ingest.run(settings, session(settings, args.job), metrics, args.stream)
     else:
-        aggregate.run(settings, session(settings, name), metrics, parse_streams(name, argv))
+        aggregate.run(settings, session(settings, args.job), metrics, args.stream)
 
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
-    if not argv or argv[0] not in JOBS:
-        print(__doc__, file=sys.stderr)
-        return 2
-    name = argv[0]
     # Arguments are checked before anything starts, so a typo costs no Spark start-up.
-    if name in ("ingest", "aggregate"):
-        parse_streams(name, argv[1:])
-    elif name == "backfill":
-        backfill.parse_args(argv[1:])
+    args = parser().parse_args(argv)
+    if args.job == "backfill" and args.end <= args.start:
+        parser().error("backfill: --to must be after --from")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     settings = load()
-    metrics = RunMetrics(job=name)
-    log = logging.getLogger(f"tidemark.{name}")
+    metrics = RunMetrics(job=args.job)
+    log = logging.getLogger(f"tidemark.{args.job}")
     try:
-        run_job(name, settings, argv[1:], metrics)
+        run_job(args, settings, argv[1:], metrics)
     except Exception:
-        log.exception("%s failed", name)
+        log.exception("%s failed", args.job)
         metrics.push(settings.pushgateway, ok=False)
         return 1
     metrics.push(settings.pushgateway, ok=True)
-    log.info("%s done: %s", name, metrics.summary())
+    log.info("%s done: %s", args.job, metrics.summary())
     return 0
 
 
