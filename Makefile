@@ -53,9 +53,12 @@ bench: stack-up ## Benchmark producer, ingest, aggregate and freshness on the lo
 	@$(PY) -m bench.pipeline $(BENCH_ARGS)
 
 ##@ Test
-.PHONY: test lint test-unit test-chart test-integration
+.PHONY: test test-fast lint test-unit test-chart test-integration
 test: setup lint stack-up ## The whole suite: lint, unit, chart, integration and image tests (what CI runs)
 	@$(PY) -m pytest -m "unit or chart or integration or images"
+
+test-fast: deps tools ## The quick loop: unit and chart tests (no servers, under a minute)
+	@$(PY) -m pytest -m "unit or chart"
 
 lint: deps ## ruff (lint + format check) and mypy strict
 	@$(VENV)/bin/ruff check .
@@ -64,6 +67,9 @@ lint: deps ## ruff (lint + format check) and mypy strict
 
 test-unit: deps ## Unit tests only (need nothing)
 	@$(PY) -m pytest -m unit
+
+test-chart: deps tools ## Chart tests only (render, validate, promtool)
+	@$(PY) -m pytest -m chart
 
 test-integration: stack-up ## Integration tests against the local stack
 	@$(PY) -m pytest -m integration

@@ -7,9 +7,33 @@ import sys
 import time
 from pathlib import Path
 
+import pyspark
 from pyspark.sql import SparkSession
 
 from jobs.settings import JobSettings
+
+KAFKA_CONNECTOR = "spark-sql-kafka-0-10_*.jar"
+
+
+def connector_jars(settings: JobSettings) -> list[str]:
+    """The connector jars to add: TIDEMARK_SPARK_JARS_DIR's, none when Spark already ships them
+    (the jobs image), else the newest ones `make stack-up` cached. Stops with a message that
+    names the setting when there are none, instead of Spark's "Failed to find data source"."""
+    if settings.spark_jars_dir:
+        return sorted(str(p) for p in Path(settings.spark_jars_dir).glob("*.jar"))
+    spark_home = Path(os.environ.get("SPARK_HOME") or Path(pyspark.__file__).parent)
+    if any((spark_home / "jars").glob(KAFKA_CONNECTOR)):
+        return []
+    # Where `make stack-up` caches them (local/stack.py: one folder per pom content).
+    cache = Path(os.environ.get("TIDEMARK_CACHE_DIR", Path.home() / ".cache" / "tidemark")) / "jars"
+    cached = sorted(cache.glob(f"spark-*/{KAFKA_CONNECTOR}"), key=lambda p: p.stat().st_mtime)
+    if cached:
+        return sorted(str(p) for p in cached[-1].parent.glob("*.jar"))
+    raise SystemExit(
+        "TIDEMARK_SPARK_JARS_DIR is not set and no connector jars are cached in "
+        f"{cache}: run `make stack-up` (it fetches them), or set TIDEMARK_SPARK_JARS_DIR to a "
+        'folder of the Kafka, Cassandra and MySQL connector jars (`eval "$(python local/stack.py env)"`)'
+    )
 
 
 def session(settings: JobSettings, app_name: str) -> SparkSession:
@@ -69,8 +93,8 @@ def session(settings: JobSettings, app_name: str) -> SparkSession:
         builder = builder.config("spark.cassandra.auth.username", settings.cassandra_username).config(
             "spark.cassandra.auth.password", settings.cassandra_password.get_secret_value()
         )
-    if settings.spark_jars_dir:
-        jars = sorted(str(p) for p in Path(settings.spark_jars_dir).glob("*.jar"))
+    jars = connector_jars(settings)
+    if jars:
         builder = builder.config("spark.jars", ",".join(jars))
     spark = builder.getOrCreate()
     spark.sparkContext.setLogLevel("WARN")

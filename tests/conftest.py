@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -23,3 +24,21 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         tier = tier_of(Path(item.path))
         if tier is not None:
             item.add_marker(getattr(pytest.mark, tier))
+
+
+TIER_SECONDS: dict[str, float] = {}
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    tier = tier_of(Path(report.fspath)) if report.fspath else None
+    if tier is not None:
+        TIER_SECONDS[tier] = TIER_SECONDS.get(tier, 0.0) + report.duration
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    """How long each tier took (set-up, call and tear-down of its tests), so a slow loop shows where."""
+    if TIER_SECONDS:
+        terminalreporter.section("time per tier")
+        for tier in TIERS:
+            if tier in TIER_SECONDS:
+                terminalreporter.write_line(f"tier {tier:<12} {TIER_SECONDS[tier]:7.1f}s")
