@@ -1,13 +1,15 @@
-"""Benchmark of the tracking pipeline on the local stack: prints numbers, asserts nothing.
+"""Benchmark of the pipeline on the local stack, stream by stream: prints numbers, asserts nothing.
 
-    python -m bench.pipeline [--events 200000] [--cycles 5] [--rate 2000]
+    python -m bench.pipeline [--events 200000] [--cycles 5] [--rate 2000] [--streams tracking,ads,orders]
 
-1. producer throughput: --events generated beacons sent as fast as Kafka acknowledges them;
-2. ingest and aggregate over them, each as `python -m jobs <name>` (Spark start-up included):
-   seconds, events/s, seconds per million events, peak RSS of the job's process tree
-   (Python + Spark's JVM, sampled every 250 ms);
-3. freshness under load: the producer streams at --rate while ingest+aggregate run back to
-   back --cycles times; after each cycle, now minus the newest event in MySQL.
+For each stream:
+1. producer throughput: --events generated events sent as fast as Kafka acknowledges them;
+2. ingest and aggregate over them, each as `python -m jobs <name> --stream S` (Spark start-up
+   included): seconds, events/s, seconds per million events, peak RSS of the job's process
+   tree (Python + Spark's JVM, sampled every 250 ms).
+Then, for tracking, freshness under load: the producer streams at --rate while
+ingest+aggregate run back to back --cycles times; after each cycle, now minus the newest
+event in MySQL.
 Each run uses its own topic, keyspace and database.
 """
 
@@ -42,6 +44,8 @@ def environment(name: str) -> dict[str, str]:
         "TIDEMARK_CASSANDRA_KEYSPACE": name,
         "TIDEMARK_MYSQL_DATABASE": name,
         "TIDEMARK_RECRUIT_DATABASE": f"{name}_recruit",
+        "TIDEMARK_SHOP_DATABASE": f"{name}_shop",
+        "TIDEMARK_ORDERS_TOPIC": f"{name}.orders",
         "TIDEMARK_CHECKPOINT_DIR": str(stack.STACK / "bench" / name),
         "TIDEMARK_PUSHGATEWAY": "",
         "TIDEMARK_PRODUCER_METRICS_PORT": "0",
@@ -109,22 +113,26 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--events", type=int, default=200_000)
     parser.add_argument("--cycles", type=int, default=5)
     parser.add_argument("--rate", type=int, default=2000)
+    parser.add_argument("--streams", default="tracking,ads,orders", help="comma-separated streams to measure")
     args = parser.parse_args(argv)
     name = f"bench_{uuid.uuid4().hex[:8]}"
     env = environment(name)
 
     timed(["-m", "jobs", "migrate"], env)
-    seconds, _ = timed(
-        ["-m", "producer"], {**env, "TIDEMARK_PRODUCER_RATE": "0", "TIDEMARK_PRODUCER_MAX_EVENTS": str(args.events)}
-    )
-    print(f"producer   {args.events:>9,} events in {seconds:6.1f}s  {args.events / seconds:>9,.0f} events/s")
-
-    for job in ("ingest", "aggregate"):
-        seconds, peak = timed(["-m", "jobs", job], env)
-        print(
-            f"{job:10} {args.events:>9,} events in {seconds:6.1f}s  {args.events / seconds:>9,.0f} events/s  "
-            f"{seconds / args.events * 1e6:7.1f} s per million  peak RSS {peak:,.0f} MiB"
-        )
+    for stream in args.streams.split(","):
+        producing = {**env, "TIDEMARK_PRODUCER_STREAM": stream, "TIDEMARK_PRODUCER_RATE": "0"}
+        seconds, _ = timed(["-m", "producer"], {**producing, "TIDEMARK_PRODUCER_MAX_EVENTS": str(args.events)})
+        rate = args.events / seconds
+        print(f"{stream:8} producer   {args.events:>9,} events in {seconds:6.1f}s  {rate:>9,.0f} events/s")
+        for job in ("ingest", "aggregate"):
+            seconds, peak = timed(["-m", "jobs", job, "--stream", stream], env)
+            print(
+                f"{stream:8} {job:10} {args.events:>9,} events in {seconds:6.1f}s  "
+                f"{args.events / seconds:>9,.0f} events/s  {seconds / args.events * 1e6:7.1f} s per million  "
+                f"peak RSS {peak:,.0f} MiB"
+            )
+    if "tracking" not in args.streams.split(","):
+        return 0
 
     stream = subprocess.Popen(
         [sys.executable, "-m", "producer"],
@@ -136,8 +144,8 @@ def main(argv: list[str]) -> int:
     ages = []
     try:
         for _ in range(args.cycles):
-            cycle, _ = timed(["-m", "jobs", "ingest"], env)
-            more, _ = timed(["-m", "jobs", "aggregate"], env)
+            cycle, _ = timed(["-m", "jobs", "ingest", "--stream", "tracking"], env)
+            more, _ = timed(["-m", "jobs", "aggregate", "--stream", "tracking"], env)
             ages.append(newest_event_age(name))
             print(f"cycle      ingest+aggregate {cycle + more:5.1f}s  freshness {ages[-1]:5.1f}s")
     finally:

@@ -1,0 +1,46 @@
+"""The stream registry: every spec is checked when listed, and each stream's settings and
+chart values exist on both sides of the contract."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pytest
+import yaml
+
+from jobs.settings import JobSettings
+from jobs.spec import index
+from jobs.streams import STREAMS, configured
+from jobs.streams.ads import STREAM as ADS
+from jobs.streams.tracking import STREAM as TRACKING
+from tests.conftest import ROOT
+
+
+def test_should_refuse_two_streams_with_one_name_or_topic() -> None:
+    with pytest.raises(ValueError, match="name tracking is already"):
+        index(TRACKING, replace(ADS, name="tracking"))
+    with pytest.raises(ValueError, match=r"topic tidemark\.tracking is already stream 'tracking'"):
+        index(TRACKING, replace(ADS, topics=("tidemark.tracking",)))
+
+
+def test_should_refuse_a_bucket_that_does_not_divide_an_hour() -> None:
+    with pytest.raises(ValueError, match="bucket_seconds"):
+        index(replace(ADS, bucket_seconds=7))
+
+
+@pytest.mark.parametrize("stream", list(STREAMS))
+def test_should_have_its_settings_and_chart_values(stream: str) -> None:
+    fields = JobSettings.model_fields
+    assert {f"{stream}_enabled", f"{stream}_topic", f"{stream}_retention_days"} <= set(fields)
+    values = yaml.safe_load((ROOT / "charts" / "tidemark" / "values.yaml").read_text())["streams"][stream]
+    assert values["topic"] == STREAMS[stream].topics[0] == fields[f"{stream}_topic"].default
+    assert values["enabled"] is True
+
+
+def test_should_run_the_enabled_streams_on_their_configured_topics() -> None:
+    settings = JobSettings(ads_enabled=False, tracking_topic="a, b")
+    assert [(s.name, s.topics) for s in configured(settings)] == [
+        ("tracking", ("a", "b")),
+        ("orders", ("orderstopicdemo",)),
+    ]
+    assert [s.name for s in configured(settings, ["ads"])] == ["ads"], "a named stream runs even when disabled"
