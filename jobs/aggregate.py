@@ -80,11 +80,16 @@ def dirty_marks(conn: Any, stream: str, through: datetime, limit: int) -> list[M
     return [(bucket, marked_at) for bucket, marked_at in cursor.fetchall()]
 
 
-def newest_mark(conn: Any, stream: str) -> datetime | None:
+def scalar(conn: Any, sql: str, *params: Any) -> Any:
+    """The first column of the first row, or None."""
     cursor = conn.cursor()
-    cursor.execute("SELECT MAX(marked_at) FROM dirty_buckets WHERE stream = %s", (stream,))
+    cursor.execute(sql, params)
     row = cursor.fetchone()
-    newest: datetime | None = row[0] if row else None
+    return row[0] if row else None
+
+
+def newest_mark(conn: Any, stream: str) -> datetime | None:
+    newest: datetime | None = scalar(conn, "SELECT MAX(marked_at) FROM dirty_buckets WHERE stream = %s", stream)
     return newest
 
 
@@ -203,10 +208,7 @@ def commit_chunk(
 
 def newest_event_time(conn: Any, stream: str) -> datetime | None:
     """The newest event time visible in MySQL: freshness is now minus this."""
-    cursor = conn.cursor()
-    cursor.execute("SELECT newest_event_time FROM watermarks WHERE stream = %s", (stream,))
-    row = cursor.fetchone()
-    newest: datetime | None = row[0] if row else None
+    newest: datetime | None = scalar(conn, "SELECT newest_event_time FROM watermarks WHERE stream = %s", stream)
     return newest
 
 

@@ -204,6 +204,21 @@ def outside_bounds(micros: Column, placement: Placement) -> Column:
     return too_new if oldest is None else (micros < oldest) | too_new
 
 
+def classified(*, reason: Column, detail: Column, bucket: Column, shard: Column, event_time: Column) -> list[Column]:
+    """The head of every classified frame (module docstring); the raw columns follow it."""
+    return [
+        F.col("topic"),
+        F.col("partition"),
+        F.col("offset"),
+        F.col("payload"),
+        reason.alias("reason"),
+        detail.alias("detail"),
+        bucket.alias("bucket"),
+        shard.cast("int").alias("shard"),
+        event_time.alias("event_time"),
+    ]
+
+
 ParseResult = list[dict[str, Any]] | Reject
 
 
@@ -270,15 +285,13 @@ def python_classifier(
             .otherwise(F.col("parse_detail"))
         )
         return exploded.select(
-            "topic",
-            "partition",
-            "offset",
-            "payload",
-            reason.alias("reason"),
-            detail.alias("detail"),
-            bucket_of(micros, bucket_seconds).alias("bucket"),
-            F.pmod(F.xxhash64(F.col(f"r.{identity}")), F.lit(placement.shards)).cast("int").alias("shard"),
-            F.col("r.event_time").alias("event_time"),
+            *classified(
+                reason=reason,
+                detail=detail,
+                bucket=bucket_of(micros, bucket_seconds),
+                shard=F.pmod(F.xxhash64(F.col(f"r.{identity}")), F.lit(placement.shards)),
+                event_time=F.col("r.event_time"),
+            ),
             *(F.col(f"r.{name}").alias(name) for name in names),
         )
 

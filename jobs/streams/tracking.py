@@ -14,7 +14,7 @@ from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 from pyspark.sql.types import StringType, StructField, StructType
 
-from jobs.spec import AggregateContext, Placement, Rollup, StreamSpec, bucket_of, outside_bounds
+from jobs.spec import AggregateContext, Placement, Rollup, StreamSpec, bucket_of, classified, outside_bounds
 from jobs.wire import BEACON_FIELDS, COUNTED_TRACKS
 
 TRACKING = "tracking"
@@ -102,15 +102,13 @@ def classify_records(
         for name, kind in BEACON_FIELDS.items()
     ]
     return parsed.select(
-        "topic",
-        "partition",
-        "offset",
-        "payload",
-        reason.alias("reason"),
-        detail.alias("detail"),
-        bucket_of(micros, TRACKING_BUCKET_SECONDS).alias("bucket"),
-        F.pmod(F.xxhash64(create_time), F.lit(shards)).cast("int").alias("shard"),
-        F.timestamp_micros(micros).alias("event_time"),
+        *classified(
+            reason=reason,
+            detail=detail,
+            bucket=bucket_of(micros, TRACKING_BUCKET_SECONDS),
+            shard=F.pmod(F.xxhash64(create_time), F.lit(shards)),
+            event_time=F.timestamp_micros(micros),
+        ),
         *typed,
     )
 
