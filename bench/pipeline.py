@@ -46,6 +46,10 @@ def environment(name: str) -> dict[str, str]:
         "TIDEMARK_RECRUIT_DATABASE": f"{name}_recruit",
         "TIDEMARK_SHOP_DATABASE": f"{name}_shop",
         "TIDEMARK_ORDERS_TOPIC": f"{name}.orders",
+        **{
+            f"TIDEMARK_USERLOGS_{part}_TOPIC": f"{name}.userlogs_{part.lower()}"
+            for part in ("SESSION", "AUTH", "ACTIVITY")
+        },
         "TIDEMARK_CHECKPOINT_DIR": str(stack.STACK / "bench" / name),
         "TIDEMARK_PUSHGATEWAY": "",
         "TIDEMARK_PRODUCER_METRICS_PORT": "0",
@@ -113,7 +117,7 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--events", type=int, default=200_000)
     parser.add_argument("--cycles", type=int, default=5)
     parser.add_argument("--rate", type=int, default=2000)
-    parser.add_argument("--streams", default="tracking,ads,orders", help="comma-separated streams to measure")
+    parser.add_argument("--streams", default="tracking,ads,orders,userlogs", help="comma-separated streams to measure")
     args = parser.parse_args(argv)
     name = f"bench_{uuid.uuid4().hex[:8]}"
     env = environment(name)

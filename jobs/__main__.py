@@ -20,7 +20,7 @@ from jobs import aggregate, backfill, dims, ingest, migrate
 from jobs.metrics import RunMetrics
 from jobs.settings import JobSettings, load, settings_help
 from jobs.spark import session
-from jobs.streams import STREAMS
+from jobs.streams import NAMES
 
 JOBS = {
     "migrate": migrate.__doc__,
@@ -53,7 +53,7 @@ def parser() -> argparse.ArgumentParser:
                 "--stream",
                 action="append",
                 default=[],
-                choices=sorted(STREAMS),
+                choices=NAMES,
                 help="a stream to run (repeatable); default: every enabled stream",
             )
     return root

@@ -11,7 +11,7 @@ from jobs.buckets import iter_buckets
 from jobs.metrics import RunMetrics
 from jobs.settings import JobSettings
 from jobs.stores import mark_dirty
-from jobs.streams import STREAMS
+from jobs.streams import FAMILIES, NAMES, STREAMS
 
 
 def instant(text: str) -> datetime:
@@ -23,7 +23,7 @@ def instant(text: str) -> datetime:
 def arguments() -> argparse.ArgumentParser:
     """The job's arguments, shared with `python -m jobs`'s own parser."""
     parser = argparse.ArgumentParser(add_help=False)
-    parser.add_argument("--stream", required=True, choices=sorted(STREAMS))
+    parser.add_argument("--stream", required=True, choices=NAMES)
     parser.add_argument("--from", dest="start", required=True, type=instant, help="ISO time, UTC unless offset")
     parser.add_argument("--to", dest="end", required=True, type=instant, help="ISO time, UTC unless offset")
     return parser
@@ -39,5 +39,6 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
 
 def run(settings: JobSettings, argv: list[str], metrics: RunMetrics) -> None:
     args = parse_args(argv)
-    buckets = iter_buckets(args.start, args.end, STREAMS[args.stream].bucket_seconds)
-    metrics.buckets_recomputed = mark_dirty(settings, args.stream, buckets)
+    for name in FAMILIES.get(args.stream, [args.stream]):
+        buckets = iter_buckets(args.start, args.end, STREAMS[name].bucket_seconds)
+        metrics.buckets_recomputed += mark_dirty(settings, name, buckets)

@@ -34,6 +34,11 @@ class JobSettings(BaseSettings):
     orders_topic: str = "orderstopicdemo"
     # Orders are business records: kept forever, any age accepted, unless set.
     orders_retention_days: int | None = Field(default=0, ge=0)
+    userlogs_enabled: bool = True
+    userlogs_session_topic: str = "user_session_logs"
+    userlogs_auth_topic: str = "user_auth_logs"
+    userlogs_activity_topic: str = "user_activity_logs"
+    userlogs_retention_days: int | None = Field(default=None, ge=0)
     # The shop's operational database, whose `customers` the orders are joined with.
     shop_database: str = Field(default="shop", pattern=r"^[A-Za-z][A-Za-z0-9_]{0,63}$")
     # Confluent-API schema registry for Avro writer schemas ("" = each stream's built-in schema).

@@ -25,7 +25,9 @@ from pyspark.sql.types import ArrayType, DataType, StringType, StructField, Stru
 
 from jobs.settings import JobSettings
 
-STREAM_NAME = r"^[a-z][a-z0-9]{0,15}$"
+STREAM_NAME = r"^[a-z][a-z0-9_]{0,23}$"
+# The columns every classified frame starts with (see the module docstring).
+CLASSIFIED_HEAD = ("topic", "partition", "offset", "payload", "reason", "detail", "bucket", "shard", "event_time")
 
 
 @dataclass(frozen=True)
@@ -114,6 +116,15 @@ class StreamSpec:
     before_run: Callable[[Any, RunContext], int] | None = None
     # Values pushed as `tidemark_stream_value{stream, name}` after each aggregate run.
     gauges: Callable[[Any, RunContext], dict[str, float]] | None = None
+    # The stream users name when one workload has several parts (userlogs: one part per
+    # topic, each with its own raw table and rollup). `--stream <family>` runs every part;
+    # enabled and retention are the family's settings, the topic is each part's own.
+    family: str = ""
+
+    @property
+    def stream(self) -> str:
+        """The name users run and configure: the family, or the stream itself."""
+        return self.family or self.name
 
 
 def index(*streams: StreamSpec) -> dict[str, StreamSpec]:
@@ -121,11 +132,14 @@ def index(*streams: StreamSpec) -> dict[str, StreamSpec]:
     seen: dict[str, str] = {}
     for spec in streams:
         if not re.match(STREAM_NAME, spec.name):
-            raise ValueError(f"stream {spec.name!r}: a name is 1-16 lower-case letters and digits")
+            raise ValueError(f"stream {spec.name!r}: a name is 1-24 lower-case letters, digits and _")
         if spec.bucket_seconds <= 0 or 3600 % spec.bucket_seconds:
             raise ValueError(f"stream {spec.name!r}: bucket_seconds must divide an hour")
         if spec.raw_columns[:3] != ("bucket", "shard", "event_time"):
             raise ValueError(f"stream {spec.name!r}: raw_columns must start with bucket, shard, event_time")
+        clashing = set(spec.raw_columns) & set(CLASSIFIED_HEAD)
+        if clashing - {"bucket", "shard", "event_time"}:
+            raise ValueError(f"stream {spec.name!r}: raw columns {sorted(clashing)} are the classified frame's own")
         if spec.rollup.partial_columns[0] != "bucket":
             raise ValueError(f"stream {spec.name!r}: partial_columns must start with bucket")
         if "{periods}" not in spec.rollup.upsert:
@@ -219,7 +233,7 @@ def classified(*, reason: Column, detail: Column, bucket: Column, shard: Column,
     ]
 
 
-ParseResult = list[dict[str, Any]] | Reject
+ParseResult = list[dict[str, Any]] | list[dict[str, Any] | Reject] | Reject
 
 
 def python_classifier(
@@ -231,25 +245,34 @@ def python_classifier(
     """A `classify` from a pure Python `parse(bytes) -> rows | Reject`.
 
     Each row is a dict with `event_time` (naive UTC datetime) and the `fields`; `identity`
-    names the field hashed into the shard. The engine adds what every stream shares:
-    oversize and absurd-time rejects, bucket and shard. One message may give many rows."""
-    row_type = StructType([StructField("event_time", TimestampType()), *(StructField(n, t) for n, t in fields)])
-    result_type = StructType(
+    names the field hashed into the shard. One message may give many rows, and a row may be a
+    Reject of its own (an element of an array): the message's rejected elements become one
+    reject row naming their indexes, its good ones are kept. The engine adds what every
+    stream shares: oversize and absurd-time rejects, bucket and shard."""
+    # The reject's fields are named apart from any stream's own (auth events have a `detail`).
+    row_type = StructType(
         [
-            StructField("reason", StringType()),
-            StructField("detail", StringType()),
-            StructField("rows", ArrayType(row_type)),
+            StructField("_reject_reason", StringType()),
+            StructField("_reject_detail", StringType()),
+            StructField("event_time", TimestampType()),
+            *(StructField(n, t) for n, t in fields),
         ]
     )
     names = [name for name, _ in fields]
+    empty = (None,) * (len(names) + 1)
 
-    def parse_one(value: bytes | bytearray | None) -> tuple[str | None, str | None, list[tuple[Any, ...]] | None]:
+    def parse_one(value: bytes | bytearray | None) -> list[tuple[Any, ...]]:
         got = parse(bytes(value or b""))
         if isinstance(got, Reject):
-            return got.reason, got.detail, None
-        return None, None, [(row["event_time"], *(row[n] for n in names)) for row in got]
+            return [(got.reason, got.detail, *empty)]
+        rows = [(None, None, row["event_time"], *(row[n] for n in names)) for row in got if isinstance(row, dict)]
+        bad = [(i, row) for i, row in enumerate(got) if isinstance(row, Reject)]
+        if bad:
+            detail = "; ".join(f"element {i}: {r.reason}{f' {r.detail}' if r.detail else ''}" for i, r in bad)
+            rows.append((bad[0][1].reason, detail[:1000], *empty))
+        return rows
 
-    parse_udf = F.udf(parse_one, result_type)
+    parse_udf = F.udf(parse_one, ArrayType(row_type))
 
     def classify(records: DataFrame, placement: Placement) -> DataFrame:
         size = F.length("value")
@@ -263,16 +286,17 @@ def python_classifier(
             # An oversize payload is never parsed: it is a reject whatever it holds.
             F.when(~oversize, parse_udf("value")).alias("p"),
         )
+        # An oversize message (never parsed) stays one row; an empty array gives none.
         exploded = parsed.select(
             "topic",
             "partition",
             "offset",
             "payload",
             "payload_bytes",
-            F.col("p.reason").alias("parse_reason"),
-            F.col("p.detail").alias("parse_detail"),
-            F.explode_outer("p.rows").alias("r"),
-        )
+            F.explode(F.when(F.col("p").isNull(), F.array(F.lit(None).cast(row_type))).otherwise(F.col("p"))).alias(
+                "r"
+            ),
+        ).select("*", F.col("r._reject_reason").alias("parse_reason"), F.col("r._reject_detail").alias("parse_detail"))
         micros = F.unix_micros(F.col("r.event_time"))
         reason = (
             F.when(F.col("payload_bytes") > placement.max_payload_bytes, "oversize")

@@ -42,7 +42,13 @@ ORDERS_PRODUCER = {
     "TIDEMARK_PRODUCER_METRICS_PORT": "18002",
     "TIDEMARK_PRODUCER_MOVE_CUSTOMER_EVERY_SECONDS": "15",
 }
-RAW_TABLES = ("tracking_raw", "ads_raw", "orders_raw")
+USERLOGS_PRODUCER = {
+    "TIDEMARK_PRODUCER_STREAM": "userlogs",
+    "TIDEMARK_PRODUCER_RATE": os.environ.get("DEMO_USERLOGS_RATE", "5"),
+    "TIDEMARK_PRODUCER_DURATION_SECONDS": os.environ.get("DEMO_SECONDS", "60"),
+    "TIDEMARK_PRODUCER_METRICS_PORT": "18003",
+}
+RAW_TABLES = ("tracking_raw", "ads_raw", "orders_raw", "user_session_raw", "user_auth_raw", "user_activity_raw")
 
 
 def background_producer(name: str, env: dict[str, str]) -> tuple[subprocess.Popen[bytes], Path]:
@@ -167,6 +173,17 @@ def summary() -> None:
         money=(1,),
     )
     table(
+        "User logs by hour (UTC, newest 4 hours)",
+        ("hour", "sessions", "logins ok", "logins failed", "activity events"),
+        query(
+            "SELECT s.hour, s.sessions, "
+            "(SELECT COALESCE(SUM(events), 0) FROM user_auth_hourly a WHERE a.hour = s.hour AND outcome = 'success'), "
+            "(SELECT COALESCE(SUM(events), 0) FROM user_auth_hourly a WHERE a.hour = s.hour AND outcome = 'failure'), "
+            "(SELECT COALESCE(SUM(events), 0) FROM user_activity_hourly v WHERE v.hour = s.hour) "
+            "FROM user_sessions_hourly s ORDER BY s.hour DESC LIMIT 4"
+        ),
+    )
+    table(
         "Job ↔ company (from CDC)",
         ("jobs in job_dim", "companies", "last change"),
         query("SELECT COUNT(*), COUNT(DISTINCT company_id), MAX(updated_at) FROM job_dim"),
@@ -191,12 +208,13 @@ def summary() -> None:
     cluster.shutdown()
     table(
         "Raw and rejected",
-        ("raw beacons", "raw ad events", "raw orders", "rejected", "by stream and reason"),
+        ("raw beacons", "raw ad events", "raw orders", "raw user logs", "rejected", "by stream and reason"),
         [
             (
                 raw["tracking_raw"],
                 raw["ads_raw"],
                 raw["orders_raw"],
+                raw["user_session_raw"] + raw["user_auth_raw"] + raw["user_activity_raw"],
                 sum(reasons.values()),
                 ", ".join(f"{k}={v}" for k, v in sorted(reasons.items())) or "none",
             )
@@ -209,7 +227,8 @@ def main() -> int:
     debezium.register()
     # Every stream's producer at once: ads and orders in the background, tracking as the step.
     background = {
-        name: background_producer(name, env) for name, env in (("ads", ADS_PRODUCER), ("orders", ORDERS_PRODUCER))
+        name: background_producer(name, env)
+        for name, env in (("ads", ADS_PRODUCER), ("orders", ORDERS_PRODUCER), ("userlogs", USERLOGS_PRODUCER))
     }
     step("producer", "-m", "producer", env=PRODUCER)
     for name, (proc, log) in background.items():

@@ -167,6 +167,38 @@ BUSINESS = Dashboard(
             width=12,
         ),
         Panel(
+            "Logins by outcome per hour",
+            "timeseries",
+            "SELECT hour AS time, SUM(IF(outcome = 'success', events, 0)) AS success, "
+            "SUM(IF(outcome = 'failure', events, 0)) AS failure FROM user_auth_hourly "
+            "WHERE $__timeFilter(hour) GROUP BY 1 ORDER BY 1",
+            ("time", "success", "failure"),
+            width=12,
+        ),
+        Panel(
+            "Login failure reasons",
+            "barchart",
+            "SELECT detail AS reason, SUM(events) AS failures FROM user_auth_hourly "
+            "WHERE outcome = 'failure' AND $__timeFilter(hour) GROUP BY detail ORDER BY failures DESC",
+            ("reason", "failures"),
+            width=12,
+        ),
+        Panel(
+            "Sessions per hour",
+            "timeseries",
+            "SELECT hour AS time, sessions FROM user_sessions_hourly WHERE $__timeFilter(hour) ORDER BY 1",
+            ("time", "sessions"),
+            width=12,
+        ),
+        Panel(
+            "Activity by type",
+            "barchart",
+            "SELECT event_type, SUM(events) AS events FROM user_activity_hourly "
+            "WHERE $__timeFilter(hour) GROUP BY event_type ORDER BY events DESC",
+            ("event_type", "events"),
+            width=12,
+        ),
+        Panel(
             "Sales after each run",
             "timeseries",
             "SELECT processed_at AS time, total_sum_amount AS sales, order_count AS orders "

@@ -5,6 +5,8 @@ tracking  beacons at TIDEMARK_PRODUCER_RATE (or TIDEMARK_PRODUCER_REPLAY_FILE, a
           moves a job to another company now and then for CDC.
 ads       Confluent-framed Avro AdEvents, about half re-sent byte-identical; registers the
           schema when TIDEMARK_SCHEMA_REGISTRY_URL is set.
+userlogs  per loop a session, an auth event and an array of 1-30 activity events, JSON on
+          three topics (TIDEMARK_USERLOGS_{SESSION,AUTH,ACTIVITY}_TOPIC).
 orders    JSON orders as pandas writes them (or TIDEMARK_PRODUCER_REPLAY_FILE, an orders CSV);
           upserts TIDEMARK_PRODUCER_CUSTOMERS synthetic customers into shop.customers first.
 
@@ -31,7 +33,7 @@ from typing import Any
 from prometheus_client import start_http_server
 
 from jobs.settings import settings_help
-from producer import orders, recruit
+from producer import orders, recruit, userlogs
 from producer.ads import BUILT_IN_SCHEMA_ID, AdEventFactory, register_schema
 from producer.beacons import BeaconFactory, Mix
 from producer.catalog import synthetic_catalog
@@ -79,9 +81,17 @@ def shop_connection(settings: ProducerSettings) -> Any:
     return recruit.connect(settings, database=settings.shop_database)
 
 
-def messages(settings: ProducerSettings) -> Iterator[tuple[bytes | None, bytes] | dict[str, Any]]:
-    """The stream's endless supply: (key, value) pairs, or beacons for the tracking sender."""
-    if settings.producer_stream == "ads":
+Message = tuple[bytes | None, bytes] | tuple[bytes | None, bytes, str] | dict[str, Any]
+
+
+def messages(settings: ProducerSettings) -> Iterator[Message]:
+    """The stream's endless supply: (key, value[, part]), or beacons for the tracking sender."""
+    if settings.producer_stream == "userlogs":
+        logs = userlogs.UserLogFactory(seed=settings.producer_seed)
+        while True:
+            for part, value in logs.loop(datetime.now(timezone.utc)):
+                yield None, value, part
+    elif settings.producer_stream == "ads":
         factory = ad_factory(settings)
         while True:
             yield factory.next(datetime.now(timezone.utc))
@@ -96,7 +106,7 @@ def messages(settings: ProducerSettings) -> Iterator[tuple[bytes | None, bytes] 
             yield beacons.next(datetime.now(timezone.utc))
 
 
-def send(sender: Sender, message: tuple[bytes | None, bytes] | dict[str, Any]) -> None:
+def send(sender: Sender, message: Message) -> None:
     if isinstance(message, dict):
         sender.send(message)
     else:
@@ -220,7 +230,9 @@ def main(argv: list[str] | None = None) -> int:
     sent = replay(settings, sender, stop) if settings.producer_replay_file else generate(settings, sender, stop)
     sender.close()
     seconds = time.monotonic() - started
-    what = {"tracking": "beacons", "ads": "ad events", "orders": "orders"}[settings.producer_stream]
+    what = {"tracking": "beacons", "ads": "ad events", "orders": "orders", "userlogs": "user log messages"}[
+        settings.producer_stream
+    ]
     log.info("sent %d %s in %.1fs (%.0f/s)", sent, what, seconds, sent / seconds if seconds else 0)
     return 0
 

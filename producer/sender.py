@@ -28,7 +28,14 @@ class Sender:
             "tracking": settings.tracking_topic,
             "ads": settings.ads_topic,
             "orders": settings.orders_topic,
+            "userlogs": settings.userlogs_session_topic,
         }[self.stream]
+        # A stream with several topics names the one of each message by its part.
+        self.part_topics = {
+            "session": settings.userlogs_session_topic,
+            "auth": settings.userlogs_auth_topic,
+            "activity": settings.userlogs_activity_topic,
+        }
         stream = self.stream
         self.errors: list[BaseException] = []
         compression = None if settings.producer_compression == "none" else settings.producer_compression
@@ -45,9 +52,10 @@ class Sender:
         self._errors = SEND_ERRORS.labels(stream)
         self._latency = SEND_LATENCY.labels(stream)
 
-    def send_bytes(self, key: bytes | None, value: bytes) -> None:
+    def send_bytes(self, key: bytes | None, value: bytes, part: str | None = None) -> None:
         started = time.perf_counter()
-        future = self.producer.send(self.topic, key=key, value=value)
+        topic = self.part_topics[part] if part else self.topic
+        future = self.producer.send(topic, key=key, value=value)
         future.add_callback(lambda _meta: self._acked(started))
         future.add_errback(self._failed)
 

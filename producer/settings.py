@@ -16,10 +16,13 @@ class ProducerSettings(BaseSettings):
 
     kafka_bootstrap: str = "127.0.0.1:19092"
     # Which stream this producer feeds: one producer process per stream.
-    producer_stream: Literal["tracking", "ads", "orders"] = "tracking"
+    producer_stream: Literal["tracking", "ads", "orders", "userlogs"] = "tracking"
     tracking_topic: str = "tidemark.tracking"
     ads_topic: str = "ad_topic"
     orders_topic: str = "orderstopicdemo"
+    userlogs_session_topic: str = "user_session_logs"
+    userlogs_auth_topic: str = "user_auth_logs"
+    userlogs_activity_topic: str = "user_activity_logs"
     # Confluent-API schema registry: the ads producer registers AdEvent there and frames its id.
     schema_registry_url: str = ""
     producer_ads: int = Field(default=50, ge=1, description="distinct ad ids the ads producer uses")

@@ -82,12 +82,19 @@ class TestKafka:
         assert pool["metadata"]["labels"]["strimzi.io/cluster"] == "t-tidemark"
         assert by_kind(docs, "Kafka")[0]["spec"]["kafka"]["config"]["min.insync.replicas"] == 2
         topics = {t["spec"]["topicName"]: t for t in by_kind(docs, "KafkaTopic")}
-        assert set(topics) == {"tidemark.tracking", "ad_topic", "orderstopicdemo"}
+        assert set(topics) == {
+            "tidemark.tracking",
+            "ad_topic",
+            "orderstopicdemo",
+            "user_session_logs",
+            "user_auth_logs",
+            "user_activity_logs",
+        }
         assert topics["ad_topic"]["spec"]["replicas"] == 3
 
     def test_should_render_no_topic_for_a_disabled_stream(self) -> None:
         docs = render_chart({"streams": {"tracking": {"enabled": False}}})
-        assert sorted(t["spec"]["topicName"] for t in by_kind(docs, "KafkaTopic")) == ["ad_topic", "orderstopicdemo"]
+        assert "tidemark.tracking" not in [t["spec"]["topicName"] for t in by_kind(docs, "KafkaTopic")]
 
 
 class TestStreams:
@@ -107,6 +114,7 @@ class TestStreams:
             "t-tidemark-producer-tracking",
             "t-tidemark-producer-ads",
             "t-tidemark-producer-orders",
+            "t-tidemark-producer-userlogs",
         }
         env = producers["t-tidemark-producer-ads"]["spec"]["template"]["spec"]["containers"][0]["env"]
         assert {"name": "TIDEMARK_PRODUCER_STREAM", "value": "ads"} in env

@@ -52,13 +52,14 @@ class Pipeline:
     frames: list[bytes] = field(default_factory=list)
     ingested: RunMetrics | None = None
     customers: dict[int, tuple[str, str]] = field(default_factory=dict)
+    parts: list[tuple[str, bytes]] = field(default_factory=list)
 
     @property
     def env(self) -> dict[str, str]:
         per_stream = {}
-        for stream in STREAMS:
-            per_stream[f"TIDEMARK_{stream.upper()}_TOPIC"] = f"{self.name}.{stream}"
-            per_stream[f"TIDEMARK_{stream.upper()}_ENABLED"] = str(stream in self.streams).lower()
+        for name, spec in STREAMS.items():
+            per_stream[f"TIDEMARK_{name.upper()}_TOPIC"] = f"{self.name}.{name}"
+            per_stream[f"TIDEMARK_{spec.stream.upper()}_ENABLED"] = str(spec.stream in self.streams).lower()
         return {
             **stack.tidemark_env(),
             **per_stream,

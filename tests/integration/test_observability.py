@@ -17,6 +17,7 @@ from observability.dashboards import BUSINESS, PIPELINE, Panel
 from observability.queries import run_promql, run_sql
 from producer.ads import AdEventFactory
 from producer.orders import OrderFactory, synthetic_customers, upsert_customers
+from producer.userlogs import PART, UserLogFactory
 
 from .conftest import PROMETHEUS_URL, ROOT, eventually, mysql_connect
 from .pipeline import Pipeline
@@ -57,7 +58,7 @@ def prometheus_caught_up(pipeline: Pipeline) -> None:
 @pytest.fixture(scope="module")
 def observed(spark: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pipeline]:
     """A real run: the producer serving /metrics to Prometheus while ingest and aggregate push."""
-    pipeline = Pipeline(spark, tmp_path_factory.mktemp("observed"), streams=("tracking", "ads", "orders"))
+    pipeline = Pipeline(spark, tmp_path_factory.mktemp("observed"), streams=("tracking", "ads", "orders", "userlogs"))
     pipeline.migrate()
     shop = mysql_connect(f"{pipeline.name}_shop")
     upsert_customers(shop, synthetic_customers(40, seed=71))
@@ -66,6 +67,9 @@ def observed(spark: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[P
         "orders", [(None, m) for m in OrderFactory(customers=40).stream(300, datetime.now(timezone.utc))]
     )
     pipeline.send_payloads([b"not json", b'{"create_time": "nope"}'])
+    logs = list(UserLogFactory(seed=71).stream(30, datetime.now(timezone.utc)))
+    for part in PART:
+        pipeline.send_messages(f"userlogs_{part}", [(None, v) for p, v in logs if p == part])
     pipeline.send_messages("ads", list(AdEventFactory(seed=71, ads=8).stream(600, datetime.now(timezone.utc))))
     producer = subprocess.Popen(
         [sys.executable, "-m", "producer"],

@@ -10,7 +10,7 @@ import yaml
 
 from jobs.settings import JobSettings
 from jobs.spec import index
-from jobs.streams import STREAMS, configured
+from jobs.streams import FAMILIES, STREAMS, configured
 from jobs.streams.ads import STREAM as ADS
 from jobs.streams.tracking import STREAM as TRACKING
 from tests.conftest import ROOT
@@ -28,19 +28,22 @@ def test_should_refuse_a_bucket_that_does_not_divide_an_hour() -> None:
         index(replace(ADS, bucket_seconds=7))
 
 
-@pytest.mark.parametrize("stream", list(STREAMS))
+@pytest.mark.parametrize("stream", list(FAMILIES))
 def test_should_have_its_settings_and_chart_values(stream: str) -> None:
     fields = JobSettings.model_fields
-    assert {f"{stream}_enabled", f"{stream}_topic", f"{stream}_retention_days"} <= set(fields)
+    assert {f"{stream}_enabled", f"{stream}_retention_days"} <= set(fields)
     values = yaml.safe_load((ROOT / "charts" / "tidemark" / "values.yaml").read_text())["streams"][stream]
-    assert values["topic"] == STREAMS[stream].topics[0] == fields[f"{stream}_topic"].default
     assert values["enabled"] is True
+    for part in FAMILIES[stream]:
+        topic = fields[f"{part}_topic"].default
+        chart = values["topics"][part.removeprefix(f"{stream}_")] if "topics" in values else values["topic"]
+        assert chart == topic == STREAMS[part].topics[0]
 
 
 def test_should_run_the_enabled_streams_on_their_configured_topics() -> None:
-    settings = JobSettings(ads_enabled=False, tracking_topic="a, b")
-    assert [(s.name, s.topics) for s in configured(settings)] == [
-        ("tracking", ("a", "b")),
-        ("orders", ("orderstopicdemo",)),
-    ]
+    settings = JobSettings(ads_enabled=False, userlogs_enabled=False, tracking_topic="a, b")
+    runs = [(s.name, s.topics) for s in configured(settings)]
+    assert runs == [("tracking", ("a", "b")), ("orders", ("orderstopicdemo",))]
+    parts = [s.name for s in configured(settings, ["userlogs"])]
+    assert parts == ["userlogs_session", "userlogs_auth", "userlogs_activity"], "a family runs all its parts"
     assert [s.name for s in configured(settings, ["ads"])] == ["ads"], "a named stream runs even when disabled"

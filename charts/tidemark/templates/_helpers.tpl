@@ -108,3 +108,15 @@ else generated. Memoised in .Values for the render, so every template sees the s
 {{- end -}}
 {{- toJson (get .Values "__mysqlPasswords") -}}
 {{- end -}}
+
+{{/* A stream's topic settings: TIDEMARK_<STREAM>_TOPIC, or one TIDEMARK_<STREAM>_<PART>_TOPIC per
+part of a stream with several topics. Call with (dict "name" $name "stream" $stream). */}}
+{{- define "tidemark.streamTopics" -}}
+{{- if .stream.topics }}
+{{- range $part, $topic := .stream.topics }}
+  TIDEMARK_{{ upper $.name }}_{{ upper $part }}_TOPIC: {{ $topic | quote }}
+{{- end }}
+{{- else }}
+  TIDEMARK_{{ upper .name }}_TOPIC: {{ .stream.topic | quote }}
+{{- end }}
+{{- end -}}

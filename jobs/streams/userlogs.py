@@ -1,0 +1,396 @@
+"""Stream `userlogs`: user sessions, authentication events and activity (DESIGN 4.4).
+
+The wire contract is the one the log generators speak: three topics, no key, JSON values, and
+a zone-less timestamp means UTC. The stream has three parts, one per topic, each with its own
+raw table and hourly rollup (in the report time zone; `hour` is the hour's start):
+
+- `userlogs_session` (`user_session_logs`): one object per session. Identity: `session_id`, a
+  UUID unique per session, so a re-sent session overwrites itself. Rolls up by login hour.
+- `userlogs_auth` (`user_auth_logs`): one object per event. `success` names the event on
+  success, `failure_reason` on failure, exactly one of them; a failure has a null session id,
+  so the session cannot be the key. Identity: a digest of the whole record, as for ads: a
+  re-sent message counts once, two events differing in any field are two.
+- `userlogs_activity` (`user_activity_logs`): a JSON array of events, each its own row with
+  `event_details` flattened. Identity: a digest of the whole message plus the element's index:
+  a re-sent message counts once, and equal elements within one array (two identical clicks)
+  stay two. A bad element is rejected alone, with its index; its siblings are kept.
+
+`python -m jobs ingest --stream userlogs` runs all three parts, one query per topic.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import json
+import uuid
+from typing import Any
+
+import orjson
+from pyspark.sql import Column, DataFrame
+from pyspark.sql import functions as F
+from pyspark.sql.types import DoubleType, IntegerType, StringType
+
+from jobs.spec import (
+    AggregateContext,
+    ParseResult,
+    Reject,
+    Rollup,
+    StreamSpec,
+    iso_instant,
+    python_classifier,
+)
+
+FAMILY = "userlogs"
+BUCKET_SECONDS = 60
+
+
+def _uuid(value: Any) -> str | None:
+    if not isinstance(value, str):
+        return None
+    try:
+        return str(uuid.UUID(value))
+    except ValueError:
+        return None
+
+
+def _text(value: Any) -> str | None:
+    return None if value is None else str(value)
+
+
+def _load(payload: bytes) -> Any:
+    try:
+        return json.loads(payload)
+    except (ValueError, UnicodeDecodeError):
+        return Reject("bad_json")
+
+
+def _digest(value: Any) -> str:
+    return hashlib.blake2b(orjson.dumps(value, option=orjson.OPT_SORT_KEYS), digest_size=16).hexdigest()
+
+
+def _ids(record: dict[str, Any], session_required: bool) -> tuple[str, str | None] | Reject:
+    """The record's user and session ids, checked: a UUID each, the session may be null."""
+    user_id = _uuid(record.get("user_id"))
+    if user_id is None:
+        return Reject("bad_user_id", f"user_id={str(record.get('user_id'))[:64]}")
+    session = record.get("session_id")
+    session_id = _uuid(session)
+    if session_id is None and (session is not None or session_required):
+        return Reject("bad_session_id", f"session_id={str(session)[:64]}")
+    return user_id, session_id
+
+
+def _moment(record: dict[str, Any], key: str) -> Any:
+    value = record.get(key)
+    moment = iso_instant(value) if isinstance(value, str) else None
+    return moment if moment is not None else Reject("bad_timestamp", f"{key}={str(value)[:64]}")
+
+
+def parse_session(payload: bytes) -> ParseResult:
+    record = _load(payload)
+    if isinstance(record, Reject):
+        return record
+    if not isinstance(record, dict):
+        return Reject("wrong_shape", f"a session is an object, not {type(record).__name__}")
+    ids = _ids(record, session_required=True)
+    if isinstance(ids, Reject):
+        return ids
+    login = _moment(record, "login_time")
+    if isinstance(login, Reject):
+        return login
+    if record.get("logout_time") is not None:
+        logout = _moment(record, "logout_time")
+        if isinstance(logout, Reject):
+            return logout
+    duration = record.get("duration")
+    if duration is not None and (isinstance(duration, bool) or not isinstance(duration, (int, float))):
+        return Reject("invalid_type", f"duration={str(duration)[:64]}")
+    return [
+        {
+            "event_time": login,
+            "session_id": ids[1],
+            "user_id": ids[0],
+            "login_time": record["login_time"],
+            "logout_time": _text(record.get("logout_time")),
+            "duration": None if duration is None else float(duration),
+            **{key: _text(record.get(key)) for key in ("device", "os", "browser", "location", "ip_address")},
+        }
+    ]
+
+
+def parse_auth(payload: bytes) -> ParseResult:
+    record = _load(payload)
+    if isinstance(record, Reject):
+        return record
+    if not isinstance(record, dict):
+        return Reject("wrong_shape", f"an auth event is an object, not {type(record).__name__}")
+    ids = _ids(record, session_required=False)
+    if isinstance(ids, Reject):
+        return ids
+    moment = _moment(record, "timestamp")
+    if isinstance(moment, Reject):
+        return moment
+    success, failure = record.get("success"), record.get("failure_reason")
+    if (success is None) == (failure is None):
+        return Reject("bad_outcome", f"success={success!s:.32} failure_reason={failure!s:.32}")
+    return [
+        {
+            "event_time": moment,
+            "event_id": _digest(record),
+            "user_id": ids[0],
+            "session_id": ids[1],
+            "timestamp_text": record["timestamp"],
+            "ip_address": _text(record.get("ip_address")),
+            "device": _text(record.get("device")),
+            "outcome": "success" if success is not None else "failure",
+            "outcome_detail": str(success if success is not None else failure),
+        }
+    ]
+
+
+ACTIVITY_TEXT = ("event_type", "url", "device", "location", "event_category")
+
+
+def _activity_row(element: Any, index: int, message_id: str) -> dict[str, Any] | Reject:
+    if not isinstance(element, dict):
+        return Reject("wrong_shape", f"an activity event is an object, not {type(element).__name__}")
+    ids = _ids(element, session_required=False)
+    if isinstance(ids, Reject):
+        return ids
+    moment = _moment(element, "timestamp")
+    if isinstance(moment, Reject):
+        return moment
+    details = element.get("event_details") or {}
+    if not isinstance(details, dict):
+        return Reject("wrong_shape", "event_details is not an object")
+    return {
+        "event_time": moment,
+        "event_id": f"{message_id}:{index}",
+        "event_index": index,
+        "user_id": ids[0],
+        "session_id": ids[1],
+        "timestamp_text": element["timestamp"],
+        **{key: _text(element.get(key)) for key in ACTIVITY_TEXT},
+        **{key: _text(details.get(key)) for key in ("page_id", "content_id", "action_taken")},
+    }
+
+
+def parse_activity(payload: bytes) -> ParseResult:
+    """Every element of the array, each a row or a reject of its own (an empty array is valid)."""
+    events = _load(payload)
+    if isinstance(events, Reject):
+        return events
+    if not isinstance(events, list):
+        return Reject("wrong_shape", f"an activity message is an array, not {type(events).__name__}")
+    message_id = _digest(events)
+    return [_activity_row(element, i, message_id) for i, element in enumerate(events)]
+
+
+TEXT = StringType()
+SESSION_FIELDS = (
+    ("session_id", TEXT),
+    ("user_id", TEXT),
+    ("login_time", TEXT),
+    ("logout_time", TEXT),
+    ("duration", DoubleType()),
+    ("device", TEXT),
+    ("os", TEXT),
+    ("browser", TEXT),
+    ("location", TEXT),
+    ("ip_address", TEXT),
+)
+AUTH_FIELDS = (
+    ("event_id", TEXT),
+    ("user_id", TEXT),
+    ("session_id", TEXT),
+    ("timestamp_text", TEXT),
+    ("ip_address", TEXT),
+    ("device", TEXT),
+    ("outcome", TEXT),
+    ("outcome_detail", TEXT),  # the success event's name or the failure reason
+)
+ACTIVITY_FIELDS = (
+    ("event_id", TEXT),
+    ("event_index", IntegerType()),
+    ("user_id", TEXT),
+    ("session_id", TEXT),
+    ("timestamp_text", TEXT),
+    *((key, TEXT) for key in ACTIVITY_TEXT),
+    ("page_id", TEXT),
+    ("content_id", TEXT),
+    ("action_taken", TEXT),
+)
+
+
+def report_hour(context: AggregateContext) -> Column:
+    """The start of the bucket's hour in the report time zone."""
+    return F.date_trunc("hour", F.from_utc_timestamp("bucket", context.report_timezone)).alias("hour")
+
+
+def session_partials(raw: DataFrame, context: AggregateContext) -> DataFrame:
+    return raw.groupBy("bucket", report_hour(context)).agg(
+        F.count(F.lit(1)).cast("int").alias("sessions"),
+        F.coalesce(F.sum(F.col("duration").cast("decimal(20,3)")), F.lit(0)).cast("decimal(30,3)").alias("duration"),
+        F.count("duration").cast("int").alias("durations"),
+    )
+
+
+def auth_partials(raw: DataFrame, context: AggregateContext) -> DataFrame:
+    return raw.groupBy("bucket", report_hour(context), "outcome", F.col("outcome_detail").alias("detail")).agg(
+        F.count(F.lit(1)).cast("int").alias("events")
+    )
+
+
+def activity_partials(raw: DataFrame, context: AggregateContext) -> DataFrame:
+    return raw.groupBy("bucket", report_hour(context), F.coalesce("event_type", F.lit("")).alias("event_type")).agg(
+        F.count(F.lit(1)).cast("int").alias("events")
+    )
+
+
+CQL_TYPES = {TEXT: "text", DoubleType(): "double", IntegerType(): "int"}
+
+
+def raw_ddl(table: str, fields: tuple[tuple[str, Any], ...], key: str, keyspace: str, ttl_seconds: int) -> list[str]:
+    columns = ",\n  ".join(f"{name} {CQL_TYPES[kind]}" for name, kind in fields)
+    return [
+        f"""CREATE TABLE IF NOT EXISTS {keyspace}.{table} (
+  bucket timestamp,
+  shard int,
+  event_time timestamp,
+  {columns},
+  PRIMARY KEY ((bucket, shard), {key})
+) WITH default_time_to_live = {ttl_seconds}"""
+    ]
+
+
+session_raw_ddl = functools.partial(raw_ddl, "user_session_raw", SESSION_FIELDS, "session_id")
+auth_raw_ddl = functools.partial(raw_ddl, "user_auth_raw", AUTH_FIELDS, "event_id")
+activity_raw_ddl = functools.partial(raw_ddl, "user_activity_raw", ACTIVITY_FIELDS, "event_id")
+
+
+def session_mysql_ddl(database: str) -> list[str]:
+    return [
+        f"""CREATE TABLE IF NOT EXISTS `{database}`.user_session_partials (
+  bucket DATETIME NOT NULL, hour DATETIME NOT NULL, sessions INT NOT NULL,
+  duration DECIMAL(30,3) NOT NULL, durations INT NOT NULL,
+  PRIMARY KEY (bucket, hour), KEY by_hour (hour))""",
+        f"""CREATE TABLE IF NOT EXISTS `{database}`.user_sessions_hourly (
+  hour DATETIME NOT NULL PRIMARY KEY, sessions INT NOT NULL,
+  avg_duration_seconds DECIMAL(30,3) NULL, updated_at DATETIME(6) NOT NULL)""",
+    ]
+
+
+def auth_mysql_ddl(database: str) -> list[str]:
+    return [
+        f"""CREATE TABLE IF NOT EXISTS `{database}`.user_auth_partials (
+  bucket DATETIME NOT NULL, hour DATETIME NOT NULL, outcome VARCHAR(16) NOT NULL,
+  detail VARCHAR(128) NOT NULL, events INT NOT NULL,
+  PRIMARY KEY (bucket, hour, outcome, detail), KEY by_hour (hour))""",
+        f"""CREATE TABLE IF NOT EXISTS `{database}`.user_auth_hourly (
+  hour DATETIME NOT NULL, outcome VARCHAR(16) NOT NULL, detail VARCHAR(128) NOT NULL,
+  events INT NOT NULL, updated_at DATETIME(6) NOT NULL,
+  PRIMARY KEY (hour, outcome, detail))""",
+    ]
+
+
+def activity_mysql_ddl(database: str) -> list[str]:
+    return [
+        f"""CREATE TABLE IF NOT EXISTS `{database}`.user_activity_partials (
+  bucket DATETIME NOT NULL, hour DATETIME NOT NULL, event_type VARCHAR(64) NOT NULL,
+  events INT NOT NULL,
+  PRIMARY KEY (bucket, hour, event_type), KEY by_hour (hour))""",
+        f"""CREATE TABLE IF NOT EXISTS `{database}`.user_activity_hourly (
+  hour DATETIME NOT NULL, event_type VARCHAR(64) NOT NULL, events INT NOT NULL,
+  updated_at DATETIME(6) NOT NULL,
+  PRIMARY KEY (hour, event_type))""",
+    ]
+
+
+SESSIONS_BY_HOUR = """
+INSERT INTO user_sessions_hourly (hour, sessions, avg_duration_seconds, updated_at)
+SELECT hour, SUM(sessions), IF(SUM(durations) > 0, SUM(duration) / SUM(durations), NULL), NOW(6)
+FROM user_session_partials WHERE (hour) IN ({periods}) GROUP BY hour
+ON DUPLICATE KEY UPDATE
+  updated_at = IF(sessions <=> VALUES(sessions) AND avg_duration_seconds <=> VALUES(avg_duration_seconds),
+                  updated_at, VALUES(updated_at)),
+  sessions = VALUES(sessions), avg_duration_seconds = VALUES(avg_duration_seconds)
+"""
+
+AUTH_BY_HOUR = """
+INSERT INTO user_auth_hourly (hour, outcome, detail, events, updated_at)
+SELECT hour, outcome, detail, SUM(events), NOW(6)
+FROM user_auth_partials WHERE (hour) IN ({periods}) GROUP BY hour, outcome, detail
+ON DUPLICATE KEY UPDATE updated_at = IF(events <=> VALUES(events), updated_at, VALUES(updated_at)),
+  events = VALUES(events)
+"""
+
+ACTIVITY_BY_HOUR = """
+INSERT INTO user_activity_hourly (hour, event_type, events, updated_at)
+SELECT hour, event_type, SUM(events), NOW(6)
+FROM user_activity_partials WHERE (hour) IN ({periods}) GROUP BY hour, event_type
+ON DUPLICATE KEY UPDATE updated_at = IF(events <=> VALUES(events), updated_at, VALUES(updated_at)),
+  events = VALUES(events)
+"""
+
+SESSION = StreamSpec(
+    name="userlogs_session",
+    family=FAMILY,
+    topics=("user_session_logs",),
+    bucket_seconds=BUCKET_SECONDS,
+    raw_table="user_session_raw",
+    raw_columns=("bucket", "shard", "event_time", *(name for name, _ in SESSION_FIELDS)),
+    cassandra_ddl=session_raw_ddl,
+    mysql_ddl=session_mysql_ddl,
+    classify=python_classifier(parse_session, SESSION_FIELDS, "session_id", BUCKET_SECONDS),
+    partials=session_partials,
+    rollup=Rollup(
+        table="user_sessions_hourly",
+        partials_table="user_session_partials",
+        partial_columns=("bucket", "hour", "sessions", "duration", "durations"),
+        key=(),
+        period=("hour",),
+        upsert=SESSIONS_BY_HOUR,
+    ),
+)
+AUTH = StreamSpec(
+    name="userlogs_auth",
+    family=FAMILY,
+    topics=("user_auth_logs",),
+    bucket_seconds=BUCKET_SECONDS,
+    raw_table="user_auth_raw",
+    raw_columns=("bucket", "shard", "event_time", *(name for name, _ in AUTH_FIELDS)),
+    cassandra_ddl=auth_raw_ddl,
+    mysql_ddl=auth_mysql_ddl,
+    classify=python_classifier(parse_auth, AUTH_FIELDS, "event_id", BUCKET_SECONDS),
+    partials=auth_partials,
+    rollup=Rollup(
+        table="user_auth_hourly",
+        partials_table="user_auth_partials",
+        partial_columns=("bucket", "hour", "outcome", "detail", "events"),
+        key=("outcome", "detail"),
+        period=("hour",),
+        upsert=AUTH_BY_HOUR,
+    ),
+)
+ACTIVITY = StreamSpec(
+    name="userlogs_activity",
+    family=FAMILY,
+    topics=("user_activity_logs",),
+    bucket_seconds=BUCKET_SECONDS,
+    raw_table="user_activity_raw",
+    raw_columns=("bucket", "shard", "event_time", *(name for name, _ in ACTIVITY_FIELDS)),
+    cassandra_ddl=activity_raw_ddl,
+    mysql_ddl=activity_mysql_ddl,
+    classify=python_classifier(parse_activity, ACTIVITY_FIELDS, "event_id", BUCKET_SECONDS),
+    partials=activity_partials,
+    rollup=Rollup(
+        table="user_activity_hourly",
+        partials_table="user_activity_partials",
+        partial_columns=("bucket", "hour", "event_type", "events"),
+        key=("event_type",),
+        period=("hour",),
+        upsert=ACTIVITY_BY_HOUR,
+    ),
+)
+PARTS = (SESSION, AUTH, ACTIVITY)
