@@ -47,7 +47,14 @@ PORTS = {
     "connect": port("CONNECT", 18083),
     "pushgateway": port("PUSHGATEWAY", 19091),
     "prometheus": port("PROMETHEUS", 19090),
+    "registry": port("REGISTRY", 18081),
 }
+# A Confluent-API schema registry (Apicurio serves the Confluent API under this path). Not in
+# tidemark_env(): the demo and most tests use the ads stream's built-in schema; the registry
+# tests point the producer and the jobs at it explicitly.
+REGISTRY_URL = f"http://{HOST}:{PORTS['registry']}/apis/ccompat/v7"
+# The newest Apicurio Registry 3 on Maven Central that runs on Java 17 (3.3 needs Java 21).
+APICURIO_VERSION = "3.0.9"
 
 # The application's and Debezium's MariaDB accounts; local-only, so plain defaults.
 APP_USER, APP_PASSWORD = "tidemark", os.environ.get("TIDEMARK_MYSQL_PASSWORD", "tidemark")
@@ -480,6 +487,51 @@ batch_size_fail_threshold: 5000KiB
     )
 
 
+# --- Schema registry (Apicurio) -------------------------------------------------------------
+
+
+def apicurio() -> Path:
+    """The registry's runner jar, unpacked once from its Maven Central distribution."""
+    dest = CACHE / "apicurio" / APICURIO_VERSION
+    runner = dest / f"apicurio-registry-app-{APICURIO_VERSION}-runner.jar"
+    if runner.exists():
+        return runner
+    download = CACHE / "apicurio" / "download"
+    print(f"  fetching Apicurio Registry {APICURIO_VERSION} from Maven Central (~105 MB, once)", file=sys.stderr)
+    done = subprocess.run(
+        [
+            "mvn",
+            "-q",
+            "-B",
+            "dependency:copy",
+            f"-Dartifact=io.apicurio:apicurio-registry-app:{APICURIO_VERSION}:tar.gz:all",
+            f"-DoutputDirectory={download}",
+        ],
+        capture_output=True,
+        text=True,
+    )
+    if done.returncode != 0:
+        raise StackError(f"maven could not fetch Apicurio Registry:\n{done.stdout[-2000:]}{done.stderr[-2000:]}")
+    unpacking = dest.with_name(f"{dest.name}.partial")
+    shutil.rmtree(unpacking, ignore_errors=True)
+    unpacking.mkdir(parents=True)
+    archive = download / f"apicurio-registry-app-{APICURIO_VERSION}-all.tar.gz"
+    subprocess.run(["tar", "-xzf", str(archive), "-C", str(unpacking)], check=True)
+    unpacking.rename(dest)
+    return runner
+
+
+def prepare_registry() -> list[str]:
+    # In-memory H2 storage (the server's default): schemas live as long as the process.
+    return java(
+        "-Xmx256m",
+        f"-Dquarkus.http.port={PORTS['registry']}",
+        f"-Dquarkus.http.host={HOST}",
+        "-jar",
+        str(apicurio()),
+    )
+
+
 # --- Prometheus and Pushgateway --------------------------------------------------------------
 
 
@@ -570,6 +622,7 @@ SERVICES = [
         lambda: http_ok(f"http://{HOST}:{PORTS['prometheus']}/-/ready"),
         30,
     ),
+    Service("registry", PORTS["registry"], prepare_registry, lambda: http_ok(f"{REGISTRY_URL}/subjects"), 90),
 ]
 
 

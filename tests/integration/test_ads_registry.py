@@ -1,0 +1,87 @@
+"""The ads stream with a real schema registry (Apicurio, Confluent API): the producer registers
+AdEvent and frames its id, ingest fetches writer schemas by id, an evolved writer schema is
+read into AdEvent, and an id the registry does not know is a reject."""
+
+from __future__ import annotations
+
+import io
+import json
+import urllib.request
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+import fastavro
+from cassandra.cluster import Session
+
+from jobs.wire import AD_EVENT_SCHEMA, confluent_frame
+from local import stack
+from producer.ads import encode
+from tests.oracle_ads import decode, expected_windows
+
+from .pipeline import Pipeline
+
+# A later version of the producer's schema: one more field, which readers of AdEvent skip.
+EVOLVED = {**AD_EVENT_SCHEMA, "fields": [*AD_EVENT_SCHEMA["fields"], {"name": "campaign", "type": "string"}]}
+
+
+def register(subject: str, schema: dict[str, Any]) -> int:
+    request = urllib.request.Request(
+        f"{stack.REGISTRY_URL}/subjects/{subject}/versions",
+        data=json.dumps({"schema": json.dumps(schema)}).encode(),
+        method="POST",
+        headers={"Content-Type": "application/vnd.schemaregistry.v1+json"},
+    )
+    with urllib.request.urlopen(request, timeout=10) as response:
+        return int(json.loads(response.read())["id"])
+
+
+def test_ads_through_a_real_schema_registry(spark: Any, tmp_path: Path, cassandra: Session) -> None:
+    pipeline = Pipeline(spark, tmp_path, streams=("ads",))
+    pipeline.migrate()
+    registry = {"TIDEMARK_SCHEMA_REGISTRY_URL": stack.REGISTRY_URL}
+    produced = pipeline.run_main(
+        "producer",
+        extra_env={
+            **registry,
+            "TIDEMARK_PRODUCER_STREAM": "ads",
+            "TIDEMARK_PRODUCER_RATE": "0",
+            "TIDEMARK_PRODUCER_MAX_EVENTS": "60",
+            "TIDEMARK_PRODUCER_METRICS_PORT": "0",
+            "TIDEMARK_PRODUCER_ADS_DUPLICATE_RATE": "0",
+        },
+    )
+    assert produced.returncode == 0, produced.stderr[-2000:]
+    registered = register(f"{pipeline.name}.ads-value", AD_EVENT_SCHEMA)  # the producer's, found again
+
+    evolved_id = register(f"{pipeline.name}.evolved-value", EVOLVED)
+    at = (datetime.now(timezone.utc) - timedelta(minutes=3)).replace(tzinfo=None).isoformat()
+    record = {"ad_id": "ad_evolved", "timestamp": at, "clicks": 4, "views": 40, "cost": 2.5}
+    body = io.BytesIO()
+    fastavro.schemaless_writer(body, fastavro.parse_schema(EVOLVED), {**record, "campaign": "spring"})
+    evolved = confluent_frame(evolved_id, body.getvalue())
+    unknown = confluent_frame(987_654, encode(record)[5:])
+    pipeline.send_messages("ads", [(b"ad_evolved", evolved), (b"ad_evolved", unknown)])
+
+    ingested = pipeline.ingest(schema_registry_url=stack.REGISTRY_URL)
+    pipeline.aggregate()
+
+    assert dict(ingested.rejected_by_stream) == {("ads", "unknown_schema_id"): 1}
+    ids = {r.schema_id for r in cassandra.execute(f"SELECT schema_id FROM {pipeline.name}.ads_raw")}
+    assert ids == {registered, evolved_id}
+    sent = [r.value for r in _consume(f"{pipeline.name}.ads")]
+    assert {int.from_bytes(v[1:5], "big") for v in sent} == {registered, evolved_id, 987_654}
+    # The evolved record counts as the AdEvent it carries.
+    plain = [v for v in sent if int.from_bytes(v[1:5], "big") == registered] + [encode(record)]
+    assert decode(encode(record))["ad_id"] == "ad_evolved"
+    assert pipeline.ad_windows() == {
+        k: {c: w[c] for c in ("window_end", "total_clicks", "total_views", "total_cost", "event_count",
+                               "avg_cost_per_view")}
+        for k, w in expected_windows(plain).items()
+    }  # fmt: skip
+
+
+def _consume(topic: str) -> list[Any]:
+    from .test_stack import consume
+
+    return list(consume(topic, 62, timeout_s=30))
