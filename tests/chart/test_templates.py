@@ -105,6 +105,17 @@ class TestStreams:
         assert data["TIDEMARK_ADS_RETENTION_DAYS"] == "0"
         assert data["TIDEMARK_TRACKING_TOPIC"] == "tidemark.tracking"
 
+    def test_should_give_a_stream_with_its_own_schedule_its_own_aggregate(self) -> None:
+        docs = render_chart({"streams": {"ads": {"schedule": "* * * * *"}}})
+        commands = {
+            d["metadata"]["name"]: d["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"][0]["command"]
+            for d in by_kind(docs, "CronJob")
+        }
+        assert commands["t-tidemark-aggregate-ads"][3:] == ["aggregate", "--stream", "ads"]
+        shared = commands["t-tidemark-aggregate"][3:]
+        assert shared[0] == "aggregate" and "ads" not in shared and "tracking" in shared
+        assert named(docs, "CronJob", "t-tidemark-aggregate-ads")["spec"]["schedule"] == "* * * * *"
+
     def test_should_run_one_producer_per_stream(self) -> None:
         docs = render_chart({"streams": {"ads": {"producer": True}}})
         producers = {

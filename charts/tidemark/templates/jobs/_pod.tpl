@@ -10,7 +10,7 @@ containers:
   - name: {{ .job }}
     image: {{ include "tidemark.image" (dict "ctx" $ "image" $.Values.jobs.image) }}
     imagePullPolicy: {{ $.Values.global.imagePullPolicy }}
-    command: ["python", "-m", "jobs", {{ .job | quote }}]
+    command: ["python", "-m", "jobs", {{ .job | quote }}{{ range .args }}, {{ . | quote }}{{ end }}]
     securityContext: {{- include "tidemark.containerSecurityContext" dict | nindent 6 }}
     envFrom:
       - configMapRef: {name: {{ $fullname }}-jobs}
