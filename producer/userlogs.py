@@ -58,12 +58,15 @@ class UserLogFactory:
             "success": None if failed else rng.choice(SUCCESSES),
             "failure_reason": rng.choice(FAILURES) if failed else None,
         }
+        # The session's events happen between its login and now, never in the future.
+        count = rng.randint(1, 30)
+        step = (now.astimezone(timezone.utc).replace(tzinfo=None) - login).total_seconds() / count
         activity = [
             {
                 "user_id": user,
                 "session_id": session,
                 "event_type": rng.choice(EVENT_TYPES),
-                "timestamp": (login + timedelta(seconds=i * rng.uniform(1, 30))).isoformat(),
+                "timestamp": (login + timedelta(seconds=i * step)).isoformat(),
                 "url": f"/page/{rng.randrange(50)}",
                 "device": device,
                 "location": "US",
@@ -74,7 +77,7 @@ class UserLogFactory:
                     "action_taken": rng.choice(("opened", "closed", "submitted", "none")),
                 },
             }
-            for i in range(rng.randint(1, 30))
+            for i in range(count)
         ]
         session_log = {
             "user_id": user,
