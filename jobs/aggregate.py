@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import datetime, timezone
@@ -216,6 +217,7 @@ def aggregate_chunk(
     spark: SparkSession, conn: Any, context: RunContext, spec: StreamSpec, *, marks: list[Mark], metrics: RunMetrics
 ) -> None:
     settings = context.settings
+    started = time.monotonic()
     raw = read_raw_buckets(spark, settings, spec, [b for b, _ in marks]).persist()
     try:
         counted = raw.where(spec.counted()) if spec.counted is not None else raw
@@ -224,10 +226,10 @@ def aggregate_chunk(
         partials = spec.partials(raw, AggregateContext(settings.report_timezone)).select(*spec.rollup.partial_columns)
         for attempt in range(1, CHUNK_ATTEMPTS + 1):
             # Streamed partition by partition: the driver never holds a whole chunk's partials.
-            rows = (tuple(row) for row in partials.toLocalIterator(prefetchPartitions=False))
+            streamed = (tuple(row) for row in partials.toLocalIterator(prefetchPartitions=False))
             try:
                 touched = commit_chunk(
-                    conn, context, spec, marks=marks, partial_rows=rows, newest_event=newest[0] if newest else None
+                    conn, context, spec, marks=marks, partial_rows=streamed, newest_event=newest[0] if newest else None
                 )
                 break
             except mysql.connector.Error as e:
@@ -236,9 +238,20 @@ def aggregate_chunk(
                 log.warning("%s: chunk of %d buckets hit %s; retrying (%d)", spec.name, len(marks), e.msg, attempt)
     finally:
         raw.unpersist()
-    metrics.rows_read += summary["rows"] if summary else 0
+    rows = summary["rows"] if summary else 0
+    metrics.rows_read += rows
     metrics.rows_written += touched
     metrics.buckets_recomputed += len(marks)
+    log.info(
+        "%s chunk: %d buckets (%s .. %s), %d raw rows, %d rows upserted or deleted, %.1fs",
+        spec.name,
+        len(marks),
+        marks[0][0],
+        marks[-1][0],
+        rows,
+        touched,
+        time.monotonic() - started,
+    )
 
 
 def run_id(spec: StreamSpec) -> str:

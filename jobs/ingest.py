@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -77,7 +78,8 @@ def placement(settings: JobSettings, spec: StreamSpec, now: datetime) -> Placeme
     )
 
 
-def ingest_batch(batch: DataFrame, spec: StreamSpec, settings: JobSettings, metrics: RunMetrics) -> None:
+def ingest_batch(batch: DataFrame, batch_id: int, spec: StreamSpec, settings: JobSettings, metrics: RunMetrics) -> None:
+    started = time.monotonic()
     now = datetime.now(timezone.utc).replace(tzinfo=None)
     classified = spec.classify(batch, placement(settings, spec, now)).persist()
     try:
@@ -90,6 +92,18 @@ def ingest_batch(batch: DataFrame, spec: StreamSpec, settings: JobSettings, metr
         by_reason = classified.groupBy(F.coalesce("reason", F.lit("")).alias("reason")).count().collect()
         for row in by_reason:
             metrics.count(spec.name, row.reason or None, row["count"])
+        rejected = {row.reason: row["count"] for row in by_reason if row.reason}
+        valid = sum(row["count"] for row in by_reason if not row.reason)
+        log.info(
+            "%s batch %d: %d raw, %d rejected%s, %d buckets marked, %.1fs",
+            spec.name,
+            batch_id,
+            valid,
+            sum(rejected.values()),
+            f" {rejected}" if rejected else "",
+            len(buckets),
+            time.monotonic() - started,
+        )
         if spec.kinds is not None:
             for row in spec.kinds(raw).collect():
                 metrics.kinds[row.kind] += row["count"]
@@ -102,7 +116,7 @@ def start(spark: SparkSession, settings: JobSettings, spec: StreamSpec, metrics:
     writer = (
         kafka_stream(spark, settings, spec.topics)
         .writeStream.queryName(f"ingest-{spec.name}")
-        .foreachBatch(lambda batch, _batch_id: ingest_batch(batch, spec, settings, metrics))
+        .foreachBatch(lambda batch, batch_id: ingest_batch(batch, batch_id, spec, settings, metrics))
         .option("checkpointLocation", checkpoint(settings, "ingest", spec.topics))
     )
     if settings.ingest_trigger == "available-now":

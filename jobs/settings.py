@@ -89,6 +89,8 @@ class JobSettings(BaseSettings):
     ingest_trigger: Literal["available-now", "continuous"] = "available-now"
     ingest_interval_seconds: int = Field(default=30, ge=1)
     spark_ui_port: int = Field(default=4040, gt=0, lt=65536)
+    # Spark's own log level (its JVM and py4j); ERROR keeps a job's log to its stage lines.
+    spark_log_level: Literal["ERROR", "WARN", "INFO", "DEBUG"] = "ERROR"
 
     pushgateway: str = ""
     # Fault injection for the crash-recovery test: fail after the upserts, before the

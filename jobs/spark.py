@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import sys
 import time
@@ -45,7 +46,7 @@ def session(settings: JobSettings, app_name: str) -> SparkSession:
         SparkSession.builder.master(settings.spark_master)
         .appName(f"tidemark-{app_name}")
         .config("spark.sql.session.timeZone", "UTC")
-        .config("spark.driver.extraJavaOptions", "-Duser.timezone=UTC")
+        .config("spark.driver.extraJavaOptions", f"-Duser.timezone=UTC {log_options(settings)}")
         .config("spark.executor.extraJavaOptions", "-Duser.timezone=UTC")
         .config("spark.sql.shuffle.partitions", str(settings.spark_shuffle_partitions))
         .config("spark.ui.enabled", "false")
@@ -97,5 +98,12 @@ def session(settings: JobSettings, app_name: str) -> SparkSession:
     if jars:
         builder = builder.config("spark.jars", ",".join(jars))
     spark = builder.getOrCreate()
-    spark.sparkContext.setLogLevel("WARN")
+    spark.sparkContext.setLogLevel(settings.spark_log_level)
+    logging.getLogger("py4j").setLevel(settings.spark_log_level)
     return spark
+
+
+def log_options(settings: JobSettings) -> str:
+    """Points Spark's JVM at tidemark's log4j2 configuration (jobs/log4j2.properties)."""
+    config = Path(__file__).with_name("log4j2.properties")
+    return f"-Dlog4j2.configurationFile={config} -Dtidemark.spark.log.level={settings.spark_log_level}"
