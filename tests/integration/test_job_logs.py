@@ -11,7 +11,14 @@ from .pipeline import Pipeline
 from .test_tracking_edges import PLAIN
 from .test_tracking_pipeline import factory
 
-SPARK_NOISE = ("NativeCodeLoader", "SparkContext", "Using Spark's default log4j profile", " WARN ")
+SPARK_NOISE = (
+    "NativeCodeLoader",
+    "SparkContext",
+    "Using Spark's default log4j profile",
+    "Setting default log level",
+    " WARN ",
+    "mysql.connector",
+)
 
 
 def test_a_job_logs_its_stages_and_not_sparks(spark: Any, tmp_path: Path) -> None:
