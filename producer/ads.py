@@ -27,11 +27,12 @@ def encode(record: dict[str, Any], schema_id: int = BUILT_IN_SCHEMA_ID) -> bytes
     return confluent_frame(schema_id, body.getvalue())
 
 
-def register_schema(registry_url: str, subject: str) -> int:
-    """Registers AdEvent under `subject` (Confluent REST API) and returns its schema id."""
+def register_schema(registry_url: str, subject: str, schema: dict[str, Any] = AD_EVENT_SCHEMA) -> int:
+    """Registers a schema (AdEvent by default) under `subject` (Confluent REST API) and returns
+    its schema id."""
     request = urllib.request.Request(
         f"{registry_url.rstrip('/')}/subjects/{subject}/versions",
-        data=json.dumps({"schema": json.dumps(AD_EVENT_SCHEMA)}).encode(),
+        data=json.dumps({"schema": json.dumps(schema)}).encode(),
         method="POST",
         headers={"Content-Type": "application/vnd.schemaregistry.v1+json"},
     )

@@ -264,11 +264,6 @@ def raw_ddl(table: str, fields: tuple[tuple[str, Any], ...], key: str, keyspace:
     ]
 
 
-session_raw_ddl = functools.partial(raw_ddl, "user_session_raw", SESSION_FIELDS, "session_id")
-auth_raw_ddl = functools.partial(raw_ddl, "user_auth_raw", AUTH_FIELDS, "event_id")
-activity_raw_ddl = functools.partial(raw_ddl, "user_activity_raw", ACTIVITY_FIELDS, "event_id")
-
-
 def session_mysql_ddl(database: str) -> list[str]:
     return [
         f"""CREATE TABLE IF NOT EXISTS `{database}`.user_session_partials (
@@ -333,64 +328,81 @@ ON DUPLICATE KEY UPDATE updated_at = IF(events <=> VALUES(events), updated_at, V
   events = VALUES(events)
 """
 
-SESSION = StreamSpec(
-    name="userlogs_session",
-    family=FAMILY,
-    topics=("user_session_logs",),
-    bucket_seconds=BUCKET_SECONDS,
-    raw_table="user_session_raw",
-    raw_columns=("bucket", "shard", "event_time", *(name for name, _ in SESSION_FIELDS)),
-    cassandra_ddl=session_raw_ddl,
-    mysql_ddl=session_mysql_ddl,
-    classify=python_classifier(parse_session, SESSION_FIELDS, "session_id", BUCKET_SECONDS),
-    partials=session_partials,
-    rollup=Rollup(
-        table="user_sessions_hourly",
-        partials_table="user_session_partials",
-        partial_columns=("bucket", "hour", "sessions", "duration", "durations"),
-        key=(),
-        period=("hour",),
-        upsert=SESSIONS_BY_HOUR,
+
+def part(
+    suffix: str,
+    *,
+    fields: tuple[tuple[str, Any], ...],
+    identity: str,
+    parse: Any,
+    partials: Any,
+    mysql_ddl: Any,
+    rollup: Rollup,
+) -> StreamSpec:
+    """One part of the family: topic `user_<suffix>_logs`, raw table `user_<suffix>_raw`."""
+    raw_table = f"user_{suffix}_raw"
+    return StreamSpec(
+        name=f"{FAMILY}_{suffix}",
+        family=FAMILY,
+        topics=(f"user_{suffix}_logs",),
+        bucket_seconds=BUCKET_SECONDS,
+        raw_table=raw_table,
+        raw_columns=("bucket", "shard", "event_time", *(name for name, _ in fields)),
+        cassandra_ddl=functools.partial(raw_ddl, raw_table, fields, identity),
+        mysql_ddl=mysql_ddl,
+        classify=python_classifier(parse, fields, identity, BUCKET_SECONDS),
+        partials=partials,
+        rollup=rollup,
+    )
+
+
+PARTS = (
+    part(
+        "session",
+        fields=SESSION_FIELDS,
+        identity="session_id",
+        parse=parse_session,
+        partials=session_partials,
+        mysql_ddl=session_mysql_ddl,
+        rollup=Rollup(
+            table="user_sessions_hourly",
+            partials_table="user_session_partials",
+            partial_columns=("bucket", "hour", "sessions", "duration", "durations"),
+            key=(),
+            period=("hour",),
+            upsert=SESSIONS_BY_HOUR,
+        ),
+    ),
+    part(
+        "auth",
+        fields=AUTH_FIELDS,
+        identity="event_id",
+        parse=parse_auth,
+        partials=auth_partials,
+        mysql_ddl=auth_mysql_ddl,
+        rollup=Rollup(
+            table="user_auth_hourly",
+            partials_table="user_auth_partials",
+            partial_columns=("bucket", "hour", "outcome", "detail", "events"),
+            key=("outcome", "detail"),
+            period=("hour",),
+            upsert=AUTH_BY_HOUR,
+        ),
+    ),
+    part(
+        "activity",
+        fields=ACTIVITY_FIELDS,
+        identity="event_id",
+        parse=parse_activity,
+        partials=activity_partials,
+        mysql_ddl=activity_mysql_ddl,
+        rollup=Rollup(
+            table="user_activity_hourly",
+            partials_table="user_activity_partials",
+            partial_columns=("bucket", "hour", "event_type", "events"),
+            key=("event_type",),
+            period=("hour",),
+            upsert=ACTIVITY_BY_HOUR,
+        ),
     ),
 )
-AUTH = StreamSpec(
-    name="userlogs_auth",
-    family=FAMILY,
-    topics=("user_auth_logs",),
-    bucket_seconds=BUCKET_SECONDS,
-    raw_table="user_auth_raw",
-    raw_columns=("bucket", "shard", "event_time", *(name for name, _ in AUTH_FIELDS)),
-    cassandra_ddl=auth_raw_ddl,
-    mysql_ddl=auth_mysql_ddl,
-    classify=python_classifier(parse_auth, AUTH_FIELDS, "event_id", BUCKET_SECONDS),
-    partials=auth_partials,
-    rollup=Rollup(
-        table="user_auth_hourly",
-        partials_table="user_auth_partials",
-        partial_columns=("bucket", "hour", "outcome", "detail", "events"),
-        key=("outcome", "detail"),
-        period=("hour",),
-        upsert=AUTH_BY_HOUR,
-    ),
-)
-ACTIVITY = StreamSpec(
-    name="userlogs_activity",
-    family=FAMILY,
-    topics=("user_activity_logs",),
-    bucket_seconds=BUCKET_SECONDS,
-    raw_table="user_activity_raw",
-    raw_columns=("bucket", "shard", "event_time", *(name for name, _ in ACTIVITY_FIELDS)),
-    cassandra_ddl=activity_raw_ddl,
-    mysql_ddl=activity_mysql_ddl,
-    classify=python_classifier(parse_activity, ACTIVITY_FIELDS, "event_id", BUCKET_SECONDS),
-    partials=activity_partials,
-    rollup=Rollup(
-        table="user_activity_hourly",
-        partials_table="user_activity_partials",
-        partial_columns=("bucket", "hour", "event_type", "events"),
-        key=("event_type",),
-        period=("hour",),
-        upsert=ACTIVITY_BY_HOUR,
-    ),
-)
-PARTS = (SESSION, AUTH, ACTIVITY)

@@ -5,8 +5,6 @@ read into AdEvent, and an id the registry does not know is a reject."""
 from __future__ import annotations
 
 import io
-import json
-import urllib.request
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -16,7 +14,7 @@ from cassandra.cluster import Session
 
 from jobs.wire import AD_EVENT_SCHEMA, confluent_frame
 from local import stack
-from producer.ads import encode
+from producer.ads import encode, register_schema
 from tests.oracle_ads import decode, expected_windows
 
 from .pipeline import Pipeline
@@ -26,14 +24,7 @@ EVOLVED = {**AD_EVENT_SCHEMA, "fields": [*AD_EVENT_SCHEMA["fields"], {"name": "c
 
 
 def register(subject: str, schema: dict[str, Any]) -> int:
-    request = urllib.request.Request(
-        f"{stack.REGISTRY_URL}/subjects/{subject}/versions",
-        data=json.dumps({"schema": json.dumps(schema)}).encode(),
-        method="POST",
-        headers={"Content-Type": "application/vnd.schemaregistry.v1+json"},
-    )
-    with urllib.request.urlopen(request, timeout=10) as response:
-        return int(json.loads(response.read())["id"])
+    return register_schema(stack.REGISTRY_URL, subject, schema)
 
 
 def test_ads_through_a_real_schema_registry(spark: Any, tmp_path: Path, cassandra: Session) -> None:
