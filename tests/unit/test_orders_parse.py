@@ -77,3 +77,21 @@ def test_should_generate_orders_the_parse_accepts() -> None:
     assert all(isinstance(parse(p), list) for p in sent)
     assert any(json.loads(p)["Created At"].endswith("+05:30") for p in sent)
     assert len(set(sent)) < len(sent), "some are re-sent byte-identical"
+
+
+def test_should_replay_an_orders_csv_as_pandas_would_send_it(tmp_path: Any) -> None:
+    from pathlib import Path
+
+    from producer.orders import orders_from_csv
+
+    export = Path(tmp_path) / "orders.csv"
+    export.write_text(
+        "ID,User ID,Product ID,Subtotal,Tax,Total,Discount,Quantity,Created At\n"
+        "1,1,14,37.65,2.07,39.72,,2,2019-02-11T21:40:27.892Z\n"
+        "2,1,123,110.92,6.1,117.02,5.5,3,2018-05-15T08:04:26.561-07:00\n"
+    )
+    sent = [encode(order) for order in orders_from_csv(export)]
+    assert b'"Discount": NaN' in sent[0], "an empty float cell is NaN, as pandas writes it"
+    rows = [row(payload) for payload in sent]
+    assert [(r["order_id"], r["total"], r["discount"]) for r in rows] == [(1, 39.72, None), (2, 117.02, 5.5)]
+    assert rows[1]["event_time"] == datetime(2018, 5, 15, 15, 4, 26, 561000)
