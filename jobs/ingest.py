@@ -15,7 +15,7 @@ import time
 from datetime import datetime, timezone
 from pathlib import Path
 
-from kafka import KafkaConsumer, TopicPartition
+from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql.streaming.query import StreamingQuery
@@ -126,8 +126,25 @@ def start(spark: SparkSession, settings: JobSettings, spec: StreamSpec, metrics:
     return writer.start()
 
 
+def existing_topics(settings: JobSettings) -> set[str]:
+    admin = KafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap.split(","))
+    try:
+        return set(admin.list_topics())
+    finally:
+        admin.close()
+
+
 def run(settings: JobSettings, spark: SparkSession, metrics: RunMetrics, streams: list[str] | None = None) -> None:
-    specs = configured(settings, streams or ())
+    existing = existing_topics(settings)
+    specs = []
+    for spec in configured(settings, streams or ()):
+        missing = [t for t in spec.topics if t not in existing]
+        if missing:
+            # Subscribing would make a broker that auto-creates topics create it mid-query, and
+            # the query fails on the partition that has no leader yet: wait for a producer.
+            log.info("%s: topic %s does not exist yet; nothing to ingest", spec.name, ", ".join(missing))
+            continue
+        specs.append(spec)
     queries = {spec.name: (spec, start(spark, settings, spec, metrics)) for spec in specs}
     failed = []
     for name, (spec, query) in queries.items():

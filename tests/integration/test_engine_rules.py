@@ -179,3 +179,18 @@ def test_a_year_long_backfill_marks_every_bucket(spark: Any, tmp_path: Path) -> 
     marked = pipeline.backfill("2025-01-01T00:00:00+00:00", "2026-01-01T00:00:00+00:00")
     assert marked.buckets_recomputed == 365 * 24 * 60
     assert pipeline.sql("SELECT COUNT(*) FROM dirty_buckets WHERE stream = 'tracking'") == [(365 * 24 * 60,)]
+
+
+def test_a_stream_whose_topic_does_not_exist_yet_is_skipped(spark: Any, tmp_path: Path) -> None:
+    from kafka import KafkaAdminClient
+
+    from .conftest import KAFKA
+
+    pipeline = Pipeline(spark, tmp_path, streams=("tracking", "orders"))
+    pipeline.migrate()
+    pipeline.send(list(factory(66, PLAIN).stream(100, NOW, spread=timedelta(minutes=2))))
+    ingested = pipeline.ingest()  # no order was ever sent: its topic does not exist
+    assert ingested.rows_by_stream == {"tracking": 100}
+    admin = KafkaAdminClient(bootstrap_servers=KAFKA)
+    assert f"{pipeline.name}.orders" not in admin.list_topics(), "ingest must not create it"
+    admin.close()
