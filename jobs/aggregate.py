@@ -16,7 +16,7 @@ import hashlib
 import logging
 import time
 import uuid
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime, timezone
 from typing import Any
 
@@ -43,11 +43,6 @@ Mark = tuple[datetime, datetime]  # (bucket, marked_at)
 
 class InjectedFault(RuntimeError):
     """Raised on purpose between the upserts and the watermark (crash-recovery tests)."""
-
-
-def batched(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
-    for start in range(0, len(items), size):
-        yield items[start : start + size]
 
 
 def lock_name(settings: JobSettings, stream: str) -> str:
@@ -107,12 +102,6 @@ def read_raw_buckets(
     return keys.join(raw, ["bucket", "shard"])
 
 
-def in_list(rows: int, width: int) -> str:
-    """`(%s, %s), (%s, %s), …` for `rows` row constructors of `width` values."""
-    one = "(" + ", ".join(["%s"] * width) + ")"
-    return ", ".join([one] * rows)
-
-
 def periods_of(cursor: Any, rollup: Rollup, buckets: Sequence[datetime]) -> set[tuple[Any, ...]]:
     """The periods the partials of these buckets roll up into."""
     found: set[tuple[Any, ...]] = set()
@@ -124,8 +113,8 @@ def periods_of(cursor: Any, rollup: Rollup, buckets: Sequence[datetime]) -> set[
 
 
 def replace_partials(cursor: Any, rollup: Rollup, buckets: Sequence[datetime], rows: Iterable[tuple[Any, ...]]) -> int:
-    for chunk in batched(buckets, ROWS_PER_STATEMENT):
-        cursor.execute(f"DELETE FROM {rollup.partials_table} WHERE bucket IN ({in_list(len(chunk), 1)})", list(chunk))
+    for sql, values in row_constructors([(b,) for b in buckets], 1):
+        cursor.execute(f"DELETE FROM {rollup.partials_table} WHERE (bucket) IN ({sql})", values)
     insert = (
         f"INSERT INTO {rollup.partials_table} ({', '.join(rollup.partial_columns)}) "
         f"VALUES ({', '.join(['%s'] * len(rollup.partial_columns))})"

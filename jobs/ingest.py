@@ -147,7 +147,8 @@ def run(settings: JobSettings, spark: SparkSession, metrics: RunMetrics, streams
         specs.append(spec)
     queries = {spec.name: (spec, start(spark, settings, spec, metrics)) for spec in specs}
     failed = []
-    for name, (spec, query) in queries.items():
+    processed: dict[str, dict[str, int]] = {}
+    for name, (_spec, query) in queries.items():
         query.awaitTermination()
         if query.exception() is not None:
             failed.append(f"{name}: {query.exception()}")
@@ -155,20 +156,22 @@ def run(settings: JobSettings, spark: SparkSession, metrics: RunMetrics, streams
         progress = query.lastProgress
         if progress and progress.get("sources"):
             end = progress["sources"][0]["endOffset"]
-            processed = json.loads(end) if isinstance(end, str) else end
-            for topic in spec.topics:
-                metrics.lag_records[topic] = kafka_lag(settings, topic, processed)
+            processed.update(json.loads(end) if isinstance(end, str) else end)
+    if processed:
+        metrics.lag_records.update(kafka_lag(settings, processed))
     if failed:
         raise RuntimeError("ingest stopped: " + "; ".join(failed))
 
 
-def kafka_lag(settings: JobSettings, topic: str, processed: dict[str, dict[str, int]]) -> int:
-    """Records on the topic's partitions beyond the offsets this run processed."""
+def kafka_lag(settings: JobSettings, processed: dict[str, dict[str, int]]) -> dict[str, int]:
+    """Records on each topic's partitions beyond the offsets this run processed (one query)."""
     consumer = KafkaConsumer(bootstrap_servers=settings.kafka_bootstrap.split(","), enable_auto_commit=False)
     try:
-        partitions = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or []]
+        partitions = [TopicPartition(t, p) for t in processed for p in consumer.partitions_for_topic(t) or []]
         ends = consumer.end_offsets(partitions)
     finally:
         consumer.close()
-    done = processed.get(topic, {})
-    return sum(max(0, end - int(done.get(str(tp.partition), 0))) for tp, end in ends.items())
+    lag = dict.fromkeys(processed, 0)
+    for tp, end in ends.items():
+        lag[tp.topic] += max(0, end - int(processed[tp.topic].get(str(tp.partition), 0)))
+    return lag

@@ -23,8 +23,7 @@ class RunMetrics:
     started: float = field(default_factory=time.time)
     rows_read: int = 0
     rows_written: int = 0
-    rejected: Counter[str] = field(default_factory=Counter)
-    # The same rejects by (stream, reason), pushed with both labels.
+    # Rejects by (stream, reason), pushed with both labels.
     rejected_by_stream: Counter[tuple[str, str]] = field(default_factory=Counter)
     rows_by_stream: Counter[str] = field(default_factory=Counter)
     kinds: Counter[str] = field(default_factory=Counter)
@@ -41,13 +40,20 @@ class RunMetrics:
     # Streams' micro-batches report from concurrent threads.
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
+    @property
+    def rejected(self) -> Counter[str]:
+        """Rejects by reason, whatever the stream."""
+        by_reason: Counter[str] = Counter()
+        for (_, reason), rows in self.rejected_by_stream.items():
+            by_reason[reason] += rows
+        return by_reason
+
     def count(self, stream: str, reason: str | None, rows: int) -> None:
         """Records a stream read: valid ones (reason None) or rejected ones with the reason."""
         with self._lock:
             self.rows_read += rows
             self.rows_by_stream[stream] += rows
             if reason:
-                self.rejected[reason] += rows
                 self.rejected_by_stream[stream, reason] += rows
             else:
                 self.rows_written += rows

@@ -65,6 +65,14 @@ def _load(payload: bytes) -> Any:
         return Reject("bad_json")
 
 
+def _object(payload: bytes, what: str) -> Any:
+    """The message's JSON object, or a reject: not JSON, or not an object."""
+    record = _load(payload)
+    if isinstance(record, dict | Reject):
+        return record
+    return Reject("wrong_shape", f"{what} is an object, not {type(record).__name__}")
+
+
 def _digest(value: Any) -> str:
     return hashlib.blake2b(orjson.dumps(value, option=orjson.OPT_SORT_KEYS), digest_size=16).hexdigest()
 
@@ -88,11 +96,9 @@ def _moment(record: dict[str, Any], key: str) -> Any:
 
 
 def parse_session(payload: bytes) -> ParseResult:
-    record = _load(payload)
+    record = _object(payload, "a session")
     if isinstance(record, Reject):
         return record
-    if not isinstance(record, dict):
-        return Reject("wrong_shape", f"a session is an object, not {type(record).__name__}")
     ids = _ids(record, session_required=True)
     if isinstance(ids, Reject):
         return ids
@@ -120,11 +126,9 @@ def parse_session(payload: bytes) -> ParseResult:
 
 
 def parse_auth(payload: bytes) -> ParseResult:
-    record = _load(payload)
+    record = _object(payload, "an auth event")
     if isinstance(record, Reject):
         return record
-    if not isinstance(record, dict):
-        return Reject("wrong_shape", f"an auth event is an object, not {type(record).__name__}")
     ids = _ids(record, session_required=False)
     if isinstance(ids, Reject):
         return ids
