@@ -27,7 +27,8 @@ import mysql.connector
 import orjson
 from kafka import KafkaProducer
 
-from bench.pipeline import environment, timed, tree_rss_mib
+from bench.pipeline import OUT, Bench, environment
+from bench.probe import tree_rss_mib
 from local import stack
 from producer.beacons import timeuuid_at
 
@@ -79,7 +80,10 @@ def main(argv: list[str]) -> int:
     args = parser.parse_args(argv)
     name = f"bench_{uuid.uuid4().hex[:8]}"
     env = {**environment(name), "TIDEMARK_ADS_ENABLED": "false"}
-    timed(["-m", "jobs", "migrate"], env)
+    logs = OUT / "bench-logs" / name
+    logs.mkdir(parents=True, exist_ok=True)
+    bench = Bench(name, env, logs)
+    bench.run("migrate", ["-m", "jobs", "migrate"])
 
     beacons = backlog(args.hours, args.keys_per_minute)
     started = time.monotonic()
@@ -90,8 +94,8 @@ def main(argv: list[str]) -> int:
     producer.close()
     print(f"sent       {len(beacons):>9,} events in {time.monotonic() - started:6.1f}s")
 
-    seconds, peak = timed(["-m", "jobs", "ingest"], env)
-    print(f"ingest     {len(beacons):>9,} events in {seconds:6.1f}s  peak RSS {peak:,.0f} MiB")
+    run = bench.run("ingest", ["-m", "jobs", "ingest"])
+    print(f"ingest     {len(beacons):>9,} events in {run.seconds:6.1f}s  peak RSS {run.peak_rss_mib:,.0f} MiB")
 
     env["TIDEMARK_AGGREGATE_CHUNK_BUCKETS"] = str(args.chunk_buckets)
     started = time.monotonic()

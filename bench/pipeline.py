@@ -1,38 +1,49 @@
-"""Benchmark of the pipeline on the local stack, stream by stream: prints numbers, asserts nothing.
+"""Benchmark of every stage of every stream on the local stack, beside a naive baseline
+measured in the same run: prints a table, writes out/bench.json and out/bench.png, asserts
+nothing.
 
-    python -m bench.pipeline [--events 200000] [--cycles 5] [--rate 2000] [--streams tracking,ads,orders]
+    python -m bench.pipeline [--events 300000] [--streams tracking,ads,orders,userlogs]
 
-For each stream:
-1. producer throughput: --events generated events sent as fast as Kafka acknowledges them;
-2. ingest and aggregate over them, each as `python -m jobs <name> --stream S` (Spark start-up
-   included): seconds, events/s, seconds per million events, peak RSS of the job's process
-   tree (Python + Spark's JVM, sampled every 250 ms).
-Then, for tracking, freshness under load: the producer streams at --rate while
-ingest+aggregate run back to back --cycles times; after each cycle, now minus the newest
-event in MySQL.
-Each run uses its own topic, keyspace and database.
+For each stream, on its own topics, keyspace and database:
+1. producer: --events generated events sent as fast as Kafka acknowledges them;
+2. baseline: the seeds' kind of consumer (bench/baseline.py: kafka-python, one synchronous
+   cassandra-driver INSERT per message) over the first --baseline-events of those events;
+3. ingest and aggregate over the events, each as `python -m jobs <name> --stream S`, Spark
+   start included: events/s, seconds per million, peak RSS of the process tree;
+4. aggregate cost vs history: a run over an increment of --events/20 events when the stream
+   holds 2 increments, and again after the main set made that history 11x larger. The ratio
+   compares the runs' own chunk seconds (JVM start excluded; with it the ratio is nearer 1).
+Then freshness under a steady load (the producer at --rate events/s for tracking and
+--side-rate for every other stream), sampled every second by a probe reading the newest event
+time visible in MySQL:
+- continuous: one `python -m jobs ingest` with the continuous trigger every --interval
+  seconds, aggregating after each micro-batch (TIDEMARK_INGEST_AGGREGATES), for --steady-seconds;
+- cron: a CronJob's cadence, `python -m jobs ingest` with TIDEMARK_INGEST_AGGREGATES every
+  --cron-seconds (skipped while the last one runs, like concurrencyPolicy: Forbid), for
+  --cron-cycles cycles.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
-import resource
-import statistics
+import re
 import subprocess
 import sys
-import tempfile
 import time
 import uuid
-from datetime import datetime, timezone
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import mysql.connector
-
-from local import stack
+from bench import report
+from bench.probe import Freshness, percentile, stack_rss_mib, tree_rss_mib
+from local import cleanup, stack
 
 ROOT = Path(__file__).resolve().parent.parent
+OUT = ROOT / "out"
+BUCKET_SECONDS = {"tracking": 60, "ads": 30, "orders": 3600, "userlogs": 60}
 
 
 def environment(name: str) -> dict[str, str]:
@@ -57,108 +68,316 @@ def environment(name: str) -> dict[str, str]:
     }
 
 
-def tree_rss_mib(root: int) -> float:
-    """RSS of a process and all its descendants (the job's Python and its Spark JVM)."""
-    parents: dict[int, int] = {}
-    rss: dict[int, int] = {}
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except (OSError, IndexError):
-            continue
-        pid = int(stat.parent.name)
-        parents[pid] = int(fields[1])
-        rss[pid] = int(fields[21]) * resource.getpagesize()
-    tree, frontier = {root}, [root]
-    while frontier:
-        children = [p for p, parent in parents.items() if parent in frontier and p not in tree]
-        tree.update(children)
-        frontier = children
-    return sum(rss.get(p, 0) for p in tree) / 2**20
+def topics(env: dict[str, str], stream: str) -> list[str]:
+    if stream == "userlogs":
+        return [env[f"TIDEMARK_USERLOGS_{part}_TOPIC"] for part in ("SESSION", "AUTH", "ACTIVITY")]
+    return [env[f"TIDEMARK_{stream.upper()}_TOPIC"]]
 
 
-def timed(argv: list[str], env: dict[str, str]) -> tuple[float, float]:
-    """(seconds, peak RSS MiB of the whole process tree) of one command."""
-    started = time.monotonic()
-    with tempfile.TemporaryFile("w+") as log:
-        proc = subprocess.Popen([sys.executable, *argv], env=env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
-        peak = 0.0
-        while proc.poll() is None:
-            peak = max(peak, tree_rss_mib(proc.pid))
-            time.sleep(0.25)
+@dataclass
+class Run:
+    """One finished command: wall seconds, peak RSS of its process tree, its output."""
+
+    seconds: float
+    peak_rss_mib: float
+    output: str
+
+
+@dataclass
+class Bench:
+    name: str
+    env: dict[str, str]
+    logs: Path
+    started: float = field(default_factory=time.monotonic)
+    # (start, end, stream, stage, events/s) since the bench began: throughput over time.
+    timeline: list[tuple[float, float, str, str, float]] = field(default_factory=list)
+    steps: int = 0
+
+    def say(self, what: str) -> None:
+        self.steps += 1
+        print(f"[{time.monotonic() - self.started:6.0f}s] {what}", flush=True)
+
+    def run(self, label: str, argv: list[str], extra: dict[str, str] | None = None) -> Run:
+        """Runs `python ARGV` to the end, sampling the RSS of its tree every 250 ms."""
+        log = self.logs / f"{label}.log"
+        started = time.monotonic()
+        with log.open("w") as out:
+            proc = subprocess.Popen(
+                [sys.executable, *argv], env={**self.env, **(extra or {})}, cwd=ROOT, stdout=out, stderr=out
+            )
+            peak = 0.0
+            while proc.poll() is None:
+                peak = max(peak, tree_rss_mib(proc.pid))
+                time.sleep(0.25)
         seconds = time.monotonic() - started
+        output = log.read_text()
         if proc.returncode != 0:
-            log.seek(0)
-            sys.exit(f"bench: {' '.join(argv)} failed:\n{log.read()[-3000:]}")
-    return seconds, peak
+            sys.exit(f"bench: {' '.join(argv)} failed (log {log}):\n{output[-3000:]}")
+        return Run(seconds, peak, output)
+
+    def stage(self, stream: str, stage: str, events: int, run: Run) -> float:
+        end = time.monotonic() - self.started
+        eps = events / run.seconds if run.seconds else 0.0
+        self.timeline.append((end - run.seconds, end, stream, stage, eps))
+        return eps
+
+    def spawn(self, label: str, argv: list[str], extra: dict[str, str]) -> subprocess.Popen[bytes]:
+        out = (self.logs / f"{label}.log").open("w")
+        return subprocess.Popen([sys.executable, *argv], env={**self.env, **extra}, cwd=ROOT, stdout=out, stderr=out)
 
 
-def newest_event_age(name: str) -> float:
-    conn = mysql.connector.connect(
-        host=stack.HOST, port=stack.PORTS["mariadb"], user=stack.APP_USER, password=stack.APP_PASSWORD, database=name
+def produce(bench: Bench, stream: str, events: int, label: str) -> tuple[float, Run]:
+    """Sends `events` as fast as Kafka takes them; the producer's own rate (start-up excluded)."""
+    run = bench.run(
+        label,
+        ["-m", "producer"],
+        {
+            "TIDEMARK_PRODUCER_STREAM": stream,
+            "TIDEMARK_PRODUCER_RATE": "0",
+            "TIDEMARK_PRODUCER_MAX_EVENTS": str(events),
+        },
     )
-    cursor = conn.cursor()
-    cursor.execute("SELECT newest_event_time FROM watermarks WHERE stream = 'tracking'")
-    row: Any = cursor.fetchone()
-    conn.close()
-    newest: datetime = row[0]
-    return float((datetime.now(timezone.utc).replace(tzinfo=None) - newest).total_seconds())
+    found = re.findall(r"sent (\d+) .* in ([0-9.]+)s", run.output)
+    sent, seconds = int(found[-1][0]), float(found[-1][1])
+    if sent != events:
+        sys.exit(f"bench: the {stream} producer sent {sent} events, not {events}")
+    return sent / seconds, run
 
 
-def percentile(values: list[float], p: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
+def chunk_seconds(output: str) -> float:
+    """The seconds aggregate spent in its chunks (JVM start and locks excluded)."""
+    return sum(float(s) for s in re.findall(r" chunk: .*, ([0-9.]+)s$", output, re.MULTILINE))
+
+
+def wait_for_next_bucket(bench: Bench, stream: str) -> None:
+    """An increment lands in buckets of its own, so it never re-reads the history's."""
+    width = BUCKET_SECONDS[stream]
+    if width > 120:
+        return
+    time.sleep(width - time.time() % width + 1)
+
+
+def measure_stream(bench: Bench, stream: str, args: argparse.Namespace) -> dict[str, Any]:
+    increment = max(1000, args.events // 20)
+    rss: dict[str, float] = {}
+
+    def cycle(label: str, events: int) -> tuple[Run, Run]:
+        produce(bench, stream, events, f"{stream}-{label}-producer")
+        ingested = bench.run(f"{stream}-{label}-ingest", ["-m", "jobs", "ingest", "--stream", stream])
+        aggregated = bench.run(f"{stream}-{label}-aggregate", ["-m", "jobs", "aggregate", "--stream", stream])
+        return ingested, aggregated
+
+    bench.say(f"{stream}: history of {2 * increment:,} events, then one increment of {increment:,}")
+    cycle("history", increment)
+    wait_for_next_bucket(bench, stream)
+    _, small = cycle("increment-1", increment)
+
+    bench.say(f"{stream}: producer, {args.events:,} events as fast as Kafka takes them")
+    producer_eps, run = produce(bench, stream, args.events, f"{stream}-producer")
+    bench.stage(stream, "producer", args.events, run)
+    rss["producer"] = run.peak_rss_mib
+
+    baseline_events = min(args.baseline_events, args.events)
+    bench.say(f"{stream}: naive baseline over {baseline_events:,} of them (about {baseline_events / 1500:.0f}s)")
+    run = bench.run(
+        f"{stream}-baseline",
+        ["-m", "bench.baseline", "--keyspace", bench.name, "--events", str(baseline_events)]
+        + [arg for topic in topics(bench.env, stream) for arg in ("--topic", topic)],
+    )
+    (line,) = re.findall(r"baseline (\d+) events in ([0-9.]+) s", run.output)
+    baseline_eps = int(line[0]) / float(line[1])
+    bench.timeline.append(
+        (
+            time.monotonic() - bench.started - float(line[1]),
+            time.monotonic() - bench.started,
+            stream,
+            "baseline",
+            baseline_eps,
+        )
+    )
+    rss["baseline"] = run.peak_rss_mib
+
+    bench.say(f"{stream}: ingest of those {args.events:,} events")
+    run = bench.run(f"{stream}-ingest", ["-m", "jobs", "ingest", "--stream", stream])
+    ingest_eps = bench.stage(stream, "ingest", args.events, run)
+    rss["ingest"] = run.peak_rss_mib
+
+    bench.say(f"{stream}: aggregate of those {args.events:,} events")
+    run = bench.run(f"{stream}-aggregate", ["-m", "jobs", "aggregate", "--stream", stream])
+    bench.stage(stream, "aggregate", args.events, run)
+    rss["aggregate"] = run.peak_rss_mib
+    aggregate_s = run.seconds
+
+    bench.say(f"{stream}: the same increment of {increment:,} over 11x the history")
+    wait_for_next_bucket(bench, stream)
+    _, large = cycle("increment-2", increment)
+    first, second = chunk_seconds(small.output), chunk_seconds(large.output)
+
+    return {
+        "events": args.events,
+        "producer_eps": round(producer_eps),
+        "baseline_eps": round(baseline_eps),
+        "baseline_events": baseline_events,
+        "ingest_eps": round(ingest_eps),
+        "ingest_vs_baseline": round(ingest_eps / baseline_eps, 2),
+        "aggregate_s_per_million": round(aggregate_s / args.events * 1e6, 1),
+        "aggregate_history_ratio": round(second / first, 2) if first else None,
+        "aggregate_increment_s": [round(small.seconds, 1), round(large.seconds, 1)],
+        "aggregate_increment_chunk_s": [round(first, 2), round(second, 2)],
+        "peak_rss_mib": {k: round(v) for k, v in rss.items()},
+    }
+
+
+def steady_producers(bench: Bench, streams: list[str], args: argparse.Namespace, mode: str) -> list[Any]:
+    return [
+        bench.spawn(
+            f"{mode}-{stream}-producer",
+            ["-m", "producer"],
+            {
+                "TIDEMARK_PRODUCER_STREAM": stream,
+                "TIDEMARK_PRODUCER_RATE": str(args.rate if stream == "tracking" else args.side_rate),
+            },
+        )
+        for stream in streams
+    ]
+
+
+def stop(procs: list[Any]) -> None:
+    for proc in procs:
+        proc.terminate()
+    for proc in procs:
+        try:
+            proc.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def freshness(bench: Bench, streams: list[str], args: argparse.Namespace, mode: str) -> dict[str, Any]:
+    """Freshness per stream under steady load, sampled every second after a warm-up."""
+    enabled = {f"TIDEMARK_{s.upper()}_ENABLED": str(s in streams).lower() for s in BUCKET_SECONDS}
+    aggregating = {**enabled, "TIDEMARK_INGEST_AGGREGATES": "true"}
+    producers = steady_producers(bench, streams, args, mode)
+    driver_rss = 0.0
+    running: Any = None
+    try:
+        with Freshness(bench.name, streams) as probe:
+            if mode == "continuous":
+                seconds = args.steady_seconds
+                bench.say(
+                    f"freshness, continuous: warm-up {args.warmup_seconds}s, then {seconds}s sampled every second"
+                )
+                running = bench.spawn(
+                    "continuous-ingest",
+                    ["-m", "jobs", "ingest"],
+                    {
+                        **aggregating,
+                        "TIDEMARK_INGEST_TRIGGER": "continuous",
+                        "TIDEMARK_INGEST_INTERVAL_SECONDS": str(args.interval),
+                        "TIDEMARK_SPARK_UI_PORT": "14040",
+                    },
+                )
+                deadline = time.monotonic() + args.warmup_seconds + seconds
+                while time.monotonic() < deadline:
+                    driver_rss = max(driver_rss, tree_rss_mib(running.pid))
+                    if running.poll() is not None:
+                        sys.exit(f"bench: continuous ingest stopped (log {bench.logs / 'continuous-ingest.log'})")
+                    time.sleep(1)
+            else:
+                seconds = args.cron_cycles * args.cron_seconds
+                bench.say(
+                    f"freshness, cron: a run every {args.cron_seconds}s, {args.cron_cycles} cycles after a warm-up "
+                    f"(about {(seconds + args.warmup_seconds) / 60:.0f} min)"
+                )
+                deadline = time.monotonic() + args.warmup_seconds + seconds
+                cycle = 0
+                while time.monotonic() < deadline:
+                    tick = time.monotonic()
+                    if running is None or running.poll() is not None:
+                        if running is not None and running.returncode != 0:
+                            sys.exit(f"bench: a cron-mode ingest failed (log {bench.logs}/cron-ingest-*.log)")
+                        cycle += 1
+                        running = bench.spawn(f"cron-ingest-{cycle}", ["-m", "jobs", "ingest"], aggregating)
+                    while time.monotonic() < tick + args.cron_seconds and time.monotonic() < deadline:
+                        driver_rss = max(driver_rss, tree_rss_mib(running.pid))
+                        time.sleep(1)
+            warmed = probe.samples[-1][0] - seconds if probe.samples else 0.0
+    finally:
+        stop(producers + ([running] if running is not None else []))
+    result: dict[str, Any] = {"mode": mode, "seconds": seconds, "peak_driver_rss_mib": round(driver_rss)}
+    result["stack_peak_rss_mib"] = {k: round(v) for k, v in probe.peak_stack_rss_mib.items()}
+    for stream in streams:
+        series = probe.series(stream, after_s=warmed)
+        ages = [age for _, age in series]
+        result[stream] = {
+            "samples": len(ages),
+            "p50_s": round(percentile(ages, 50), 1) if ages else None,
+            "p95_s": round(percentile(ages, 95), 1) if ages else None,
+            "max_s": round(max(ages), 1) if ages else None,
+            "series": [(round(at, 1), round(age, 1)) for at, age in series],
+        }
+    return result
+
+
+def machine() -> dict[str, Any]:
+    meminfo = Path("/proc/meminfo").read_text()
+    total_kib = int(re.search(r"MemTotal:\s+(\d+)", meminfo).group(1))  # type: ignore[union-attr]
+    model = re.search(r"model name\s*:\s*(.*)", Path("/proc/cpuinfo").read_text())
+    return {"cores": os.cpu_count(), "memory_gib": round(total_kib / 2**20, 1), "cpu": model.group(1) if model else ""}
 
 
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m bench.pipeline", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--events", type=int, default=200_000)
-    parser.add_argument("--cycles", type=int, default=5)
-    parser.add_argument("--rate", type=int, default=2000)
-    parser.add_argument("--streams", default="tracking,ads,orders,userlogs", help="comma-separated streams to measure")
+    parser.add_argument("--events", type=int, default=300_000, help="events per stream for the throughput stages")
+    parser.add_argument("--baseline-events", type=int, default=30_000, help="events the naive baseline consumes")
+    parser.add_argument("--streams", default="tracking,ads,orders,userlogs", help="comma-separated streams")
+    parser.add_argument("--modes", default="continuous,cron", help="freshness modes to measure (continuous, cron)")
+    parser.add_argument("--rate", type=int, default=2000, help="tracking events/s during the steady load")
+    parser.add_argument("--side-rate", type=int, default=100, help="events/s of every other stream then")
+    parser.add_argument("--interval", type=int, default=5, help="continuous mode: micro-batch interval, seconds")
+    parser.add_argument("--warmup-seconds", type=int, default=60)
+    parser.add_argument("--steady-seconds", type=int, default=300, help="continuous mode: seconds sampled")
+    parser.add_argument("--cron-seconds", type=int, default=60, help="cron mode: the schedule's period")
+    parser.add_argument("--cron-cycles", type=int, default=10)
+    parser.add_argument("--out", type=Path, default=OUT / "bench.json")
+    parser.add_argument("--keep", action="store_true", help="keep the bench's keyspace, databases and topics")
     args = parser.parse_args(argv)
+    streams = [s for s in args.streams.split(",") if s]
+    unknown = set(streams) - set(BUCKET_SECONDS)
+    if unknown:
+        parser.error(f"--streams: unknown {sorted(unknown)}; known: {sorted(BUCKET_SECONDS)}")
+    modes = [m for m in args.modes.split(",") if m]
+    if set(modes) - {"continuous", "cron"}:
+        parser.error("--modes: continuous and/or cron")
+
     name = f"bench_{uuid.uuid4().hex[:8]}"
-    env = environment(name)
-
-    timed(["-m", "jobs", "migrate"], env)
-    for stream in args.streams.split(","):
-        producing = {**env, "TIDEMARK_PRODUCER_STREAM": stream, "TIDEMARK_PRODUCER_RATE": "0"}
-        seconds, _ = timed(["-m", "producer"], {**producing, "TIDEMARK_PRODUCER_MAX_EVENTS": str(args.events)})
-        rate = args.events / seconds
-        print(f"{stream:8} producer   {args.events:>9,} events in {seconds:6.1f}s  {rate:>9,.0f} events/s")
-        for job in ("ingest", "aggregate"):
-            seconds, peak = timed(["-m", "jobs", job, "--stream", stream], env)
-            print(
-                f"{stream:8} {job:10} {args.events:>9,} events in {seconds:6.1f}s  "
-                f"{args.events / seconds:>9,.0f} events/s  {seconds / args.events * 1e6:7.1f} s per million  "
-                f"peak RSS {peak:,.0f} MiB"
-            )
-    if "tracking" not in args.streams.split(","):
-        return 0
-
-    stream = subprocess.Popen(
-        [sys.executable, "-m", "producer"],
-        cwd=ROOT,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        env={**env, "TIDEMARK_PRODUCER_RATE": str(args.rate)},
-    )
-    ages = []
+    logs = OUT / "bench-logs" / name
+    logs.mkdir(parents=True, exist_ok=True)
+    bench = Bench(name, environment(name), logs)
+    print(f"bench {name}: streams {', '.join(streams)}; logs in {logs}", flush=True)
+    result: dict[str, Any] = {"machine": machine(), "name": name, "streams": {}, "freshness": {}}
     try:
-        for _ in range(args.cycles):
-            cycle, _ = timed(["-m", "jobs", "ingest", "--stream", "tracking"], env)
-            more, _ = timed(["-m", "jobs", "aggregate", "--stream", "tracking"], env)
-            ages.append(newest_event_age(name))
-            print(f"cycle      ingest+aggregate {cycle + more:5.1f}s  freshness {ages[-1]:5.1f}s")
+        bench.run("migrate", ["-m", "jobs", "migrate"])
+        for stream in streams:
+            result["streams"][stream] = measure_stream(bench, stream, args)
+            print(report.stream_line(stream, result["streams"][stream]), flush=True)
+        for mode in modes:
+            result["freshness"][mode] = freshness(bench, streams, args, mode)
+            print(report.freshness_line(result["freshness"][mode], streams), flush=True)
     finally:
-        stream.terminate()
-        stream.wait(timeout=30)
-    print(
-        f"freshness  at {args.rate}/s over {len(ages)} cycles: p50 {percentile(ages, 50):.1f}s  "
-        f"p95 {percentile(ages, 95):.1f}s  max {max(ages):.1f}s  mean {statistics.mean(ages):.1f}s"
-    )
+        if not args.keep:
+            cleanup.drop([name])
+    result["stack_rss_mib"] = {k: round(v) for k, v in stack_rss_mib().items()}
+    result["timeline"] = bench.timeline
+    report.fold_freshness(result)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(result, indent=2))
+    png = report.plot(result, args.out.with_suffix(".png"))
+    print()
+    print(report.table(result))
+    print(f"\nwrote {args.out} and {png}")
     return 0
 
 

@@ -12,6 +12,9 @@ from __future__ import annotations
 import json
 import logging
 import time
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -20,6 +23,7 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql.streaming.query import StreamingQuery
 
+from jobs import aggregate
 from jobs.metrics import RunMetrics
 from jobs.settings import JobSettings
 from jobs.spec import Placement, StreamSpec
@@ -78,38 +82,90 @@ def placement(settings: JobSettings, spec: StreamSpec, now: datetime) -> Placeme
     )
 
 
+def batch_stats(classified: DataFrame, spec: StreamSpec) -> DataFrame:
+    """Rows by (reason, bucket, kind): rejects by reason, the valid rows' buckets to mark and
+    their kinds for the run metrics, all in one small aggregation."""
+    valid = F.col("reason").isNull()
+    kind = spec.kind() if spec.kind is not None else F.lit(None).cast("string")
+    return classified.groupBy(
+        "reason", F.when(valid, F.col("bucket")).alias("bucket"), F.when(valid, kind).alias("kind")
+    ).count()
+
+
 def ingest_batch(batch: DataFrame, batch_id: int, spec: StreamSpec, settings: JobSettings, metrics: RunMetrics) -> None:
     started = time.monotonic()
     now = datetime.now(timezone.utc).replace(tzinfo=None)
-    classified = spec.classify(batch, placement(settings, spec, now)).persist()
+    classified = spec.classify(batch, placement(settings, spec, now))
+    # A valid row's bytes live on in its raw columns: cache them only for the rejects.
+    classified = classified.withColumn("payload", F.when(F.col("reason").isNotNull(), F.col("payload"))).persist()
+    passes: dict[str, float] = {}
     try:
-        raw = raw_rows(classified, spec)
-        write_cassandra(raw, settings, spec.raw_table)
-        write_cassandra(reject_rows(classified, spec.name, now), settings, "rejects")
-        buckets = [row.bucket for row in raw.select("bucket").distinct().collect()]
-        mark_dirty(settings, spec.name, buckets)
-
-        by_reason = classified.groupBy(F.coalesce("reason", F.lit("")).alias("reason")).count().collect()
-        for row in by_reason:
-            metrics.count(spec.name, row.reason or None, row["count"])
-        rejected = {row.reason: row["count"] for row in by_reason if row.reason}
-        valid = sum(row["count"] for row in by_reason if not row.reason)
-        log.info(
-            "%s batch %d: %d raw, %d rejected%s, %d buckets marked, %.1fs",
-            spec.name,
-            batch_id,
-            valid,
-            sum(rejected.values()),
-            f" {rejected}" if rejected else "",
-            len(buckets),
-            time.monotonic() - started,
-        )
-        if spec.kinds is not None:
-            for row in spec.kinds(raw).collect():
-                metrics.kinds[row.kind] += row["count"]
-        metrics.buckets_recomputed += len(buckets)
+        # Three passes over the cached batch (the first one classifies): the raw rows, the
+        # rejects, the counts.
+        with timing(passes, "raw"):
+            write_cassandra(raw_rows(classified, spec), settings, spec.raw_table)
+        with timing(passes, "rejects"):
+            write_cassandra(reject_rows(classified, spec.name, now), settings, "rejects")
+        with timing(passes, "counts"):
+            stats = batch_stats(classified, spec).collect()
     finally:
         classified.unpersist()
+    buckets = sorted({row.bucket for row in stats if row.bucket is not None})
+    mark_dirty(settings, spec.name, buckets)
+
+    rejected: Counter[str] = Counter()
+    valid = 0
+    for row in stats:
+        if row.reason:
+            rejected[row.reason] += row["count"]
+        else:
+            valid += row["count"]
+            if row.kind is not None:
+                metrics.kinds[row.kind] += row["count"]
+    metrics.count(spec.name, None, valid)
+    for reason, rows in rejected.items():
+        metrics.count(spec.name, reason, rows)
+    metrics.buckets_recomputed += len(buckets)
+    if buckets and settings.ingest_aggregates:
+        aggregate_now(batch.sparkSession, settings, spec)
+    log.info(
+        "%s batch %d: %d raw, %d rejected%s, %d buckets marked, %.1fs (%s)",
+        spec.name,
+        batch_id,
+        valid,
+        sum(rejected.values()),
+        f" {dict(rejected)}" if rejected else "",
+        len(buckets),
+        time.monotonic() - started,
+        ", ".join(f"{name} {seconds:.1f}s" for name, seconds in passes.items()),
+    )
+
+
+def aggregate_now(spark: SparkSession, settings: JobSettings, spec: StreamSpec) -> None:
+    """The stream's aggregate run, in this session, with its own run metrics pushed as the
+    aggregate job's (the freshness alert and panels read those)."""
+    metrics = RunMetrics(job="aggregate")
+    # A run that holds the stream's lock (the CronJob, a manual one) takes these buckets too,
+    # or the next batch does: never hold up ingest waiting for it.
+    unblocking = settings.model_copy(update={"aggregate_lock_wait_seconds": 0})
+    try:
+        aggregate.aggregate_stream(spark, unblocking, spec, metrics)
+    except Exception:
+        # The buckets stay dirty: the next batch's run (or the aggregate CronJob) redoes them.
+        log.exception("%s: aggregate after the batch failed", spec.name)
+        metrics.push(settings.pushgateway, ok=False)
+        return
+    metrics.push(settings.pushgateway, ok=True)
+    log.info("%s aggregate: %s", spec.name, metrics.summary())
+
+
+@contextmanager
+def timing(into: dict[str, float], name: str) -> Iterator[None]:
+    started = time.monotonic()
+    try:
+        yield
+    finally:
+        into[name] = time.monotonic() - started
 
 
 def start(spark: SparkSession, settings: JobSettings, spec: StreamSpec, metrics: RunMetrics) -> StreamingQuery:

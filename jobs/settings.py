@@ -56,6 +56,10 @@ class JobSettings(BaseSettings):
     cassandra_keyspace: str = Field(default="tidemark", pattern=r"^[a-z][a-z0-9_]{0,47}$")
     cassandra_replication_factor: int = Field(default=1, ge=1)
     raw_ttl_days: int = Field(default=90, ge=0)
+    # How Spark writes raw rows: batches of one partition's rows up to this size (keep it
+    # under the server's batch_size_warn_threshold), and this many batches in flight per task.
+    cassandra_write_batch_bytes: int = Field(default=16_384, ge=1024, le=1_048_576)
+    cassandra_write_concurrency: int = Field(default=16, ge=1, le=256)
 
     mysql_host: str = "127.0.0.1"
     mysql_port: int = Field(default=13306, gt=0, lt=65536)
@@ -87,7 +91,11 @@ class JobSettings(BaseSettings):
     spark_executor_memory: str = Field(default="1g", pattern=r"^[0-9]+[kmgt]?$")
     spark_executor_cores: int = Field(default=1, ge=1)
     ingest_trigger: Literal["available-now", "continuous"] = "available-now"
-    ingest_interval_seconds: int = Field(default=30, ge=1)
+    ingest_interval_seconds: int = Field(default=5, ge=1)
+    # Ingest aggregates the buckets a micro-batch marked right after it, in the same Spark
+    # session: freshness of seconds with the continuous trigger, one JVM start per cycle with
+    # a CronJob. Off, aggregate is its own job.
+    ingest_aggregates: bool = False
     spark_ui_port: int = Field(default=4040, gt=0, lt=65536)
     # Spark's own log level (its JVM and py4j); ERROR keeps a job's log to its stage lines.
     spark_log_level: Literal["ERROR", "WARN", "INFO", "DEBUG"] = "ERROR"

@@ -49,12 +49,19 @@ def session(settings: JobSettings, app_name: str) -> SparkSession:
         .config("spark.driver.extraJavaOptions", f"-Duser.timezone=UTC {log_options(settings)}")
         .config("spark.executor.extraJavaOptions", "-Duser.timezone=UTC")
         .config("spark.sql.shuffle.partitions", str(settings.spark_shuffle_partitions))
+        # A cached micro-batch lives for seconds: compressing it costs more CPU than it saves.
+        .config("spark.sql.inMemoryColumnarStorage.compressed", "false")
         .config("spark.ui.enabled", "false")
         .config("spark.ui.showConsoleProgress", "false")
         .config("spark.sql.extensions", "com.datastax.spark.connector.CassandraSparkExtensions")
         .config("spark.cassandra.connection.host", settings.cassandra_hosts)
         .config("spark.cassandra.connection.port", str(settings.cassandra_port))
         .config("spark.cassandra.output.consistency.level", "LOCAL_QUORUM")
+        # A column a row leaves empty is not written at all: writing it as NULL would store a
+        # tombstone per empty field, which every later read of the bucket must step over.
+        .config("spark.cassandra.output.ignoreNulls", "true")
+        .config("spark.cassandra.output.batch.size.bytes", str(settings.cassandra_write_batch_bytes))
+        .config("spark.cassandra.output.concurrent.writes", str(settings.cassandra_write_concurrency))
     )
     if settings.ingest_trigger == "continuous":
         # A long-running query: serve Spark's own metrics (streaming progress included) for

@@ -107,8 +107,8 @@ class StreamSpec:
     rollup: Rollup
     # Which raw rows count towards freshness (all when None).
     counted: Callable[[], Column] | None = None
-    # Valid rows by kind, for the run metrics (none when None).
-    kinds: Callable[[DataFrame], DataFrame] | None = None
+    # Each valid raw row's kind, over the raw columns, counted for the run metrics (none when None).
+    kind: Callable[[], Column] | None = None
     # Tables of the operational database the stream reads (e.g. orders' shop.customers).
     operational_ddl: Callable[[JobSettings], list[str]] | None = None
     # Once per aggregate run, under the stream's lock, in its own transaction, before the

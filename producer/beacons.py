@@ -6,10 +6,10 @@ Pure: the same seed and clock give the same beacons."""
 from __future__ import annotations
 
 import random
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
+from itertools import accumulate
 from typing import Any
 
 import orjson
@@ -30,15 +30,11 @@ def timeuuid_at(moment: datetime, rng: random.Random) -> str:
     ticks = (moment - UUID_EPOCH) // timedelta(microseconds=1) * 10 + rng.randrange(10)
     clock_seq = rng.getrandbits(14)
     node = rng.getrandbits(48) | 0x010000000000  # multicast bit: not a real MAC
-    fields = (
-        ticks & 0xFFFFFFFF,
-        (ticks >> 32) & 0xFFFF,
-        ((ticks >> 48) & 0x0FFF) | 0x1000,
-        0x80 | (clock_seq >> 8),
-        clock_seq & 0xFF,
-        node,
+    # uuid.UUID(fields=...) spelled out: the text is the same, in a third of the time.
+    return (
+        f"{ticks & 0xFFFFFFFF:08x}-{(ticks >> 32) & 0xFFFF:04x}-{((ticks >> 48) & 0x0FFF) | 0x1000:04x}-"
+        f"{0x80 | (clock_seq >> 8):02x}{clock_seq & 0xFF:02x}-{node:012x}"
     )
-    return str(uuid.UUID(fields=fields))
 
 
 @dataclass(frozen=True)
@@ -58,22 +54,25 @@ class BeaconFactory:
         self.mix = mix
         self.rng = random.Random(seed)
         # Zipf-like popularity: a few jobs take most of the traffic.
-        self.job_weights = [1 / (rank**1.1) for rank in range(1, len(catalog.jobs) + 1)]
-        self.publisher_weights = [1 / rank for rank in range(1, len(catalog.publishers) + 1)]
+        # Cumulative, as random.choices would compute them from the weights on every call.
+        self.job_weights = list(accumulate(1 / (rank**1.1) for rank in range(1, len(catalog.jobs) + 1)))
+        self.publisher_weights = list(accumulate(1 / rank for rank in range(1, len(catalog.publishers) + 1)))
+        self.track_weights = list(accumulate(TRACK_WEIGHTS))
+        self._second: tuple[datetime, str] | None = None
         self.sent: list[dict[str, Any]] = []
 
     def _track(self) -> str:
         if self.rng.random() < self.mix.other_track_rate:
             return self.rng.choice(OTHER_TRACKS)
-        return self.rng.choices(TRACKS, TRACK_WEIGHTS)[0]
+        return self.rng.choices(TRACKS, cum_weights=self.track_weights)[0]
 
     def beacon(self, now: datetime) -> dict[str, Any]:
         rng, mix = self.rng, self.mix
         moment = now
         if rng.random() < mix.late_rate:
             moment = now - timedelta(hours=rng.uniform(1, mix.late_max_hours))
-        job = rng.choices(self.catalog.jobs, self.job_weights)[0]
-        publisher = rng.choices(self.catalog.publishers, self.publisher_weights)[0][0]
+        job = rng.choices(self.catalog.jobs, cum_weights=self.job_weights)[0]
+        publisher = rng.choices(self.catalog.publishers, cum_weights=self.publisher_weights)[0][0]
         track = self._track()
         bid: int | None = None
         if track == "click" and rng.random() >= mix.null_bid_rate:
@@ -98,7 +97,7 @@ class BeaconFactory:
             "job_id": job_id,
             "publisher_id": publisher_id,
             "custom_track": track,
-            "ts": moment.strftime("%Y-%m-%d %H:%M:%S"),
+            "ts": self._ts(moment),
             "tz": 0,
             "bn": "Chrome 131",
             "cd": 24,
@@ -121,6 +120,13 @@ class BeaconFactory:
             "v": 1,
             "vp": "1280x720",
         }
+
+    def _ts(self, moment: datetime) -> str:
+        """The beacon's `ts` text; formatted once per second of event time."""
+        second = moment.replace(microsecond=0)
+        if self._second is None or self._second[0] != second:
+            self._second = (second, second.strftime("%Y-%m-%d %H:%M:%S"))
+        return self._second[1]
 
     def next(self, now: datetime) -> dict[str, Any]:
         """A new beacon, or now and then an exact re-send of one sent before."""

@@ -27,8 +27,12 @@ INT_PATTERN = r"^-?[0-9]{1,9}$"
 DOUBLE_PATTERN = r"^-?[0-9]+(\.[0-9]+)?([eE][-+]?[0-9]+)?$"
 
 # Every field is first read as text, so a wrong type is a reject with a reason rather than a
-# silent NULL.
-_AS_TEXT = StructType([StructField(name, StringType()) for name in BEACON_FIELDS])
+# silent NULL. A payload that is not one JSON object lands in CORRUPT instead: one parse tells
+# both (json_object_keys would parse every payload a second time).
+CORRUPT = "_not_a_json_object"
+_AS_TEXT = StructType(
+    [*(StructField(name, StringType()) for name in BEACON_FIELDS), StructField(CORRUPT, StringType())]
+)
 
 
 def timeuuid_micros(uuid_text: Column) -> Column:
@@ -63,21 +67,36 @@ def classify_records(
 ) -> DataFrame:
     """Kafka records (value, topic, partition, offset) with each beacon parsed, typed and
     either placed (bucket, shard, event_time) or given a reject `reason` and `detail`."""
-    text = F.col("value").cast("string")
-    beacon = F.from_json(text, _AS_TEXT)
+    # Projections in steps, each computing its values once: Spark keeps them apart rather than
+    # repeating a costly expression (the JSON parse, the timeuuid's time) in every column
+    # that uses it.
+    beacon = F.from_json(F.col("value").cast("string"), _AS_TEXT, {"columnNameOfCorruptRecord": CORRUPT})
     parsed = records.select(
         "topic",
         "partition",
         "offset",
         F.col("value").alias("payload"),
         F.length("value").alias("payload_bytes"),
-        F.json_object_keys(text).isNull().alias("not_json_object"),
         beacon.alias("b"),
+    ).select(
+        "topic",
+        "partition",
+        "offset",
+        "payload",
+        "payload_bytes",
+        (F.col("b").isNull() | F.col(f"b.{CORRUPT}").isNotNull()).alias("not_json_object"),
+        F.lower(F.trim(F.col("b.create_time"))).alias("create_time"),
+        *[F.col(f"b.{name}").alias(f"b_{name}") for name in BEACON_FIELDS if name != "create_time"],
     )
-    create_time = F.lower(F.trim(F.col("b.create_time")))
-    micros = timeuuid_micros(create_time)
+    create_time = F.col("create_time")
+    field = {name: create_time if name == "create_time" else F.col(f"b_{name}") for name in BEACON_FIELDS}
+    timed = parsed.select(
+        "*",
+        timeuuid_micros(create_time).alias("micros"),
+        F.coalesce(*[_type_error(name, field[name]) for name in BEACON_FIELDS]).alias("type_error"),
+    )
+    micros, type_error = F.col("micros"), F.col("type_error")
     placement = Placement(now, shards, max_payload_bytes, max_future_seconds, raw_ttl_days)
-    type_error = F.coalesce(*[_type_error(name, F.col(f"b.{name}")) for name in BEACON_FIELDS])
 
     reason = (
         F.when(F.col("payload_bytes") > max_payload_bytes, "oversize")
@@ -87,21 +106,23 @@ def classify_records(
         .when(outside_bounds(micros, placement), "absurd_time")
         .when(type_error.isNotNull(), "invalid_type")
     )
+    typed = [
+        create_time.alias(name)
+        if kind == "timeuuid"
+        else field[name].alias(name)
+        if kind == "text"
+        else _blank_to_null(field[name]).cast(kind).alias(name)
+        for name, kind in BEACON_FIELDS.items()
+    ]
+    judged = timed.select("*", reason.alias("reason"))
+    reason = F.col("reason")
     detail = (
         F.when(reason == "oversize", F.format_string(f"%d bytes > {max_payload_bytes}", "payload_bytes"))
         .when(reason == "bad_create_time", F.format_string("create_time=%s", F.substring(create_time, 1, 64)))
         .when(reason == "absurd_time", F.format_string("event time %s", F.timestamp_micros(micros).cast("string")))
         .when(reason == "invalid_type", type_error)
     )
-    typed = [
-        create_time.alias(name)
-        if kind == "timeuuid"
-        else F.col(f"b.{name}").alias(name)
-        if kind == "text"
-        else _blank_to_null(F.col(f"b.{name}")).cast(kind).alias(name)
-        for name, kind in BEACON_FIELDS.items()
-    ]
-    return parsed.select(
+    return judged.select(
         *classified(
             reason=reason,
             detail=detail,
@@ -122,10 +143,6 @@ def attributed(raw: DataFrame) -> DataFrame:
     and each one's `kind`: a counted track, `impression`, or `other`."""
     ed_job = F.get_json_object("ed", "$.jobId").cast("int")
     ed_publisher = F.get_json_object("ed", "$.publisherId").cast("int")
-    track = F.lower(F.trim(F.coalesce(F.col("custom_track"), F.lit(""))))
-    kind = F.when(track == "", "impression")
-    for value in COUNTED_TRACKS:
-        kind = kind.when(track == value, value)
     return raw.select(
         "bucket",
         "event_time",
@@ -134,17 +151,17 @@ def attributed(raw: DataFrame) -> DataFrame:
         F.coalesce(_positive(F.col("publisher_id")), _positive(ed_publisher), F.lit(0)).alias("publisher_id"),
         F.coalesce(F.col("campaign_id"), F.lit(0)).alias("campaign_id"),
         F.coalesce(F.col("group_id"), F.lit(0)).alias("group_id"),
-        kind.otherwise("other").alias("kind"),
+        track_kind().alias("kind"),
     )
 
 
-def kind_counts(beacons: DataFrame) -> DataFrame:
-    """How many beacons of each kind, and how many have no job (unattributed)."""
-    return (
-        beacons.select(F.when(F.col("job_id").isNull(), "unattributed").otherwise(F.col("kind")).alias("kind"))
-        .groupBy("kind")
-        .count()
-    )
+def track_kind() -> Column:
+    """A counted track, `impression` (no track) or `other`."""
+    track = F.lower(F.trim(F.coalesce(F.col("custom_track"), F.lit(""))))
+    kind = F.when(track == "", "impression")
+    for value in COUNTED_TRACKS:
+        kind = kind.when(track == value, value)
+    return kind.otherwise("other")
 
 
 def tracking_partials(beacons: DataFrame, report_timezone: str) -> DataFrame:
@@ -197,8 +214,9 @@ def counted() -> Column:
     return F.coalesce(_positive(F.col("job_id")), _positive(ed_job)).isNotNull()
 
 
-def kinds(raw: DataFrame) -> DataFrame:
-    return kind_counts(attributed(raw))
+def kind() -> Column:
+    """A beacon's kind as the run metrics count it: `unattributed` when it has no job."""
+    return F.when(~counted(), "unattributed").otherwise(track_kind())
 
 
 def cassandra_ddl(keyspace: str, ttl_seconds: int) -> list[str]:
@@ -325,5 +343,5 @@ STREAM = StreamSpec(
         upsert=ROLL_UP_HOURS,
     ),
     counted=counted,
-    kinds=kinds,
+    kind=kind,
 )

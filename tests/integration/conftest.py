@@ -16,7 +16,7 @@ import pytest
 from cassandra.cluster import Cluster, Session
 from cassandra.policies import RoundRobinPolicy
 
-from local import stack
+from local import cleanup, stack
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -34,9 +34,23 @@ def stack_is_up() -> None:
         pytest.fail(f"the local stack is not up ({', '.join(down)}): run `make stack-up`")
 
 
+# Names this test session handed out: their keyspaces, databases and topics go at its end.
+HANDED_OUT: list[str] = []
+
+
 def unique(prefix: str) -> str:
     """A name no earlier run used, so tests never see each other's data."""
-    return f"{prefix}_{uuid.uuid4().hex[:10]}"
+    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
+    HANDED_OUT.append(name)
+    return name
+
+
+@pytest.fixture(scope="session", autouse=True)
+def drop_what_tests_made(stack_is_up: None) -> Iterator[None]:
+    """Leaves the stack as the session found it: hundreds of leftover keyspaces would cost
+    Cassandra a memtable and metadata each, and slow every later run on this stack."""
+    yield
+    cleanup.drop(HANDED_OUT)
 
 
 def eventually(check: Callable[[], Any], timeout_s: float, what: str, interval_s: float = 0.5) -> Any:

@@ -8,6 +8,7 @@ from datetime import date, datetime, timezone
 
 import orjson
 import pytest
+from pyspark import SparkContext
 from pyspark.sql import SparkSession
 from pyspark.testing import assertDataFrameEqual
 
@@ -19,6 +20,8 @@ NOW = datetime(2026, 11, 22, 12, 0, tzinfo=timezone.utc)
 
 @pytest.fixture(scope="module")
 def spark() -> Iterator[SparkSession]:
+    # A session another tier started in this process is used as it is, and left running.
+    started_here = SparkContext._active_spark_context is None
     session = (
         SparkSession.builder.master("local[1]")
         .config("spark.sql.session.timeZone", "UTC")
@@ -27,7 +30,15 @@ def spark() -> Iterator[SparkSession]:
         .getOrCreate()
     )
     yield session
+    if not started_here:
+        return
     session.stop()
+    # A stopped session leaves its JVM behind, and a later session in this process (the
+    # integration tier's) would reuse it without the connector jars on its classpath.
+    if SparkContext._gateway is not None:
+        SparkContext._gateway.shutdown()
+        SparkContext._gateway = None
+        SparkContext._jvm = None
 
 
 def records(spark: SparkSession, payloads: list[bytes]) -> object:

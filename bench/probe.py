@@ -1,0 +1,117 @@
+"""What the bench samples while the pipeline runs: freshness per stream and RSS per process."""
+
+from __future__ import annotations
+
+import resource
+import threading
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import mysql.connector
+
+from local import stack
+
+
+def process_tree(root: int) -> set[int]:
+    """A process and all its descendants (a job's Python and its Spark JVM)."""
+    parents: dict[int, int] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            parents[int(stat.parent.name)] = int(stat.read_text().rsplit(")", 1)[1].split()[1])
+        except (OSError, IndexError, ValueError):
+            continue
+    tree, frontier = {root}, [root]
+    while frontier:
+        children = [p for p, parent in parents.items() if parent in frontier and p not in tree]
+        tree.update(children)
+        frontier = children
+    return tree
+
+
+def rss_mib(pids: set[int]) -> float:
+    total = 0
+    for pid in pids:
+        try:
+            total += int(Path(f"/proc/{pid}/statm").read_text().split()[1])
+        except (OSError, IndexError, ValueError):
+            continue
+    return total * resource.getpagesize() / 2**20
+
+
+def tree_rss_mib(root: int) -> float:
+    return rss_mib(process_tree(root))
+
+
+def stack_rss_mib() -> dict[str, float]:
+    """RSS of each local stack server that is running."""
+    found = {}
+    for service in stack.SERVICES:
+        pid = service.pid()
+        if pid is not None:
+            found[service.name] = tree_rss_mib(pid)
+    return found
+
+
+@dataclass
+class Freshness:
+    """Every `interval_s`, now minus the newest event time visible in MySQL, per stream."""
+
+    database: str
+    streams: list[str]
+    interval_s: float = 1.0
+    # (seconds since the probe started, stream, age in seconds or None before the first aggregate)
+    samples: list[tuple[float, str, float | None]] = field(default_factory=list)
+    peak_stack_rss_mib: dict[str, float] = field(default_factory=dict)
+    _stop: threading.Event = field(default_factory=threading.Event)
+    _thread: threading.Thread | None = None
+
+    def __enter__(self) -> Freshness:
+        self._thread = threading.Thread(target=self._run, name="freshness-probe", daemon=True)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+
+    def _run(self) -> None:
+        conn: Any = mysql.connector.connect(
+            host=stack.HOST,
+            port=stack.PORTS["mariadb"],
+            user=stack.APP_USER,
+            password=stack.APP_PASSWORD,
+            database=self.database,
+            autocommit=True,
+        )
+        started = time.monotonic()
+        try:
+            while not self._stop.is_set():
+                tick = time.monotonic()
+                cursor = conn.cursor()
+                cursor.execute("SELECT stream, newest_event_time FROM watermarks")
+                newest = {stream: at for stream, at in cursor.fetchall()}
+                now = datetime.now(timezone.utc).replace(tzinfo=None)
+                for stream in self.streams:
+                    at = newest.get(stream)
+                    age = (now - at).total_seconds() if at is not None else None
+                    self.samples.append((tick - started, stream, age))
+                if int(tick - started) % 10 == 0:
+                    for name, rss in stack_rss_mib().items():
+                        self.peak_stack_rss_mib[name] = max(rss, self.peak_stack_rss_mib.get(name, 0.0))
+                self._stop.wait(max(0.0, self.interval_s - (time.monotonic() - tick)))
+        finally:
+            conn.close()
+
+    def series(self, stream: str, after_s: float = 0.0) -> list[tuple[float, float]]:
+        """(seconds after `after_s`, age) of one stream's samples since then."""
+        return [(at - after_s, age) for at, s, age in self.samples if s == stream and at >= after_s and age is not None]
+
+
+def percentile(values: list[float], p: float) -> float:
+    """The nearest-rank percentile."""
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, round(p / 100 * (len(ordered) - 1))))]

@@ -1,0 +1,45 @@
+"""Drops what a test session or a benchmark made on the local stack under its run names.
+
+A name owns the keyspace of that name, the databases `name`, `name_recruit` and `name_shop`,
+and the topics `name.*`. Leftovers are not harmless: every keyspace costs Cassandra a
+memtable and metadata, and a few hundred of them slow every later run on the stack.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import mysql.connector
+from cassandra.cluster import Cluster
+from cassandra.policies import RoundRobinPolicy
+from kafka import KafkaAdminClient
+
+from local import stack
+
+
+def drop(names: Iterable[str]) -> None:
+    names = list(names)
+    if not names:
+        return
+    cluster = Cluster(
+        [stack.HOST], port=stack.PORTS["cassandra"], protocol_version=5, load_balancing_policy=RoundRobinPolicy()
+    )
+    session = cluster.connect()
+    conn = mysql.connector.connect(
+        host=stack.HOST, port=stack.PORTS["mariadb"], user=stack.APP_USER, password=stack.APP_PASSWORD, autocommit=True
+    )
+    admin = KafkaAdminClient(bootstrap_servers=f"{stack.HOST}:{stack.PORTS['kafka']}")
+    try:
+        topics = admin.list_topics()
+        cursor = conn.cursor()
+        for name in names:
+            session.execute(f"DROP KEYSPACE IF EXISTS {name}", timeout=120)
+            for database in (name, f"{name}_recruit", f"{name}_shop"):
+                cursor.execute(f"DROP DATABASE IF EXISTS `{database}`")
+            mine = [t for t in topics if t.startswith(f"{name}.")]
+            if mine:
+                admin.delete_topics(mine)
+    finally:
+        admin.close()
+        conn.close()
+        cluster.shutdown()
