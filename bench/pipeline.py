@@ -38,7 +38,7 @@ from pathlib import Path
 from typing import Any
 
 from bench import report
-from bench.probe import Freshness, percentile, stack_rss_mib, tree_rss_mib
+from bench.probe import Freshness, percentile, stack_rss_mib, tree_rss_by_command, tree_rss_mib
 from local import cleanup, stack
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -115,9 +115,11 @@ class Bench:
             sys.exit(f"bench: {' '.join(argv)} failed (log {log}):\n{output[-3000:]}")
         return Run(seconds, peak, output)
 
-    def stage(self, stream: str, stage: str, events: int, run: Run) -> float:
+    def stage(self, stream: str, stage: str, events: int, run: Run, eps: float | None = None) -> float:
+        """Records a finished stage on the timeline; its rate is events over wall seconds
+        unless the command measured its own (`eps`)."""
         end = time.monotonic() - self.started
-        eps = events / run.seconds if run.seconds else 0.0
+        eps = eps if eps is not None else events / run.seconds if run.seconds else 0.0
         self.timeline.append((end - run.seconds, end, stream, stage, eps))
         return eps
 
@@ -137,16 +139,16 @@ def produce(bench: Bench, stream: str, events: int, label: str) -> tuple[float, 
             "TIDEMARK_PRODUCER_MAX_EVENTS": str(events),
         },
     )
-    found = re.findall(r"sent (\d+) .* in ([0-9.]+)s", run.output)
-    sent, seconds = int(found[-1][0]), float(found[-1][1])
+    found = re.findall(r"sent (\d+) .* in [0-9.]+s \((\d+)/s\)", run.output)
+    sent, rate = int(found[-1][0]), float(found[-1][1])
     if sent != events:
         sys.exit(f"bench: the {stream} producer sent {sent} events, not {events}")
-    return sent / seconds, run
+    return rate, run
 
 
 def chunk_seconds(output: str) -> float:
     """The seconds aggregate spent in its chunks (JVM start and locks excluded)."""
-    return sum(float(s) for s in re.findall(r" chunk: .*, ([0-9.]+)s$", output, re.MULTILINE))
+    return sum(float(s) for s in re.findall(r" chunk: .*, ([0-9.]+)s \(.*\)$", output, re.MULTILINE))
 
 
 def wait_for_next_bucket(bench: Bench, stream: str) -> None:
@@ -174,7 +176,7 @@ def measure_stream(bench: Bench, stream: str, args: argparse.Namespace) -> dict[
 
     bench.say(f"{stream}: producer, {args.events:,} events as fast as Kafka takes them")
     producer_eps, run = produce(bench, stream, args.events, f"{stream}-producer")
-    bench.stage(stream, "producer", args.events, run)
+    bench.stage(stream, "producer", args.events, run, producer_eps)
     rss["producer"] = run.peak_rss_mib
 
     baseline_events = min(args.baseline_events, args.events)
@@ -259,6 +261,7 @@ def freshness(bench: Bench, streams: list[str], args: argparse.Namespace, mode: 
     aggregating = {**enabled, "TIDEMARK_INGEST_AGGREGATES": "true"}
     producers = steady_producers(bench, streams, args, mode)
     driver_rss = 0.0
+    parts: dict[str, float] = {}
     running: Any = None
     try:
         with Freshness(bench.name, streams) as probe:
@@ -280,6 +283,8 @@ def freshness(bench: Bench, streams: list[str], args: argparse.Namespace, mode: 
                 deadline = time.monotonic() + args.warmup_seconds + seconds
                 while time.monotonic() < deadline:
                     driver_rss = max(driver_rss, tree_rss_mib(running.pid))
+                    for command, mib in tree_rss_by_command(running.pid).items():
+                        parts[command] = max(mib, parts.get(command, 0.0))
                     if running.poll() is not None:
                         sys.exit(f"bench: continuous ingest stopped (log {bench.logs / 'continuous-ingest.log'})")
                     time.sleep(1)
@@ -305,6 +310,7 @@ def freshness(bench: Bench, streams: list[str], args: argparse.Namespace, mode: 
     finally:
         stop(producers + ([running] if running is not None else []))
     result: dict[str, Any] = {"mode": mode, "seconds": seconds, "peak_driver_rss_mib": round(driver_rss)}
+    result["peak_driver_rss_by_command_mib"] = {k: round(v) for k, v in parts.items()}
     result["stack_peak_rss_mib"] = {k: round(v) for k, v in probe.peak_stack_rss_mib.items()}
     for stream in streams:
         series = probe.series(stream, after_s=warmed)

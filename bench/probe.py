@@ -45,6 +45,20 @@ def tree_rss_mib(root: int) -> float:
     return rss_mib(process_tree(root))
 
 
+def tree_rss_by_command(root: int) -> dict[str, float]:
+    """RSS of a process tree by command (`java`: Spark's JVM; `python`: the job and Spark's
+    Python workers)."""
+    by: dict[str, float] = {}
+    for pid in process_tree(root):
+        try:
+            command = Path(f"/proc/{pid}/comm").read_text().strip()
+        except OSError:
+            continue
+        name = "java" if command == "java" else "python" if command.startswith("python") else command
+        by[name] = by.get(name, 0.0) + rss_mib({pid})
+    return by
+
+
 def stack_rss_mib() -> dict[str, float]:
     """RSS of each local stack server that is running."""
     found = {}

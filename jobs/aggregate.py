@@ -29,6 +29,7 @@ from jobs.settings import JobSettings
 from jobs.spec import AggregateContext, Rollup, RunContext, StreamSpec, row_constructors
 from jobs.stores import mysql_connection, read_cassandra
 from jobs.streams import configured
+from jobs.timing import timing, timings
 
 log = logging.getLogger("tidemark.aggregate")
 
@@ -99,7 +100,9 @@ def read_raw_buckets(
     )
     # directJoinSetting=on: per-partition queries for the keys, never a table scan.
     raw = read_cassandra(spark.read.option("directJoinSetting", "on"), settings, spec.raw_table)
-    return keys.join(raw, ["bucket", "shard"])
+    joined = keys.join(raw, ["bucket", "shard"])
+    # Only the columns the aggregation reads: the rest would be fetched and cached for nothing.
+    return joined.select("bucket", "shard", "event_time", *spec.aggregate_columns) if spec.aggregate_columns else joined
 
 
 def periods_of(cursor: Any, rollup: Rollup, buckets: Sequence[datetime]) -> set[tuple[Any, ...]]:
@@ -207,19 +210,30 @@ def aggregate_chunk(
 ) -> None:
     settings = context.settings
     started = time.monotonic()
-    raw = read_raw_buckets(spark, settings, spec, [b for b, _ in marks]).persist()
+    passes: dict[str, float] = {}
+    with timing(passes, "plan"):
+        raw = read_raw_buckets(spark, settings, spec, [b for b, _ in marks]).persist()
     try:
-        counted = raw.where(spec.counted()) if spec.counted is not None else raw
-        summary = raw.agg(F.count(F.lit(1)).alias("rows")).first()
-        newest = counted.agg(F.max("event_time")).first()
+        counted = spec.counted() if spec.counted is not None else F.lit(True)
+        with timing(passes, "read"):
+            # The rows and the newest counted event time in the pass that fills the cache.
+            summary = raw.agg(
+                F.count(F.lit(1)).alias("rows"), F.max(F.when(counted, F.col("event_time"))).alias("newest")
+            ).first()
         partials = spec.partials(raw, AggregateContext(settings.report_timezone)).select(*spec.rollup.partial_columns)
         for attempt in range(1, CHUNK_ATTEMPTS + 1):
             # Streamed partition by partition: the driver never holds a whole chunk's partials.
             streamed = (tuple(row) for row in partials.toLocalIterator(prefetchPartitions=False))
             try:
-                touched = commit_chunk(
-                    conn, context, spec, marks=marks, partial_rows=streamed, newest_event=newest[0] if newest else None
-                )
+                with timing(passes, "partials and MySQL"):
+                    touched = commit_chunk(
+                        conn,
+                        context,
+                        spec,
+                        marks=marks,
+                        partial_rows=streamed,
+                        newest_event=summary["newest"] if summary else None,
+                    )
                 break
             except mysql.connector.Error as e:
                 if e.errno not in RETRYABLE_ERRNOS or attempt == CHUNK_ATTEMPTS:
@@ -232,7 +246,7 @@ def aggregate_chunk(
     metrics.rows_written += touched
     metrics.buckets_recomputed += len(marks)
     log.info(
-        "%s chunk: %d buckets (%s .. %s), %d raw rows, %d rows upserted or deleted, %.1fs",
+        "%s chunk: %d buckets (%s .. %s), %d raw rows, %d rows upserted or deleted, %.1fs (%s)",
         spec.name,
         len(marks),
         marks[0][0],
@@ -240,6 +254,7 @@ def aggregate_chunk(
         rows,
         touched,
         time.monotonic() - started,
+        timings(passes),
     )
 
 

@@ -13,8 +13,6 @@ import json
 import logging
 import time
 from collections import Counter
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -29,6 +27,7 @@ from jobs.settings import JobSettings
 from jobs.spec import Placement, StreamSpec
 from jobs.stores import mark_dirty, write_cassandra
 from jobs.streams import configured, retention_days
+from jobs.timing import timing, timings
 
 log = logging.getLogger("tidemark.ingest")
 
@@ -137,7 +136,7 @@ def ingest_batch(batch: DataFrame, batch_id: int, spec: StreamSpec, settings: Jo
         f" {dict(rejected)}" if rejected else "",
         len(buckets),
         time.monotonic() - started,
-        ", ".join(f"{name} {seconds:.1f}s" for name, seconds in passes.items()),
+        timings(passes),
     )
 
 
@@ -157,15 +156,6 @@ def aggregate_now(spark: SparkSession, settings: JobSettings, spec: StreamSpec) 
         return
     metrics.push(settings.pushgateway, ok=True)
     log.info("%s aggregate: %s", spec.name, metrics.summary())
-
-
-@contextmanager
-def timing(into: dict[str, float], name: str) -> Iterator[None]:
-    started = time.monotonic()
-    try:
-        yield
-    finally:
-        into[name] = time.monotonic() - started
 
 
 def start(spark: SparkSession, settings: JobSettings, spec: StreamSpec, metrics: RunMetrics) -> StreamingQuery:

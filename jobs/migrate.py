@@ -1,10 +1,14 @@
 """`python -m jobs migrate`: idempotent DDL for Cassandra and MySQL, for every stream.
 
 Every stream's tables are created whether or not it is enabled, so enabling one later needs
-no other step. A raw table's TTL follows its stream's retention on every run.
+no other step. A raw table's TTL follows its stream's retention on every run. Each partials
+table gets an index on (period, key) when it has none: aggregate's rollup and prune read a
+period's partials by key, and without it each read scans the period (or the whole table).
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 from jobs import schema
 from jobs.metrics import RunMetrics
@@ -44,5 +48,26 @@ def run(settings: JobSettings, metrics: RunMetrics) -> None:
         cursor = conn.cursor()
         for statement in mysql_statements(settings):
             cursor.execute(statement)
+        for spec in STREAMS.values():
+            columns = (*spec.rollup.period, *spec.rollup.key)
+            if not has_index(cursor, settings.mysql_database, spec.rollup.partials_table, columns):
+                cursor.execute(
+                    f"CREATE INDEX by_period_key ON `{settings.mysql_database}`.{spec.rollup.partials_table} "
+                    f"({', '.join(columns)})"
+                )
     finally:
         conn.close()
+
+
+def has_index(cursor: Any, database: str, table: str, columns: tuple[str, ...]) -> bool:
+    """Whether an index of the table starts with these columns, in this order (MySQL has no
+    CREATE INDEX IF NOT EXISTS)."""
+    cursor.execute(
+        "SELECT index_name, column_name FROM information_schema.statistics "
+        "WHERE table_schema = %s AND table_name = %s ORDER BY index_name, seq_in_index",
+        (database, table),
+    )
+    indexes: dict[str, list[str]] = {}
+    for index, column in cursor.fetchall():
+        indexes.setdefault(index, []).append(column.lower())
+    return any(tuple(found[: len(columns)]) == columns for found in indexes.values())

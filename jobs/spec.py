@@ -107,6 +107,9 @@ class StreamSpec:
     rollup: Rollup
     # Which raw rows count towards freshness (all when None).
     counted: Callable[[], Column] | None = None
+    # The raw columns `partials` and `counted` read besides bucket, shard and event_time:
+    # aggregate reads and caches only these (empty: every raw column).
+    aggregate_columns: tuple[str, ...] = ()
     # Each valid raw row's kind, over the raw columns, counted for the run metrics (none when None).
     kind: Callable[[], Column] | None = None
     # Tables of the operational database the stream reads (e.g. orders' shop.customers).
@@ -140,6 +143,9 @@ def index(*streams: StreamSpec) -> dict[str, StreamSpec]:
         clashing = set(spec.raw_columns) & set(CLASSIFIED_HEAD)
         if clashing - {"bucket", "shard", "event_time"}:
             raise ValueError(f"stream {spec.name!r}: raw columns {sorted(clashing)} are the classified frame's own")
+        unknown = set(spec.aggregate_columns) - set(spec.raw_columns)
+        if unknown:
+            raise ValueError(f"stream {spec.name!r}: aggregate_columns {sorted(unknown)} are not raw columns")
         if spec.rollup.partial_columns[0] != "bucket":
             raise ValueError(f"stream {spec.name!r}: partial_columns must start with bucket")
         if "{periods}" not in spec.rollup.upsert:

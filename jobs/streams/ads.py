@@ -228,6 +228,7 @@ STREAM = StreamSpec(
     mysql_ddl=mysql_ddl,
     classify=classify,
     partials=window_partials,
+    aggregate_columns=("ad_id", "clicks", "views", "cost"),
     rollup=Rollup(
         table="ad_window_stats",
         partials_table="ad_window_partials",

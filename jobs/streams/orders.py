@@ -368,6 +368,7 @@ STREAM = StreamSpec(
     operational_ddl=operational_ddl,
     classify=classify,
     partials=customer_partials,
+    aggregate_columns=("user_id", "total"),
     rollup=Rollup(
         table="order_user_totals",
         partials_table="order_partials",

@@ -343,5 +343,6 @@ STREAM = StreamSpec(
         upsert=ROLL_UP_HOURS,
     ),
     counted=counted,
+    aggregate_columns=("bid", "job_id", "publisher_id", "campaign_id", "group_id", "custom_track", "ed"),
     kind=kind,
 )

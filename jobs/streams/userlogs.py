@@ -340,6 +340,7 @@ def part(
     identity: str,
     parse: Any,
     partials: Any,
+    aggregate_columns: tuple[str, ...],
     mysql_ddl: Any,
     rollup: Rollup,
 ) -> StreamSpec:
@@ -356,6 +357,7 @@ def part(
         mysql_ddl=mysql_ddl,
         classify=python_classifier(parse, fields, identity, BUCKET_SECONDS),
         partials=partials,
+        aggregate_columns=aggregate_columns,
         rollup=rollup,
     )
 
@@ -367,6 +369,7 @@ PARTS = (
         identity="session_id",
         parse=parse_session,
         partials=session_partials,
+        aggregate_columns=("duration",),
         mysql_ddl=session_mysql_ddl,
         rollup=Rollup(
             table="user_sessions_hourly",
@@ -383,6 +386,7 @@ PARTS = (
         identity="event_id",
         parse=parse_auth,
         partials=auth_partials,
+        aggregate_columns=("outcome", "outcome_detail"),
         mysql_ddl=auth_mysql_ddl,
         rollup=Rollup(
             table="user_auth_hourly",
@@ -399,6 +403,7 @@ PARTS = (
         identity="event_id",
         parse=parse_activity,
         partials=activity_partials,
+        aggregate_columns=("event_type",),
         mysql_ddl=activity_mysql_ddl,
         rollup=Rollup(
             table="user_activity_hourly",

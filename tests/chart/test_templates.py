@@ -14,21 +14,33 @@ def env_of(container: dict[str, Any]) -> dict[str, Any]:
 
 class TestCronJobs:
     def test_should_render_one_cronjob_per_scheduled_job(self) -> None:
-        names = {c["metadata"]["name"] for c in by_kind(render_chart(), "CronJob")}
+        docs = render_chart({"jobs": {"continuousIngest": {"enabled": False}}})
+        names = {c["metadata"]["name"] for c in by_kind(docs, "CronJob")}
         assert names == {"t-tidemark-ingest", "t-tidemark-aggregate", "t-tidemark-dims"}
 
     def test_should_never_overlap_runs_and_keep_bounded_history(self) -> None:
-        for cron in by_kind(render_chart({"jobs": {"successfulJobsHistoryLimit": 2}}), "CronJob"):
+        docs = render_chart({"jobs": {"successfulJobsHistoryLimit": 2, "continuousIngest": {"enabled": False}}})
+        for cron in by_kind(docs, "CronJob"):
             assert cron["spec"]["concurrencyPolicy"] == "Forbid"
             assert cron["spec"]["successfulJobsHistoryLimit"] == 2
             pod = cron["spec"]["jobTemplate"]["spec"]["template"]["spec"]
             assert pod["volumes"][0]["persistentVolumeClaim"]["claimName"] == "t-tidemark-checkpoints"
 
     def test_should_drop_dims_without_cdc_and_ingest_when_continuous(self) -> None:
-        docs = render_chart({"kafkaConnect": {"enabled": False}, "jobs": {"continuousIngest": {"enabled": True}}})
+        docs = render_chart({"kafkaConnect": {"enabled": False}})
         assert {c["metadata"]["name"] for c in by_kind(docs, "CronJob")} == {"t-tidemark-aggregate"}
         ingest = named(docs, "Deployment", "t-tidemark-ingest")
         assert env_of(ingest["spec"]["template"]["spec"]["containers"][0])["TIDEMARK_INGEST_TRIGGER"] == "continuous"
+
+    def test_should_ingest_continuously_and_aggregate_each_batch_by_default(self) -> None:
+        config = named(render_chart(), "ConfigMap", "t-tidemark-jobs")["data"]
+        assert (config["TIDEMARK_INGEST_AGGREGATES"], config["TIDEMARK_INGEST_INTERVAL_SECONDS"]) == ("true", "5")
+
+    def test_should_run_ingest_on_its_cronjob_at_the_batch_cadence(self) -> None:
+        docs = render_chart({"jobs": {"continuousIngest": {"enabled": False}, "ingestAggregates": False}})
+        assert not [d for d in by_kind(docs, "Deployment") if d["metadata"]["name"] == "t-tidemark-ingest"]
+        assert "t-tidemark-ingest" in {c["metadata"]["name"] for c in by_kind(docs, "CronJob")}
+        assert named(docs, "ConfigMap", "t-tidemark-jobs")["data"]["TIDEMARK_INGEST_AGGREGATES"] == "false"
 
 
 class TestSparkKubernetesMode:
@@ -208,7 +220,7 @@ class TestMonitoring:
 
 class TestContinuousIngest:
     def test_should_scrape_sparks_own_metrics_from_the_ingest_pod(self) -> None:
-        docs = render_chart({"jobs": {"continuousIngest": {"enabled": True}}})
+        docs = render_chart()
         monitor = named(docs, "PodMonitor", "t-tidemark-ingest")
         assert [e["path"] for e in monitor["spec"]["podMetricsEndpoints"]] == [
             "/metrics/prometheus",
@@ -218,4 +230,5 @@ class TestContinuousIngest:
         assert pod["containers"][0]["ports"] == [{"name": "spark-ui", "containerPort": 4040}]
 
     def test_should_not_scrape_a_cronjob(self) -> None:
-        assert not [m for m in by_kind(render_chart(), "PodMonitor") if m["metadata"]["name"] == "t-tidemark-ingest"]
+        docs = render_chart({"jobs": {"continuousIngest": {"enabled": False}}})
+        assert not [m for m in by_kind(docs, "PodMonitor") if m["metadata"]["name"] == "t-tidemark-ingest"]

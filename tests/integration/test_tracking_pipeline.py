@@ -105,6 +105,13 @@ def test_crash_between_upserts_and_watermark_converges(steady: Pipeline) -> None
     assert steady.sql("SELECT COUNT(*) FROM dirty_buckets")[0][0] == 0
 
 
+def test_ingest_that_aggregates_lands_exact_rows_without_an_aggregate_run(steady: Pipeline) -> None:
+    steady.send(list(factory(14).stream(400, datetime.now(timezone.utc), spread=timedelta(minutes=5))))
+    steady.ingest(ingest_aggregates=True)
+    assert steady.sql("SELECT COUNT(*) FROM dirty_buckets")[0][0] == 0
+    assert_matches_oracle(steady)
+
+
 def test_failed_job_process_exits_non_zero_and_names_the_fault(steady: Pipeline) -> None:
     steady.send(list(factory(13).stream(50, datetime.now(timezone.utc))))
     steady.ingest()

@@ -28,6 +28,11 @@ def test_should_refuse_a_bucket_that_does_not_divide_an_hour() -> None:
         index(replace(ADS, bucket_seconds=7))
 
 
+def test_should_refuse_aggregate_columns_the_raw_table_lacks() -> None:
+    with pytest.raises(ValueError, match=r"aggregate_columns \['clicked'\] are not raw columns"):
+        index(replace(ADS, aggregate_columns=("ad_id", "clicked")))
+
+
 @pytest.mark.parametrize("stream", list(FAMILIES))
 def test_should_have_its_settings_and_chart_values(stream: str) -> None:
     fields = JobSettings.model_fields
