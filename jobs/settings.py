@@ -72,7 +72,6 @@ class JobSettings(BaseSettings):
     shards: int = Field(default=8, ge=1, le=1024)
     max_payload_bytes: int = Field(default=16_384, ge=256)
     max_future_seconds: int = Field(default=3_600, ge=0)
-    watermark_safety_seconds: float = Field(default=30.0, ge=0)
     # Aggregate works through its dirty buckets this many at a time, each chunk one commit.
     aggregate_chunk_buckets: int = Field(default=60, ge=1, le=10_000)
     # A second aggregate of the same stream waits this long for the first, then exits 0.

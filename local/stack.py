@@ -11,6 +11,7 @@ names the service, the reason and its log. Ports: TIDEMARK_<SERVICE>_PORT.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
@@ -196,11 +197,45 @@ def jars(pom: str, exclude_groups: str = "") -> Path:
     if exclude_groups:
         cmd.append(f"-DexcludeGroupIds={exclude_groups}")
     print(f"  fetching {pom} jars from Maven Central (cached in {dest})", file=sys.stderr, flush=True)
-    done = subprocess.run(cmd, capture_output=True, text=True)
+    done = downloading(cmd, f"{pom} jars", JAR_MB.get(pom))
     if done.returncode != 0:
         raise StackError(f"maven could not fetch the {pom} jars:\n{done.stdout[-2000:]}{done.stderr[-2000:]}")
     marker.touch()
     return dest
+
+
+# What each download weighs, measured here: the estimate `stack-up` shows while it fetches.
+JAR_MB = {"kafka": 55, "cassandra": 67, "debezium": 23, "spark": 83, "apicurio": 105}
+
+
+def tree_mb(path: Path) -> float:
+    total = 0
+    for folder, _, files in os.walk(path):
+        for name in files:
+            try:
+                total += os.stat(os.path.join(folder, name)).st_size
+            except OSError:
+                continue
+    return total / 2**20
+
+
+def downloading(
+    cmd: list[str], what: str, expected_mb: int | None, every_s: float = 10
+) -> subprocess.CompletedProcess[str]:
+    """Runs a Maven download, saying every `every_s` how far it got (what ~/.m2 gained)."""
+    repository = Path.home() / ".m2" / "repository"
+    before = tree_mb(repository)
+    started = time.monotonic()
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    while True:
+        try:
+            output, _ = proc.communicate(timeout=every_s)
+            break
+        except subprocess.TimeoutExpired:
+            got = tree_mb(repository) - before
+            of = f" of ~{expected_mb} MB" if expected_mb else " MB"
+            print(f"  {what}: {got:.0f}{of}, {time.monotonic() - started:.0f}s", file=sys.stderr, flush=True)
+    return subprocess.CompletedProcess(cmd, proc.returncode, output, "")
 
 
 def java(*args: str) -> list[str]:
@@ -504,7 +539,7 @@ def apicurio() -> Path:
         return runner
     download = CACHE / "apicurio" / "download"
     print(f"  fetching Apicurio Registry {APICURIO_VERSION} from Maven Central (~105 MB, once)", file=sys.stderr)
-    done = subprocess.run(
+    done = downloading(
         [
             "mvn",
             "-q",
@@ -513,8 +548,8 @@ def apicurio() -> Path:
             f"-Dartifact=io.apicurio:apicurio-registry-app:{APICURIO_VERSION}:tar.gz:all",
             f"-DoutputDirectory={download}",
         ],
-        capture_output=True,
-        text=True,
+        "Apicurio Registry",
+        JAR_MB["apicurio"],
     )
     if done.returncode != 0:
         raise StackError(f"maven could not fetch Apicurio Registry:\n{done.stdout[-2000:]}{done.stderr[-2000:]}")
@@ -656,11 +691,26 @@ def start(service: Service) -> Popen_t:
     return proc
 
 
+def start_times() -> dict[str, float]:
+    """How long each server took to become ready the last time it started here."""
+    try:
+        return dict(json.loads((STACK / "start-times.json").read_text()))
+    except (OSError, ValueError):
+        return {}
+
+
 def wait_ready(service: Service, proc: Popen_t | None) -> None:
-    deadline = time.monotonic() + service.deadline_s
+    started = time.monotonic()
+    deadline = started + service.deadline_s
+    usually = start_times().get(service.name)
+    said = started
     while time.monotonic() < deadline:
         if service.ready():
             return
+        if time.monotonic() - said >= 10:
+            said = time.monotonic()
+            estimate = f" (last start here took {usually:.0f}s)" if usually else ""
+            print(f"  {service.name}: starting, {said - started:.0f}s{estimate}", file=sys.stderr, flush=True)
         if proc is not None and proc.poll() is not None:
             raise StackError(
                 f"{service.name} exited with code {proc.returncode} while starting; "
@@ -684,6 +734,8 @@ def up(names: list[str]) -> None:
         proc = start(service)
         wait_ready(service, proc)
         service.after_start()
+        took = start_times() | {service.name: round(time.monotonic() - t0, 1)}
+        (STACK / "start-times.json").write_text(json.dumps(took))
         print(
             f"{service.name:12} up in {time.monotonic() - t0:5.1f}s (pid {proc.pid}, port {service.port})", flush=True
         )

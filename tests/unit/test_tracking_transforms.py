@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Iterator
-from datetime import date, datetime, timezone
+from datetime import date, datetime, timedelta, timezone
 
 import orjson
 import pytest
@@ -123,3 +123,22 @@ def test_should_sum_partials_per_bucket_and_recover_jobs_from_ed(spark: SparkSes
         "bid_sum double, bid_count int",
     )
     assertDataFrameEqual(got, want)
+
+
+def test_should_read_the_exact_microsecond_of_every_timeuuid(spark: SparkSession) -> None:
+    from jobs.streams.tracking import timeuuid_micros
+
+    rng = random.Random(7)
+    start = datetime(2026, 11, 22, tzinfo=timezone.utc)
+    moments = [start + timedelta(microseconds=rng.randrange(10**12)) for _ in range(2000)]
+    # The edges of a minute bucket too: the last microsecond before it and its first.
+    moments += [
+        datetime(2026, 11, 22, 12, 0, 59, 999_999, tzinfo=timezone.utc),
+        datetime(2026, 11, 22, 12, 1, tzinfo=timezone.utc),
+    ]
+    uuids = [timeuuid_at(m, rng) for m in moments]
+    frame = spark.createDataFrame([(u,) for u in uuids], "create_time string")
+    got = [row.micros for row in frame.select(timeuuid_micros(frame.create_time).alias("micros")).collect()]
+    want = [(m - datetime(1970, 1, 1, tzinfo=timezone.utc)) // timedelta(microseconds=1) for m in moments]
+    off = [(u, g, w) for u, g, w in zip(uuids, got, want, strict=True) if g != w]
+    assert not off, f"{len(off)} of {len(uuids)} timeuuids read a different microsecond, e.g. {off[:3]}"
