@@ -24,7 +24,5 @@ def code_outside(settings_file: str) -> str:
 @pytest.mark.parametrize("model", [JobSettings, ProducerSettings], ids=lambda m: m.__name__)
 def test_should_read_every_declared_setting(model: type[BaseSettings]) -> None:
     code = code_outside("settings.py")
-    unread = [
-        name for name in model.model_fields if not DYNAMIC.match(name) and not re.search(rf"\.{name}\b", code)
-    ]
+    unread = [name for name in model.model_fields if not DYNAMIC.match(name) and not re.search(rf"\.{name}\b", code)]
     assert not unread, f"{model.__name__} declares settings no code reads: {unread}"
