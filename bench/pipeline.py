@@ -13,6 +13,9 @@ For each stream, on its own topics, keyspace and database:
 4. aggregate cost vs history: a run over an increment of --events/20 events when the stream
    holds 2 increments, and again after the main set made that history 11x larger. The ratio
    compares the runs' own chunk seconds (JVM start excluded; with it the ratio is nearer 1).
+   Tracking's increments are stamped in hours of their own, so the history lies in other
+   periods; the other streams' producers stamp or spread events over the recent past, so
+   their increments re-open buckets the history filled.
 Then freshness under a steady load (the producer at --rate events/s for tracking and
 --side-rate for every other stream), sampled every second by a probe reading the newest event
 time visible in MySQL:
@@ -29,13 +32,18 @@ import argparse
 import json
 import os
 import re
+import signal
 import subprocess
 import sys
 import time
 import uuid
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
+
+import orjson
+from kafka import KafkaProducer
 
 from bench import report
 from bench.probe import Freshness, percentile, stack_rss_mib, tree_rss_by_command, tree_rss_mib
@@ -146,6 +154,20 @@ def produce(bench: Bench, stream: str, events: int, label: str) -> tuple[float, 
     return rate, run
 
 
+def send_backdated(bench: Bench, events: int, hours_ago: int) -> None:
+    """`events` tracking beacons within one minute, `hours_ago` hours back, straight to Kafka."""
+    from producer.beacons import BeaconFactory, Mix
+    from producer.catalog import synthetic_catalog
+
+    at = datetime.now(timezone.utc).replace(minute=10, second=30, microsecond=0) - timedelta(hours=hours_ago)
+    beacons = BeaconFactory(synthetic_catalog(500, 20, hours_ago), Mix(late_rate=0), hours_ago)
+    producer = KafkaProducer(bootstrap_servers=bench.env["TIDEMARK_KAFKA_BOOTSTRAP"], acks="all", linger_ms=20)
+    for beacon in beacons.stream(events, at, spread=timedelta(seconds=20)):
+        producer.send(bench.env["TIDEMARK_TRACKING_TOPIC"], orjson.dumps(beacon))
+    producer.flush()
+    producer.close()
+
+
 def chunk_seconds(output: str) -> float:
     """The seconds aggregate spent in its chunks (JVM start and locks excluded)."""
     return sum(float(s) for s in re.findall(r" chunk: .*, ([0-9.]+)s \(.*\)$", output, re.MULTILINE))
@@ -163,16 +185,25 @@ def measure_stream(bench: Bench, stream: str, args: argparse.Namespace) -> dict[
     increment = max(1000, args.events // 20)
     rss: dict[str, float] = {}
 
-    def cycle(label: str, events: int) -> tuple[Run, Run]:
-        produce(bench, stream, events, f"{stream}-{label}-producer")
+    def cycle(label: str, events: int, hours_ago: int = 0) -> tuple[Run, Run]:
+        if hours_ago:
+            send_backdated(bench, events, hours_ago)
+        else:
+            produce(bench, stream, events, f"{stream}-{label}-producer")
         ingested = bench.run(f"{stream}-{label}-ingest", ["-m", "jobs", "ingest", "--stream", stream])
         aggregated = bench.run(f"{stream}-{label}-aggregate", ["-m", "jobs", "aggregate", "--stream", stream])
         return ingested, aggregated
 
+    # Tracking's increments land in hours of their own (3 and 2 hours ago), so the history
+    # they are measured against is all in other periods. The other producers stamp events
+    # now or spread them over the past, so their increments re-open buckets the history
+    # filled: their ratio measures fuller buckets, not a longer history.
+    backdated = stream == "tracking"
     bench.say(f"{stream}: history of {2 * increment:,} events, then one increment of {increment:,}")
     cycle("history", increment)
-    wait_for_next_bucket(bench, stream)
-    _, small = cycle("increment-1", increment)
+    if not backdated:
+        wait_for_next_bucket(bench, stream)
+    _, small = cycle("increment-1", increment, hours_ago=3 if backdated else 0)
 
     bench.say(f"{stream}: producer, {args.events:,} events as fast as Kafka takes them")
     producer_eps, run = produce(bench, stream, args.events, f"{stream}-producer")
@@ -211,8 +242,9 @@ def measure_stream(bench: Bench, stream: str, args: argparse.Namespace) -> dict[
     aggregate_s = run.seconds
 
     bench.say(f"{stream}: the same increment of {increment:,} over 11x the history")
-    wait_for_next_bucket(bench, stream)
-    _, large = cycle("increment-2", increment)
+    if not backdated:
+        wait_for_next_bucket(bench, stream)
+    _, large = cycle("increment-2", increment, hours_ago=2 if backdated else 0)
     first, second = chunk_seconds(small.output), chunk_seconds(large.output)
 
     return {
@@ -358,6 +390,8 @@ def main(argv: list[str]) -> int:
     if set(modes) - {"continuous", "cron"}:
         parser.error("--modes: continuous and/or cron")
 
+    # A terminated bench still drops what it made (the finally below).
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     name = f"bench_{uuid.uuid4().hex[:8]}"
     logs = OUT / "bench-logs" / name
     logs.mkdir(parents=True, exist_ok=True)
@@ -370,11 +404,15 @@ def main(argv: list[str]) -> int:
             result["streams"][stream] = measure_stream(bench, stream, args)
             print(report.stream_line(stream, result["streams"][stream]), flush=True)
         for mode in modes:
-            result["freshness"][mode] = freshness(bench, streams, args, mode)
+            # Each mode on empty tables: buckets the throughput stages filled would make every
+            # steady-load batch re-read them.
+            steady = Bench(f"{name}_{mode}", environment(f"{name}_{mode}"), logs, started=bench.started)
+            steady.run(f"migrate-{mode}", ["-m", "jobs", "migrate"])
+            result["freshness"][mode] = freshness(steady, streams, args, mode)
             print(report.freshness_line(result["freshness"][mode], streams), flush=True)
     finally:
         if not args.keep:
-            cleanup.drop([name])
+            cleanup.drop([name, *(f"{name}_{mode}" for mode in modes)])
     result["stack_rss_mib"] = {k: round(v) for k, v in stack_rss_mib().items()}
     result["timeline"] = bench.timeline
     report.fold_freshness(result)

@@ -79,8 +79,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.job == "backfill" and args.end <= args.start:
         parser().error("backfill: --to must be after --from")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    # The MySQL driver logs its authentication plugin at INFO on every connection.
-    logging.getLogger("mysql.connector").setLevel(logging.WARNING)
+    # The MySQL driver logs its authentication plugin, and kafka-python every connection it
+    # opens and closes, at INFO: a run's log keeps to its stage lines.
+    for chatty in ("mysql.connector", "kafka"):
+        logging.getLogger(chatty).setLevel(logging.WARNING)
     settings = load()
     metrics = RunMetrics(job=args.job)
     log = logging.getLogger(f"tidemark.{args.job}")

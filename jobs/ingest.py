@@ -17,7 +17,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
-from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import DataFrame, Row, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql.streaming.query import StreamingQuery
 
@@ -112,19 +112,7 @@ def ingest_batch(batch: DataFrame, batch_id: int, spec: StreamSpec, settings: Jo
     buckets = sorted({row.bucket for row in stats if row.bucket is not None})
     mark_dirty(settings, spec.name, buckets)
 
-    rejected: Counter[str] = Counter()
-    valid = 0
-    for row in stats:
-        if row.reason:
-            rejected[row.reason] += row["count"]
-        else:
-            valid += row["count"]
-            if row.kind is not None:
-                metrics.kinds[row.kind] += row["count"]
-    metrics.count(spec.name, None, valid)
-    for reason, rows in rejected.items():
-        metrics.count(spec.name, reason, rows)
-    metrics.buckets_recomputed += len(buckets)
+    valid, rejected = record(metrics, spec, stats, len(buckets))
     if buckets and settings.ingest_aggregates:
         aggregate_now(batch.sparkSession, settings, spec)
     log.info(
@@ -138,6 +126,24 @@ def ingest_batch(batch: DataFrame, batch_id: int, spec: StreamSpec, settings: Jo
         time.monotonic() - started,
         timings(passes),
     )
+
+
+def record(metrics: RunMetrics, spec: StreamSpec, stats: list[Row], buckets: int) -> tuple[int, Counter[str]]:
+    """Adds a batch's counts to run metrics; returns its valid rows and rejects by reason."""
+    rejected: Counter[str] = Counter()
+    valid = 0
+    for row in stats:
+        if row.reason:
+            rejected[row.reason] += row["count"]
+        else:
+            valid += row["count"]
+            if row.kind is not None:
+                metrics.kinds[row.kind] += row["count"]
+    metrics.count(spec.name, None, valid)
+    for reason, rows in rejected.items():
+        metrics.count(spec.name, reason, rows)
+    metrics.buckets_recomputed += buckets
+    return valid, rejected
 
 
 def aggregate_now(spark: SparkSession, settings: JobSettings, spec: StreamSpec) -> None:
@@ -172,6 +178,14 @@ def start(spark: SparkSession, settings: JobSettings, spec: StreamSpec, metrics:
     return writer.start()
 
 
+def heartbeat(queries: list[StreamingQuery], settings: JobSettings, metrics: RunMetrics) -> None:
+    """While every query runs, pushes the run's metrics so far each interval: a driver that
+    never ends still shows its last success (its alert reads it) and what it has done."""
+    while all(query.isActive for query in queries):
+        metrics.push(settings.pushgateway, ok=True)
+        time.sleep(settings.ingest_interval_seconds)
+
+
 def existing_topics(settings: JobSettings) -> set[str]:
     admin = KafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap.split(","))
     try:
@@ -192,6 +206,8 @@ def run(settings: JobSettings, spark: SparkSession, metrics: RunMetrics, streams
             continue
         specs.append(spec)
     queries = {spec.name: (spec, start(spark, settings, spec, metrics)) for spec in specs}
+    if settings.ingest_trigger == "continuous":
+        heartbeat([query for _, query in queries.values()], settings, metrics)
     failed = []
     processed: dict[str, dict[str, int]] = {}
     for name, (_spec, query) in queries.items():

@@ -18,6 +18,7 @@ SPARK_NOISE = (
     "Setting default log level",
     " WARN ",
     "mysql.connector",
+    "INFO kafka.",
 )
 
 
