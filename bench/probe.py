@@ -12,6 +12,7 @@ from typing import Any
 
 import mysql.connector
 
+from jobs.streams import FAMILIES
 from local import stack
 
 
@@ -110,8 +111,10 @@ class Freshness:
                 newest = {stream: at for stream, at in cursor.fetchall()}
                 now = datetime.now(timezone.utc).replace(tzinfo=None)
                 for stream in self.streams:
-                    at = newest.get(stream)
-                    age = (now - at).total_seconds() if at is not None else None
+                    # A family is as fresh as its stalest part.
+                    parts = [newest.get(part) for part in FAMILIES.get(stream, [stream])]
+                    ages = [(now - at).total_seconds() for at in parts if at is not None]
+                    age = max(ages) if ages and len(ages) == len(parts) else None
                     self.samples.append((tick - started, stream, age))
                 if int(tick - started) % 10 == 0:
                     for name, rss in stack_rss_mib().items():
