@@ -36,6 +36,12 @@ class TestCronJobs:
         config = named(render_chart(), "ConfigMap", "t-tidemark-jobs")["data"]
         assert (config["TIDEMARK_INGEST_AGGREGATES"], config["TIDEMARK_INGEST_INTERVAL_SECONDS"]) == ("true", "5")
 
+    def test_should_give_the_continuous_driver_room_for_every_stream(self) -> None:
+        pod = named(render_chart(), "Deployment", "t-tidemark-ingest")["spec"]["template"]["spec"]
+        assert pod["containers"][0]["resources"]["limits"]["memory"] == "2560Mi"
+        cron = named(render_chart(), "CronJob", "t-tidemark-aggregate")["spec"]["jobTemplate"]["spec"]["template"]
+        assert cron["spec"]["containers"][0]["resources"]["limits"]["memory"] == "1536Mi"
+
     def test_should_run_ingest_on_its_cronjob_at_the_batch_cadence(self) -> None:
         docs = render_chart({"jobs": {"continuousIngest": {"enabled": False}, "ingestAggregates": False}})
         assert not [d for d in by_kind(docs, "Deployment") if d["metadata"]["name"] == "t-tidemark-ingest"]
@@ -197,6 +203,15 @@ class TestMonitoring:
         assert monitor["spec"]["endpoints"][0]["honorLabels"] is True
         assert monitor["metadata"]["labels"]["release"] == "kube-prometheus-stack"
         assert by_kind(docs, "PodMonitor")[0]["spec"]["podMetricsEndpoints"][0]["port"] == "metrics"
+
+    def test_should_name_the_install_in_what_jobs_push_and_monitors_scrape(self) -> None:
+        docs = render_chart()
+        # The chart renders release "t" into namespace "tidemark".
+        assert named(docs, "ConfigMap", "t-tidemark-jobs")["data"]["TIDEMARK_RELEASE"] == "tidemark/t"
+        endpoints = [e for m in by_kind(docs, "PodMonitor") for e in m["spec"]["podMetricsEndpoints"]]
+        assert len(endpoints) == 3
+        for endpoint in endpoints:
+            assert {"targetLabel": "release", "replacement": "tidemark/t"} in endpoint["relabelings"]
 
     def test_should_turn_values_into_alert_thresholds(self) -> None:
         rule = by_kind(render_chart({"monitoring": {"freshnessSloSeconds": 123}}), "PrometheusRule")[0]

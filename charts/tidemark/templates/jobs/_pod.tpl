@@ -29,7 +29,7 @@ containers:
       # Spark's UI, serving /metrics/prometheus for the PodMonitor.
       - {name: spark-ui, containerPort: 4040}
     {{- end }}
-    resources: {{- toYaml $.Values.jobs.resources | nindent 6 }}
+    resources: {{- toYaml (.resources | default $.Values.jobs.resources) | nindent 6 }}
     volumeMounts:
       - {name: checkpoints, mountPath: /var/lib/tidemark/checkpoints}
       - {name: tmp, mountPath: /tmp}
