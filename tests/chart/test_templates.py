@@ -204,7 +204,6 @@ class TestMonitoring:
         assert monitor["metadata"]["labels"]["release"] == "kube-prometheus-stack"
         assert by_kind(docs, "PodMonitor")[0]["spec"]["podMetricsEndpoints"][0]["port"] == "metrics"
 
-
     def test_should_turn_values_into_alert_thresholds(self) -> None:
         rule = by_kind(render_chart({"monitoring": {"freshnessSloSeconds": 123}}), "PrometheusRule")[0]
         exprs = {
