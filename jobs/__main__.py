@@ -17,10 +17,10 @@ import logging
 import sys
 
 from jobs import aggregate, backfill, dims, ingest, migrate
-from jobs.metrics import RunMetrics
+from jobs.metrics import RunMetrics, forget
 from jobs.settings import JobSettings, load, settings_help
 from jobs.spark import session
-from jobs.streams import NAMES
+from jobs.streams import NAMES, STREAMS, configured
 
 JOBS = {
     "migrate": migrate.__doc__,
@@ -59,6 +59,17 @@ def parser() -> argparse.ArgumentParser:
     return root
 
 
+def streams_of(args: argparse.Namespace, settings: JobSettings) -> dict[str, tuple[str, ...]]:
+    """The streams a run drives, with their topics: each gets its own metrics group."""
+    if args.job in ("ingest", "aggregate"):
+        specs = configured(settings, args.stream)
+    elif args.job == "backfill":
+        specs = configured(settings, [args.stream])
+    else:
+        return {}
+    return {spec.name: spec.topics for spec in specs}
+
+
 def run_job(args: argparse.Namespace, settings: JobSettings, argv: list[str], metrics: RunMetrics) -> None:
     if args.job == "migrate":
         migrate.run(settings, metrics)
@@ -69,7 +80,12 @@ def run_job(args: argparse.Namespace, settings: JobSettings, argv: list[str], me
     elif args.job == "ingest":
         ingest.run(settings, session(settings, args.job), metrics, args.stream)
     else:
-        aggregate.run(settings, session(settings, args.job), metrics, args.stream)
+        spark = session(settings, args.job)
+        # One stream after another, as aggregate.run would: each stream's rows, buckets, time
+        # and outcome are its own in the metrics it pushes.
+        for name in metrics.streams:
+            with metrics.running(name):
+                aggregate.run(settings, spark, metrics, [name])
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -84,7 +100,11 @@ def main(argv: list[str] | None = None) -> int:
     for chatty in ("mysql.connector", "kafka"):
         logging.getLogger(chatty).setLevel(logging.WARNING)
     settings = load()
-    metrics = RunMetrics(job=args.job)
+    streams = streams_of(args, settings)
+    metrics = RunMetrics(job=args.job, release=settings.release, streams=streams)
+    # A run of every enabled stream knows which streams this release no longer runs.
+    every_stream = args.job in ("ingest", "aggregate") and not args.stream
+    forget(settings.pushgateway, args.job, settings.release, [s for s in STREAMS if every_stream and s not in streams])
     log = logging.getLogger(f"tidemark.{args.job}")
     try:
         run_job(args, settings, argv[1:], metrics)

@@ -138,18 +138,18 @@ def record(metrics: RunMetrics, spec: StreamSpec, stats: list[Row], buckets: int
         else:
             valid += row["count"]
             if row.kind is not None:
-                metrics.kinds[row.kind] += row["count"]
+                metrics.saw(spec.name, row.kind, row["count"])
     metrics.count(spec.name, None, valid)
     for reason, rows in rejected.items():
         metrics.count(spec.name, reason, rows)
-    metrics.buckets_recomputed += buckets
+    metrics.marked(spec.name, buckets)
     return valid, rejected
 
 
 def aggregate_now(spark: SparkSession, settings: JobSettings, spec: StreamSpec) -> None:
     """The stream's aggregate run, in this session, with its own run metrics pushed as the
     aggregate job's (the freshness alert and panels read those)."""
-    metrics = RunMetrics(job="aggregate")
+    metrics = RunMetrics(job="aggregate", release=settings.release, streams={spec.name: spec.topics})
     # A run that holds the stream's lock (the CronJob, a manual one) takes these buckets too,
     # or the next batch does: never hold up ingest waiting for it.
     unblocking = settings.model_copy(update={"aggregate_lock_wait_seconds": 0})

@@ -100,6 +100,10 @@ class JobSettings(BaseSettings):
     spark_log_level: Literal["ERROR", "WARN", "INFO", "DEBUG"] = "ERROR"
 
     pushgateway: str = ""
+    # The install a run's metrics belong to (their `release` label, part of every group pushed):
+    # two releases or namespaces sharing a Pushgateway and a Prometheus keep their own series.
+    # The chart sets "<namespace>/<release>".
+    release: str = Field(default="local", min_length=1)
     # Fault injection for the crash-recovery test: fail after the upserts, before the
     # watermark and the commit.
     aggregate_fail_before_watermark: bool = False

@@ -2,10 +2,10 @@
 
 Migrates, registers the Debezium connector for recruit.job, runs both producers for about a
 minute (tracking seeds the recruit tables and moves a job to another company now and then;
-ads sends Confluent-framed Avro with byte-identical re-sends),
+ads sends Confluent-framed Avro with byte-identical re-sends) and a few malformed messages,
 runs dims, ingest and aggregate exactly as the CronJobs would (`python -m jobs <name>`),
 and prints top jobs, spend per hour, top ads per window, rejects and freshness. Each step's log is kept under
-.stack/logs/demo-<step>.log.
+.stack/logs/demo-<step>.log. It ends with PNG previews of the dashboards, every panel showing this run.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from jobs.settings import JobSettings
 from local import debezium, stack
 
 ENV = stack.tidemark_env()
@@ -48,6 +49,12 @@ USERLOGS_PRODUCER = {
     "TIDEMARK_PRODUCER_DURATION_SECONDS": os.environ.get("DEMO_SECONDS", "60"),
     "TIDEMARK_PRODUCER_METRICS_PORT": "18003",
 }
+# A real feed carries some bad input: these show where it goes (the rejects table, the "Rejects by
+# reason" panel) without holding up the rest.
+MALFORMED = {
+    "tracking": [b"not json", b'{"create_time": "not a timeuuid"}'],
+    "ads": [b"\x01 not the Confluent wire format"],
+}
 RAW_TABLES = ("tracking_raw", "ads_raw", "orders_raw", "user_session_raw", "user_auth_raw", "user_activity_raw")
 
 
@@ -62,6 +69,26 @@ def background_producer(name: str, env: dict[str, str]) -> tuple[subprocess.Pope
             cwd=stack.ROOT,
         )
     return proc, log
+
+
+def job_settings() -> JobSettings:
+    """The settings the demo's jobs run with."""
+    return JobSettings(**{k.removeprefix("TIDEMARK_").lower(): v for k, v in ENV.items()})
+
+
+def send_malformed() -> None:
+    from kafka import KafkaProducer
+
+    settings = job_settings()
+    topics = {"tracking": settings.tracking_topic, "ads": settings.ads_topic}
+    producer = KafkaProducer(bootstrap_servers=settings.kafka_bootstrap)
+    for stream, payloads in MALFORMED.items():
+        for payload in payloads:
+            producer.send(topics[stream], payload)
+    producer.flush()
+    producer.close()
+    sent = ", ".join(f"{len(p)} to {topics[s]}" for s, p in MALFORMED.items())
+    print(f"→ malformed  {sent}", flush=True)
 
 
 def step(name: str, *argv: str, env: dict[str, str] | None = None) -> None:
@@ -235,12 +262,13 @@ def main() -> int:
         if proc.wait() != 0:
             sys.exit(f"demo: the {name} producer failed; log {log}:\n{stack.tail(log)}")
         print(f"  {name}: {stack.tail(log, 1).split(' INFO ')[-1]}", flush=True)
+    send_malformed()
     step("dims", "-m", "jobs", "dims")
     step("ingest", "-m", "jobs", "ingest")
     step("aggregate", "-m", "jobs", "aggregate")
     summary()
     print()
-    step("preview", "-m", "observability.preview")
+    step("preview", "-m", "observability.preview", "--release", job_settings().release)
     print(f"  dashboard previews: {stack.ROOT / 'out'}/tidemark-business.png, tidemark-pipeline.png")
     return 0
 

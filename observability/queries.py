@@ -1,12 +1,15 @@
 """Runs a dashboard panel's query the way Grafana would: SQL against MySQL (with the
-$__timeFilter macro expanded) and PromQL against Prometheus."""
+$__timeFilter macro expanded) and PromQL against Prometheus; and waits until Prometheus holds
+what the jobs pushed, so a panel read right after a run shows that run."""
 
 from __future__ import annotations
 
 import json
+import re
+import time
 import urllib.parse
 import urllib.request
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import Any
 
 from observability.dashboards import Panel
@@ -33,19 +36,79 @@ def run_sql(conn: Any, panel: Panel, start: datetime, end: datetime) -> tuple[li
     return columns, list(cursor.fetchall())
 
 
+def epoch(moment: datetime) -> float:
+    """Seconds since the epoch; a naive datetime is UTC, as everywhere in tidemark (MySQL's
+    DATETIMEs), never the machine's zone."""
+    return (moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)).timestamp()
+
+
+def get_json(url: str) -> Any:
+    with urllib.request.urlopen(url, timeout=10) as r:
+        return json.loads(r.read())
+
+
 def run_promql(prometheus: str, panel: Panel, start: datetime, end: datetime) -> list[dict[str, Any]]:
     """Series as Prometheus returns them: a range for time series, an instant otherwise."""
     if panel.kind == "timeseries":
         step = max(5, int((end - start).total_seconds() // 200))
-        params = {"query": panel.query, "start": start.timestamp(), "end": end.timestamp(), "step": step}
+        # Steps count back from `end`, so the newest point is `end` itself, not up to a step before.
+        first = epoch(end) - step * ((epoch(end) - epoch(start)) // step)
+        params = {"query": panel.query, "start": first, "end": epoch(end), "step": step}
         path = "query_range"
     else:
-        params = {"query": panel.query, "time": end.timestamp()}
+        params = {"query": panel.query, "time": epoch(end)}
         path = "query"
-    url = f"{prometheus}/api/v1/{path}?{urllib.parse.urlencode(params)}"
-    with urllib.request.urlopen(url, timeout=10) as r:
-        body = json.loads(r.read())
+    body = get_json(f"{prometheus}/api/v1/{path}?{urllib.parse.urlencode(params)}")
     if body["status"] != "success":
         raise RuntimeError(f"{panel.title}: {body}")
     result: list[dict[str, Any]] = body["data"]["result"]
     return result
+
+
+def newest_push(pushgateway: str) -> float:
+    """When the newest group the Pushgateway holds was pushed (0 when it holds none)."""
+    base = pushgateway if "://" in pushgateway else f"http://{pushgateway}"
+    groups = get_json(f"{base}/api/v1/metrics")["data"] or []
+    return max(
+        (float(m["value"]) for g in groups for m in g.get("push_time_seconds", {}).get("metrics", [])), default=0.0
+    )
+
+
+def newest_push_scraped(prometheus: str) -> float:
+    body = get_json(f"{prometheus}/api/v1/query?{urllib.parse.urlencode({'query': 'max(push_time_seconds)'})}")
+    result = body["data"]["result"]
+    return float(result[0]["value"][1]) if result else 0.0
+
+
+def rfc3339(text: str) -> float:
+    """Seconds since the epoch of Go's RFC 3339 time (any number of fraction digits, Z or an
+    offset), which Python 3.10's fromisoformat does not read."""
+    found = re.fullmatch(r"(.*:\d\d)(?:\.(\d+))?(Z|[+-]\d\d:\d\d)", text)
+    if not found:
+        raise ValueError(f"not an RFC 3339 time: {text!r}")
+    whole, fraction, zone = found.groups()
+    return datetime.fromisoformat(whole + ("+00:00" if zone == "Z" else zone)).timestamp() + float(f"0.{fraction or 0}")
+
+
+def rules_evaluated_since(prometheus: str, moment: float) -> bool:
+    groups = get_json(f"{prometheus}/api/v1/rules")["data"]["groups"]
+    return all(rfc3339(g["lastEvaluation"]) > moment for g in groups)
+
+
+def wait_for_pushes(prometheus: str, pushgateway: str, timeout_s: float = 30) -> str | None:
+    """Waits until Prometheus has scraped everything the Pushgateway holds now and evaluated
+    its rules on it (tidemark:freshness_seconds follows a push only after both); returns what
+    is still behind at the deadline, or None. A job's run ends with its push: a panel read at
+    once, as `make demo` does, would otherwise miss that run, or show no freshness at all."""
+    pushed = newest_push(pushgateway)
+    deadline = time.monotonic() + timeout_s
+    while newest_push_scraped(prometheus) < pushed:
+        if time.monotonic() > deadline:
+            return f"Prometheus has not scraped the push of {datetime.fromtimestamp(pushed, timezone.utc):%H:%M:%S}"
+        time.sleep(0.5)
+    scraped = time.time()
+    while not rules_evaluated_since(prometheus, scraped):
+        if time.monotonic() > deadline:
+            return "Prometheus has not evaluated its recording rules since it scraped the Pushgateway"
+        time.sleep(0.5)
+    return None

@@ -204,6 +204,15 @@ class TestMonitoring:
         assert monitor["metadata"]["labels"]["release"] == "kube-prometheus-stack"
         assert by_kind(docs, "PodMonitor")[0]["spec"]["podMetricsEndpoints"][0]["port"] == "metrics"
 
+    def test_should_name_the_install_in_what_jobs_push_and_monitors_scrape(self) -> None:
+        docs = render_chart()
+        # The chart renders release "t" into namespace "tidemark".
+        assert named(docs, "ConfigMap", "t-tidemark-jobs")["data"]["TIDEMARK_RELEASE"] == "tidemark/t"
+        endpoints = [e for m in by_kind(docs, "PodMonitor") for e in m["spec"]["podMetricsEndpoints"]]
+        assert len(endpoints) == 3
+        for endpoint in endpoints:
+            assert {"targetLabel": "release", "replacement": "tidemark/t"} in endpoint["relabelings"]
+
     def test_should_turn_values_into_alert_thresholds(self) -> None:
         rule = by_kind(render_chart({"monitoring": {"freshnessSloSeconds": 123}}), "PrometheusRule")[0]
         exprs = {

@@ -1,33 +1,57 @@
-"""Every dashboard panel shows real data after a real run; freshness and failures are visible."""
+"""Every dashboard panel shows real data after a real run, the previews too; freshness and
+failures are visible; runs of two streams or two installs sharing the Pushgateway keep their
+own series. Each pipeline pushes as its own install (release = its name)."""
 
 from __future__ import annotations
 
+import itertools
+import json
 import os
 import subprocess
 import sys
 import time
+import urllib.request
+import uuid
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 from typing import Any
 
 import pytest
+from prometheus_client import delete_from_gateway
 
+from jobs.metrics import RunMetrics
 from local import stack
 from observability.dashboards import BUSINESS, PIPELINE, Panel
+from observability.preview import previews
 from observability.queries import run_promql, run_sql
 from producer.ads import AdEventFactory
 from producer.orders import OrderFactory, synthetic_customers, upsert_customers
 from producer.userlogs import PART, UserLogFactory
 
-from .conftest import PROMETHEUS_URL, ROOT, eventually, mysql_connect
+from .conftest import PROMETHEUS_URL, PUSHGATEWAY, ROOT, eventually, mysql_connect
 from .pipeline import Pipeline
 from .test_tracking_pipeline import factory
 
-PUSH = {"TIDEMARK_PUSHGATEWAY": f"{stack.HOST}:{stack.PORTS['pushgateway']}"}
-
 
 def job(pipeline: Pipeline, name: str, **env: str) -> subprocess.CompletedProcess[str]:
-    return pipeline.run_main("jobs", name, extra_env={**PUSH, **env})
+    push = {"TIDEMARK_PUSHGATEWAY": PUSHGATEWAY, "TIDEMARK_RELEASE": pipeline.name}
+    return pipeline.run_main("jobs", name, extra_env={**push, **env})
+
+
+def pushed_groups(release_prefix: str) -> list[dict[str, Any]]:
+    """The Pushgateway's groups of the releases named so: their labels and metric families."""
+    with urllib.request.urlopen(f"http://{PUSHGATEWAY}/api/v1/metrics", timeout=10) as r:
+        groups: list[dict[str, Any]] = json.loads(r.read())["data"] or []
+    return [g for g in groups if g["labels"].get("release", "").startswith(release_prefix)]
+
+
+def forget_pushes(release_prefix: str) -> None:
+    """Deletes what tests pushed as these releases: the Pushgateway would keep it for ever."""
+    for group in pushed_groups(release_prefix):
+        labels = dict(group["labels"])
+        delete_from_gateway(PUSHGATEWAY, job=labels.pop("job"), grouping_key=labels)
 
 
 def instant(query: str) -> list[dict[str, Any]]:
@@ -40,16 +64,21 @@ def value(query: str) -> float | None:
     return float(result[0]["value"][1]) if result else None
 
 
+def tracking(pipeline: Pipeline) -> str:
+    """A selector of the pipeline's tracking series."""
+    return f'{{stream="tracking", release="{pipeline.name}"}}'
+
+
 def prometheus_caught_up(pipeline: Pipeline) -> None:
     """Waits until Prometheus has scraped what the pipeline's last aggregate pushed."""
     newest = pipeline.sql("SELECT newest_event_time FROM watermarks WHERE stream = 'tracking'")[0][0]
     expected = newest.replace(tzinfo=timezone.utc).timestamp()
-    query = 'max(tidemark_newest_event_timestamp_seconds{stream="tracking"})'
+    query = f"tidemark_newest_event_timestamp_seconds{tracking(pipeline)}"
     eventually(lambda: value(query) == pytest.approx(expected, abs=1e-3), 30, f"Prometheus to see {newest}")
 
     def rule_caught_up() -> bool:
         # The recording rule runs on its own interval after the scrape.
-        freshness = value('tidemark:freshness_seconds{stream="tracking"}')
+        freshness = value(f"tidemark:freshness_seconds{tracking(pipeline)}")
         return freshness is not None and abs(freshness - (time.time() - expected)) < 5
 
     eventually(rule_caught_up, 30, "the freshness rule to follow the push")
@@ -93,6 +122,7 @@ def observed(spark: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[P
     finally:
         producer.terminate()
         producer.wait(timeout=30)
+        forget_pushes(pipeline.name)
 
 
 @pytest.mark.parametrize("panel", BUSINESS.panels, ids=lambda p: p.title)
@@ -117,6 +147,51 @@ def test_every_pipeline_panel_returns_series(observed: Pipeline, panel: Panel) -
         assert set(panel.columns) <= set(s["metric"]), (panel.title, s["metric"])
 
 
+def test_every_preview_panel_shows_a_run_pushed_the_moment_before(observed: Pipeline, tmp_path: Path) -> None:
+    """As `make demo` ends: a job pushes and exits, and the previews render at once, with no
+    retry. Every panel of both shows data; the pipeline's shows that very run (pushed as an
+    install of its own that Prometheus has never seen before)."""
+    release = f"{observed.name}/preview"
+    observed.send(list(factory(63).stream(100, datetime.now(timezone.utc), spread=timedelta(seconds=5))))
+    observed.send_payloads([b"not json"])
+    for run in (observed.ingest(), observed.aggregate()):
+        replace(run, release=release).push(PUSHGATEWAY, ok=True)
+
+    conn = mysql_connect(observed.name, user=stack.GRAFANA_USER, password=stack.GRAFANA_PASSWORD)
+    try:
+        shown = {p.path.stem: p for p in previews(tmp_path, conn, PROMETHEUS_URL, PUSHGATEWAY, release)}
+    finally:
+        conn.close()
+
+    for preview in shown.values():
+        assert not preview.empty, f"{preview.path.name}: no data in {preview.empty}"
+    pipeline = shown[PIPELINE.uid].data
+    for panel in PIPELINE.panels:
+        if "release" in panel.columns:
+            releases = {s["metric"].get("release") for s in pipeline[panel.title]}
+            assert release in releases, f"{panel.title}: only {releases}"
+
+
+def test_two_streams_and_two_installs_pushing_the_same_metric_keep_theirs() -> None:
+    """Ingest's aggregate after each batch pushes one stream at a time, and installs may share
+    a Pushgateway: no push replaces another stream's or another install's series."""
+    prefix = f"t_{uuid.uuid4().hex[:10]}"
+    pushed = {}
+    try:
+        for i, (release, stream) in enumerate(itertools.product((f"{prefix}/a", f"{prefix}/b"), ("tracking", "ads"))):
+            run = RunMetrics("aggregate", release=release)
+            run.newest_event_timestamp[stream] = pushed[release, stream] = 1_700_000_000.0 + i
+            run.push(PUSHGATEWAY, ok=True)
+        held = {
+            (g["labels"]["release"], g["labels"].get("stream")): float(metric["value"])
+            for g in pushed_groups(prefix)
+            for metric in g.get("tidemark_newest_event_timestamp_seconds", {}).get("metrics", [])
+        }
+    finally:
+        forget_pushes(prefix)
+    assert held == pushed
+
+
 def test_the_read_only_user_cannot_write(observed: Pipeline) -> None:
     import mysql.connector
 
@@ -127,7 +202,7 @@ def test_the_read_only_user_cannot_write(observed: Pipeline) -> None:
 
 
 def test_freshness_rises_while_paused_and_falls_after_a_run(observed: Pipeline) -> None:
-    query = 'tidemark:freshness_seconds{stream="tracking"}'
+    query = f"tidemark:freshness_seconds{tracking(observed)}"
     before = value(query)
     assert before is not None
     paused = eventually(lambda: (v := value(query)) is not None and v > max(before, 60) and v, 90, "freshness to rise")
@@ -135,14 +210,14 @@ def test_freshness_rises_while_paused_and_falls_after_a_run(observed: Pipeline) 
     observed.send(list(factory(61).stream(200, datetime.now(timezone.utc), spread=timedelta(seconds=5))))
     observed.ingest()
     # In-process runs are quick, so what is measured is the run, not Spark's start-up.
-    observed.aggregate().push(PUSH["TIDEMARK_PUSHGATEWAY"], ok=True)
+    replace(observed.aggregate(), release=observed.name).push(PUSHGATEWAY, ok=True)
     prometheus_caught_up(observed)
     after = value(query)
     assert after is not None and after < paused - 20, (before, paused, after)
 
 
 def test_a_failed_run_keeps_its_last_success_and_shows_the_failure(observed: Pipeline) -> None:
-    selector = '{job="tidemark_aggregate"}'
+    selector = f'{{job="tidemark_aggregate", stream="tracking", release="{observed.name}"}}'
     last_success = value(f"tidemark_job_last_success_timestamp_seconds{selector}")
     assert last_success is not None
     observed.send(list(factory(62).stream(50, datetime.now(timezone.utc))))

@@ -82,6 +82,12 @@ capabilities:
 {{- if .Values.pushgateway.enabled -}}{{ include "tidemark.fullname" . }}-pushgateway:9091{{- end -}}
 {{- end -}}
 
+{{/* The install's name in its metrics, the `release` label: what the jobs push it with
+(TIDEMARK_RELEASE) and what the monitors add to what they scrape. */}}
+{{- define "tidemark.release" -}}
+{{ printf "%s/%s" .Release.Namespace .Release.Name }}
+{{- end -}}
+
 {{/* Env every tidemark process reads: the ConfigMap plus the secrets, as TIDEMARK_* variables. */}}
 {{- define "tidemark.env" -}}
 - name: TIDEMARK_MYSQL_PASSWORD
