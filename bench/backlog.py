@@ -83,7 +83,7 @@ def main(argv: list[str]) -> int:
     logs = OUT / "bench-logs" / name
     logs.mkdir(parents=True, exist_ok=True)
     bench = Bench(name, env, logs)
-    bench.run("migrate", ["-m", "jobs", "migrate"])
+    bench.migrate()
 
     beacons = backlog(args.hours, args.keys_per_minute)
     started = time.monotonic()

@@ -48,6 +48,7 @@ from kafka import KafkaProducer
 from bench import report
 from bench.probe import Freshness, percentile, stack_rss_mib, tree_rss_by_command, tree_rss_mib
 from local import cleanup, stack
+from local import topics as kafka_topics
 
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "out"
@@ -122,6 +123,12 @@ class Bench:
         if proc.returncode != 0:
             sys.exit(f"bench: {' '.join(argv)} failed (log {log}):\n{output[-3000:]}")
         return Run(seconds, peak, output)
+
+    def migrate(self, label: str = "migrate") -> Run:
+        """The bench's tables, and its topics as the chart's KafkaTopics would make them."""
+        every = [topic for stream in ("tracking", "ads", "orders", "userlogs") for topic in topics(self.env, stream)]
+        kafka_topics.ensure(self.env["TIDEMARK_KAFKA_BOOTSTRAP"], every)
+        return self.run(label, ["-m", "jobs", "migrate"])
 
     def stage(self, stream: str, stage: str, events: int, run: Run, eps: float | None = None) -> float:
         """Records a finished stage on the timeline; its rate is events over wall seconds
@@ -399,7 +406,7 @@ def main(argv: list[str]) -> int:
     print(f"bench {name}: streams {', '.join(streams)}; logs in {logs}", flush=True)
     result: dict[str, Any] = {"machine": machine(), "name": name, "streams": {}, "freshness": {}}
     try:
-        bench.run("migrate", ["-m", "jobs", "migrate"])
+        bench.migrate()
         for stream in streams:
             result["streams"][stream] = measure_stream(bench, stream, args)
             print(report.stream_line(stream, result["streams"][stream]), flush=True)
@@ -407,7 +414,7 @@ def main(argv: list[str]) -> int:
             # Each mode on empty tables: buckets the throughput stages filled would make every
             # steady-load batch re-read them.
             steady = Bench(f"{name}_{mode}", environment(f"{name}_{mode}"), logs, started=bench.started)
-            steady.run(f"migrate-{mode}", ["-m", "jobs", "migrate"])
+            steady.migrate(f"migrate-{mode}")
             result["freshness"][mode] = freshness(steady, streams, args, mode)
             print(report.freshness_line(result["freshness"][mode], streams), flush=True)
     finally:

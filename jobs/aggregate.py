@@ -24,6 +24,8 @@ import mysql.connector
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
+from jobs import layout
+from jobs.buckets import report_hours
 from jobs.metrics import RunMetrics
 from jobs.settings import JobSettings
 from jobs.spec import AggregateContext, Rollup, RunContext, StreamSpec, row_constructors
@@ -103,6 +105,15 @@ def read_raw_buckets(
     joined = keys.join(raw, ["bucket", "shard"])
     # Only the columns the aggregation reads: the rest would be fetched and cached for nothing.
     return joined.select("bucket", "shard", "event_time", *spec.aggregate_columns) if spec.aggregate_columns else joined
+
+
+def report_hours_frame(spark: SparkSession, buckets: list[datetime], report_timezone: str) -> DataFrame:
+    """The buckets' report hours (jobs/buckets.py) as a frame to join: one row per bucket."""
+    return F.broadcast(
+        spark.createDataFrame(
+            report_hours(buckets, report_timezone), "bucket timestamp, dates date, hours int, hour timestamp"
+        )
+    )
 
 
 def periods_of(cursor: Any, rollup: Rollup, buckets: Sequence[datetime]) -> set[tuple[Any, ...]]:
@@ -220,7 +231,8 @@ def aggregate_chunk(
             summary = raw.agg(
                 F.count(F.lit(1)).alias("rows"), F.max(F.when(counted, F.col("event_time"))).alias("newest")
             ).first()
-        partials = spec.partials(raw, AggregateContext(settings.report_timezone)).select(*spec.rollup.partial_columns)
+        hours = report_hours_frame(spark, [b for b, _ in marks], settings.report_timezone)
+        partials = spec.partials(raw, AggregateContext(hours)).select(*spec.rollup.partial_columns)
         for attempt in range(1, CHUNK_ATTEMPTS + 1):
             # Streamed partition by partition: the driver never holds a whole chunk's partials.
             streamed = (tuple(row) for row in partials.toLocalIterator(prefetchPartitions=False))
@@ -286,6 +298,7 @@ def aggregate_stream(spark: SparkSession, settings: JobSettings, spec: StreamSpe
     conn = mysql_connection(settings)
     name = lock_name(settings, spec.name)
     try:
+        layout.settle_shards(conn, [spec.name], settings.shards)
         if not acquire(lock, name, settings.aggregate_lock_wait_seconds):
             log.info("another aggregate of %s is running; leaving its buckets to it", spec.name)
             metrics.skipped_streams.append(spec.name)

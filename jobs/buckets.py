@@ -1,9 +1,15 @@
-"""Time buckets: where an event time falls, and which report hour a bucket belongs to."""
+"""Time buckets: where an event time falls, and which report hour a bucket belongs to.
+
+Report hours come from Python's zoneinfo alone, here: the jobs never ask the JVM's zone rules
+(a second time-zone database that may disagree after a rule change), and the setting is
+checked against the same database (jobs/settings.py). On a daylight-saving change the hour
+the clocks skip has no rows, and the hour they repeat holds both hours' events (the report
+is keyed by local date and hour)."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime, time, timedelta, timezone
 from zoneinfo import ZoneInfo
 
 
@@ -33,3 +39,12 @@ def report_hour(bucket: datetime, report_timezone: str) -> tuple[date, int]:
     """The (date, hour) of a naive-timezone.utc bucket start in the report time zone."""
     local = bucket.replace(tzinfo=timezone.utc).astimezone(ZoneInfo(report_timezone))
     return local.date(), local.hour
+
+
+def report_hours(buckets: list[datetime], report_timezone: str) -> list[tuple[datetime, date, int, datetime]]:
+    """Each bucket with its report date, hour and the hour's local start (naive)."""
+    hours = []
+    for bucket in buckets:
+        day, hour = report_hour(bucket, report_timezone)
+        hours.append((bucket, day, hour, datetime.combine(day, time(hour))))
+    return hours

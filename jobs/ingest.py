@@ -13,6 +13,7 @@ import json
 import logging
 import time
 from collections import Counter
+from contextlib import closing
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -21,11 +22,12 @@ from pyspark.sql import DataFrame, Row, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql.streaming.query import StreamingQuery
 
-from jobs import aggregate
+from jobs import aggregate, layout, offsets
+from jobs.alive import stalled
 from jobs.metrics import RunMetrics
 from jobs.settings import JobSettings
 from jobs.spec import Placement, StreamSpec
-from jobs.stores import mark_dirty, write_cassandra
+from jobs.stores import mark_dirty, mysql_connection, write_cassandra
 from jobs.streams import configured, retention_days
 from jobs.timing import timing, timings
 
@@ -107,8 +109,19 @@ def ingest_batch(batch: DataFrame, batch_id: int, spec: StreamSpec, settings: Jo
             write_cassandra(reject_rows(classified, spec.name, now), settings, "rejects")
         with timing(passes, "counts"):
             stats = batch_stats(classified, spec).collect()
+        with timing(passes, "offsets"):
+            gaps = skipped_offsets(batch, batch_id, settings, spec)
     finally:
         classified.unpersist()
+    if gaps:
+        metrics.skipped(gaps)
+        log.warning(
+            "%s batch %d: %d offsets skipped, deleted from Kafka before ingest read them: %s",
+            spec.name,
+            batch_id,
+            sum(gaps.values()),
+            ", ".join(f"{topic}/{partition}: {n}" for (topic, partition), n in sorted(gaps.items())),
+        )
     buckets = sorted({row.bucket for row in stats if row.bucket is not None})
     mark_dirty(settings, spec.name, buckets)
 
@@ -126,6 +139,19 @@ def ingest_batch(batch: DataFrame, batch_id: int, spec: StreamSpec, settings: Jo
         time.monotonic() - started,
         timings(passes),
     )
+
+
+def skipped_offsets(
+    batch: DataFrame, batch_id: int, settings: JobSettings, spec: StreamSpec
+) -> dict[tuple[str, int], int]:
+    """Offsets this batch covered that Kafka no longer had (jobs/offsets.py): one count of
+    the batch's records per partition, compared with its range in the checkpoint."""
+    span = offsets.batch_range(checkpoint(settings, "ingest", spec.topics), batch_id)
+    if span is None:
+        log.warning("%s batch %d: no offset range in the checkpoint; skipped offsets not counted", spec.name, batch_id)
+        return {}
+    counts = batch.groupBy("topic", "partition").count().collect()
+    return offsets.skipped(*span, {(row.topic, row.partition): row["count"] for row in counts})
 
 
 def record(metrics: RunMetrics, spec: StreamSpec, stats: list[Row], buckets: int) -> tuple[int, Counter[str]]:
@@ -180,9 +206,19 @@ def start(spark: SparkSession, settings: JobSettings, spec: StreamSpec, metrics:
 
 def heartbeat(queries: list[StreamingQuery], settings: JobSettings, metrics: RunMetrics) -> None:
     """While every query runs, pushes the run's metrics so far each interval: a driver that
-    never ends still shows its last success (its alert reads it) and what it has done."""
+    never ends still shows its last success (its alert reads it) and what it has done. It
+    touches the liveness file (jobs/alive.py) while no query is stalled."""
+    started = time.time()
+    alive = Path(settings.ingest_alive_file) if settings.ingest_alive_file else None
     while all(query.isActive for query in queries):
         metrics.push(settings.pushgateway, ok=True)
+        now = time.time()
+        stuck = [q.name for q in queries if stalled(q.lastProgress, started, now, settings.ingest_stall_seconds)]
+        if stuck:
+            log.warning("no progress for %ds: %s", settings.ingest_stall_seconds, ", ".join(map(str, stuck)))
+        elif alive is not None:
+            alive.parent.mkdir(parents=True, exist_ok=True)
+            alive.touch()
         time.sleep(settings.ingest_interval_seconds)
 
 
@@ -205,6 +241,8 @@ def run(settings: JobSettings, spark: SparkSession, metrics: RunMetrics, streams
             log.info("%s: topic %s does not exist yet; nothing to ingest", spec.name, ", ".join(missing))
             continue
         specs.append(spec)
+    with closing(mysql_connection(settings)) as conn:
+        layout.settle_shards(conn, [spec.name for spec in specs], settings.shards)
     queries = {spec.name: (spec, start(spark, settings, spec, metrics)) for spec in specs}
     if settings.ingest_trigger == "continuous":
         heartbeat([query for _, query in queries.values()], settings, metrics)

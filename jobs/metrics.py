@@ -41,6 +41,7 @@ class StreamTally:
     kinds: Counter[str] = field(default_factory=Counter)
     newest_event_timestamp: float | None = None
     lag_records: dict[str, int] = field(default_factory=dict)
+    skipped_offsets: Counter[tuple[str, int]] = field(default_factory=Counter)
     values: dict[str, float] = field(default_factory=dict)
     # How long the run spent on this stream, when it ran its streams one after another.
     seconds: float | None = None
@@ -52,6 +53,7 @@ class StreamTally:
         self.rejected.update(other.rejected)
         self.kinds.update(other.kinds)
         self.lag_records.update(other.lag_records)
+        self.skipped_offsets.update(other.skipped_offsets)
 
 
 @dataclass
@@ -87,6 +89,8 @@ class RunMetrics:
     # so freshness keeps rising while no job runs.
     newest_event_timestamp: dict[str, float] = field(default_factory=dict)
     lag_records: dict[str, int] = field(default_factory=dict)
+    # Offsets Kafka deleted before ingest read them, by (topic, partition): lost records.
+    skipped_offsets: Counter[tuple[str, int]] = field(default_factory=Counter)
     # What a stream reports of itself after an aggregate run, by (stream, name).
     stream_values: dict[tuple[str, str], float] = field(default_factory=dict)
     # Streams' micro-batches report from concurrent threads.
@@ -116,6 +120,11 @@ class RunMetrics:
         with self._lock:
             self.kinds[kind] += rows
             self.kinds_by_stream[stream, kind] += rows
+
+    def skipped(self, gaps: Mapping[tuple[str, int], int]) -> None:
+        """Records offsets a batch covered that Kafka no longer had."""
+        with self._lock:
+            self.skipped_offsets.update(gaps)
 
     def marked(self, stream: str, buckets: int) -> None:
         """Records buckets a stream's rows marked for recompute."""
@@ -184,6 +193,9 @@ class RunMetrics:
         for topic, records in self.lag_records.items():
             owner = tallies[stream_of_topic[topic]] if topic in stream_of_topic else unclaimed
             owner.lag_records[topic] = records
+        for (topic, partition), gap in self.skipped_offsets.items():
+            owner = tallies[stream_of_topic[topic]] if topic in stream_of_topic else unclaimed
+            owner.skipped_offsets[topic, partition] += gap
         tallies[NO_STREAM] = unclaimed
         return tallies
 
@@ -243,6 +255,14 @@ class RunMetrics:
         if tally.newest_event_timestamp is not None:
             gauge("newest_event_timestamp_seconds", "Newest event time visible in MySQL", tally.newest_event_timestamp)
         labelled("ingest_lag_records", "Records in Kafka not yet ingested, at run end", "topic", tally.lag_records)
+        skipped = Gauge(
+            "tidemark_ingest_skipped_offsets",
+            "Kafka offsets the run skipped: records deleted (retention) before ingest read them",
+            ["topic", "partition"],
+            registry=reg,
+        )
+        for (topic, partition), gap in tally.skipped_offsets.items():
+            skipped.labels(topic, str(partition)).set(gap)
         labelled("stream_value", "What a stream reports after an aggregate run", "name", tally.values)
         return reg
 
@@ -273,6 +293,9 @@ class RunMetrics:
             parts.append(f"freshness_s[{stream}]={time.time() - timestamp:.1f}")
         if self.lag_records:
             parts.append(f"lag={self.lag_records}")
+        if self.skipped_offsets:
+            lost = {f"{topic}/{partition}": n for (topic, partition), n in sorted(self.skipped_offsets.items())}
+            parts.append(f"skipped_offsets (deleted from Kafka before read)={lost}")
         for (stream, name), value in self.stream_values.items():
             parts.append(f"{name}[{stream}]={value:g}")
         if self.skipped_streams:

@@ -4,17 +4,28 @@ Every stream's tables are created whether or not it is enabled, so enabling one 
 no other step. A raw table's TTL follows its stream's retention on every run. Each partials
 table gets an index on (period, key) when it has none: aggregate's rollup and prune read a
 period's partials by key, and without it each read scans the period (or the whole table).
+Rejects that older installs keyed by the day they were seen move to a table keyed by topic,
+partition and offset. Money columns that older installs created as DOUBLE become DECIMAL
+(MODIFY rounds each stored value to the micro-unit; a bucket's next recompute is exact). Each
+stream's shard count is recorded on its first run and a different one refused (jobs/layout.py).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from jobs import schema
+from jobs import layout, schema
 from jobs.metrics import RunMetrics
 from jobs.settings import JobSettings
 from jobs.stores import cassandra_session, mysql_connection
 from jobs.streams import STREAMS, retention_days
+
+# (table, column, definition) of money that tidemark once kept as DOUBLE.
+DECIMAL_MONEY = (
+    ("tracking_partials", "bid_sum", "DECIMAL(24,6) NOT NULL"),
+    ("events", "bid_set", "DECIMAL(24,6) NULL"),
+    ("events", "spend_hour", "DECIMAL(24,6) NOT NULL DEFAULT 0"),
+)
 
 
 def cassandra_statements(settings: JobSettings) -> list[str]:
@@ -28,7 +39,7 @@ def cassandra_statements(settings: JobSettings) -> list[str]:
 
 
 def mysql_statements(settings: JobSettings) -> list[str]:
-    statements = schema.mysql_ddl(settings.mysql_database)
+    statements = [*schema.mysql_ddl(settings.mysql_database), layout.ddl(settings.mysql_database)]
     for spec in STREAMS.values():
         statements += spec.mysql_ddl(settings.mysql_database)
         if spec.operational_ddl is not None:
@@ -41,6 +52,7 @@ def run(settings: JobSettings, metrics: RunMetrics) -> None:
     try:
         for statement in cassandra_statements(settings):
             session.execute(statement, timeout=60)
+        upgrade_rejects(session, settings.cassandra_keyspace, settings.raw_ttl_days)
     finally:
         cluster.shutdown()
     conn = mysql_connection(settings, database=False)
@@ -55,8 +67,47 @@ def run(settings: JobSettings, metrics: RunMetrics) -> None:
                     f"CREATE INDEX by_period_key ON `{settings.mysql_database}`.{spec.rollup.partials_table} "
                     f"({', '.join(columns)})"
                 )
+        cursor.execute(f"USE `{settings.mysql_database}`")
+        layout.settle_shards(conn, list(STREAMS), settings.shards)
+        for table, column, definition in DECIMAL_MONEY:
+            if column_type(cursor, settings.mysql_database, table, column) == "double":
+                cursor.execute(f"ALTER TABLE `{settings.mysql_database}`.{table} MODIFY {column} {definition}")
     finally:
         conn.close()
+
+
+REJECT_COLUMNS = "topic, partition, offset, stream, seen_day, seen_at, reason, detail, payload"
+REJECTS_UPGRADE = "rejects_upgrade"
+
+
+def upgrade_rejects(session: Any, keyspace: str, ttl_days: int) -> None:
+    """Rejects were keyed by (stream, seen_day), so a record read again on another day was
+    stored twice. A Cassandra table's key cannot change: the rows move to a table of the new
+    shape, the old table is made anew and they move back. Every step can run again, so a
+    migrate that dies midway is finished by the next one."""
+    if partition_key(session, keyspace, "rejects") == ["stream", "seen_day"]:
+        session.execute(schema.rejects_ddl(keyspace, REJECTS_UPGRADE, ttl_days), timeout=60)
+        copy_rejects(session, keyspace, "rejects", REJECTS_UPGRADE)
+        session.execute(f"DROP TABLE {keyspace}.rejects", timeout=60)
+        session.execute(schema.rejects_ddl(keyspace, "rejects", ttl_days), timeout=60)
+    if partition_key(session, keyspace, REJECTS_UPGRADE):
+        copy_rejects(session, keyspace, REJECTS_UPGRADE, "rejects")
+        session.execute(f"DROP TABLE {keyspace}.{REJECTS_UPGRADE}", timeout=60)
+
+
+def partition_key(session: Any, keyspace: str, table: str) -> list[str]:
+    """A table's partition key columns in order; empty when the table does not exist."""
+    rows = session.execute(
+        "SELECT column_name, kind, position FROM system_schema.columns WHERE keyspace_name = %s AND table_name = %s",
+        (keyspace, table),
+    )
+    return [row.column_name for row in sorted(rows, key=lambda r: r.position) if row.kind == "partition_key"]
+
+
+def copy_rejects(session: Any, keyspace: str, source: str, target: str) -> None:
+    insert = session.prepare(f"INSERT INTO {keyspace}.{target} ({REJECT_COLUMNS}) VALUES ({', '.join(['?'] * 9)})")
+    for row in session.execute(f"SELECT {REJECT_COLUMNS} FROM {keyspace}.{source}", timeout=60):
+        session.execute(insert, tuple(row))
 
 
 def has_index(cursor: Any, database: str, table: str, columns: tuple[str, ...]) -> bool:
@@ -71,3 +122,13 @@ def has_index(cursor: Any, database: str, table: str, columns: tuple[str, ...]) 
     for index, column in cursor.fetchall():
         indexes.setdefault(index, []).append(column.lower())
     return any(tuple(found[: len(columns)]) == columns for found in indexes.values())
+
+
+def column_type(cursor: Any, database: str, table: str, column: str) -> str | None:
+    cursor.execute(
+        "SELECT data_type FROM information_schema.columns WHERE table_schema = %s AND table_name = %s "
+        "AND column_name = %s",
+        (database, table, column),
+    )
+    row = cursor.fetchone()
+    return str(row[0]).lower() if row else None

@@ -13,22 +13,27 @@ def cassandra_ddl(keyspace: str, replication_factor: int, raw_ttl_days: int) -> 
     return [
         f"CREATE KEYSPACE IF NOT EXISTS {keyspace} WITH replication = "
         f"{{'class': 'SimpleStrategy', 'replication_factor': {replication_factor}}}",
-        # One row per rejected Kafka record; (topic, partition, offset) makes a replay idempotent.
-        f"""CREATE TABLE IF NOT EXISTS {keyspace}.rejects (
-  stream text,
-  seen_day date,
+        rejects_ddl(keyspace, "rejects", raw_ttl_days),
+        # An existing table keeps the TTL it was created with unless it is altered.
+        f"ALTER TABLE {keyspace}.rejects WITH default_time_to_live = {raw_ttl_days * 86400}",
+    ]
+
+
+def rejects_ddl(keyspace: str, table: str, ttl_days: int) -> str:
+    """One row per rejected Kafka record, keyed by where it lies in Kafka: reading the same
+    record again, on any day and by any run, overwrites its row rather than adding one."""
+    return f"""CREATE TABLE IF NOT EXISTS {keyspace}.{table} (
   topic text,
   partition int,
   offset bigint,
+  stream text,
+  seen_day date,
   seen_at timestamp,
   reason text,
   detail text,
   payload blob,
-  PRIMARY KEY ((stream, seen_day), topic, partition, offset)
-) WITH default_time_to_live = {raw_ttl_days * 86400}""",
-        # An existing table keeps the TTL it was created with unless it is altered.
-        f"ALTER TABLE {keyspace}.rejects WITH default_time_to_live = {raw_ttl_days * 86400}",
-    ]
+  PRIMARY KEY ((topic, partition), offset)
+) WITH default_time_to_live = {ttl_days * 86400}"""
 
 
 def mysql_ddl(database: str) -> list[str]:
@@ -69,10 +74,10 @@ def recruit_ddl(database: str) -> list[str]:
   created_at DATETIME NOT NULL DEFAULT CURRENT_TIMESTAMP)""",
         f"""CREATE TABLE IF NOT EXISTS `{database}`.campaign (
   id INT NOT NULL PRIMARY KEY, company_id INT NOT NULL, campaign_name VARCHAR(255) NOT NULL,
-  budget_total DOUBLE NOT NULL, is_active TINYINT NOT NULL DEFAULT 1)""",
+  budget_total DECIMAL(20,6) NOT NULL, is_active TINYINT NOT NULL DEFAULT 1)""",
         f"""CREATE TABLE IF NOT EXISTS `{database}`.`group` (
   id INT NOT NULL PRIMARY KEY, campaign_id INT NOT NULL, company_id INT NOT NULL,
-  name VARCHAR(255) NOT NULL, budget_group DOUBLE NOT NULL)""",
+  name VARCHAR(255) NOT NULL, budget_group DECIMAL(20,6) NOT NULL)""",
         f"""CREATE TABLE IF NOT EXISTS `{database}`.job (
   id INT NOT NULL PRIMARY KEY, company_id INT NOT NULL, group_id INT NULL, campaign_id INT NULL,
   title VARCHAR(255) NOT NULL, work_location VARCHAR(255) NULL, status TINYINT NOT NULL DEFAULT 1,

@@ -13,6 +13,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+CassandraConsistency = Literal["ONE", "LOCAL_ONE", "QUORUM", "LOCAL_QUORUM", "EACH_QUORUM", "ALL"]
+
 ENV_PREFIX = "TIDEMARK_"
 
 
@@ -60,6 +62,11 @@ class JobSettings(BaseSettings):
     # under the server's batch_size_warn_threshold), and this many batches in flight per task.
     cassandra_write_batch_bytes: int = Field(default=16_384, ge=1024, le=1_048_576)
     cassandra_write_concurrency: int = Field(default=16, ge=1, le=256)
+    # Consistency of the raw writes and of aggregate's reads. QUORUM on both sides means a read
+    # meets at least one replica every acknowledged write reached, whatever the replication
+    # factor; a read at ONE could miss rows a replica has not received yet.
+    cassandra_write_consistency: CassandraConsistency = "LOCAL_QUORUM"
+    cassandra_read_consistency: CassandraConsistency = "LOCAL_QUORUM"
 
     mysql_host: str = "127.0.0.1"
     mysql_port: int = Field(default=13306, gt=0, lt=65536)
@@ -91,6 +98,10 @@ class JobSettings(BaseSettings):
     spark_executor_cores: int = Field(default=1, ge=1)
     ingest_trigger: Literal["available-now", "continuous"] = "available-now"
     ingest_interval_seconds: int = Field(default=5, ge=1)
+    # The continuous driver's heartbeat for its liveness probe (`python -m jobs.alive`): touched
+    # each interval while every query made progress within ingest_stall_seconds ("" = none).
+    ingest_alive_file: str = ""
+    ingest_stall_seconds: int = Field(default=600, ge=30)
     # Ingest aggregates the buckets a micro-batch marked right after it, in the same Spark
     # session: freshness of seconds with the continuous trigger, one JVM start per cycle with
     # a CronJob. Off, aggregate is its own job.

@@ -56,7 +56,6 @@ def session(settings: JobSettings, app_name: str) -> SparkSession:
         .config("spark.sql.extensions", "com.datastax.spark.connector.CassandraSparkExtensions")
         .config("spark.cassandra.connection.host", settings.cassandra_hosts)
         .config("spark.cassandra.connection.port", str(settings.cassandra_port))
-        .config("spark.cassandra.output.consistency.level", "LOCAL_QUORUM")
         # A column a row leaves empty is not written at all: writing it as NULL would store a
         # tombstone per empty field, which every later read of the bucket must step over.
         .config("spark.cassandra.output.ignoreNulls", "true")

@@ -85,7 +85,11 @@ class Rollup:
 
 @dataclass(frozen=True)
 class AggregateContext:
-    report_timezone: str
+    """What `partials` knows besides the raw rows: `report_hours` holds each bucket of the
+    chunk with its report-time-zone `dates`, `hours` and `hour` (the local hour's start),
+    resolved in Python (jobs/buckets.py); streams join it rather than convert zones in Spark."""
+
+    report_hours: DataFrame
 
 
 @dataclass(frozen=True)
@@ -268,7 +272,12 @@ def python_classifier(
     empty = (None,) * (len(names) + 1)
 
     def parse_one(value: bytes | bytearray | None) -> list[tuple[Any, ...]]:
-        got = parse(bytes(value or b""))
+        try:
+            got = parse(bytes(value or b""))
+        except Exception as e:  # noqa: BLE001 - one record must never stop the stream
+            # A parse is meant never to raise; if one does, the record is a reject that says
+            # why, and the batch goes on rather than failing and being retried for ever.
+            got = Reject("parse_error", f"{type(e).__name__}: {e}"[:1000])
         if isinstance(got, Reject):
             return [(got.reason, got.detail, *empty)]
         rows = [(None, None, row["event_time"], *(row[n] for n in names)) for row in got if isinstance(row, dict)]

@@ -41,14 +41,17 @@ def cassandra_session(settings: JobSettings) -> tuple[Cluster, Session]:
     return cluster, cluster.connect()
 
 
+# Per read and write rather than in the session: one Spark session may serve several settings.
 def write_cassandra(frame: DataFrame, settings: JobSettings, table: str) -> None:
     frame.write.format("org.apache.spark.sql.cassandra").mode("append").options(
         keyspace=settings.cassandra_keyspace, table=table
-    ).save()
+    ).option("spark.cassandra.output.consistency.level", settings.cassandra_write_consistency).save()
 
 
 def read_cassandra(frame_reader: Any, settings: JobSettings, table: str) -> DataFrame:
-    reader = frame_reader.format("org.apache.spark.sql.cassandra")
+    reader = frame_reader.format("org.apache.spark.sql.cassandra").option(
+        "spark.cassandra.input.consistency.level", settings.cassandra_read_consistency
+    )
     loaded: DataFrame = reader.options(keyspace=settings.cassandra_keyspace, table=table).load()
     return loaded
 

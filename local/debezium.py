@@ -29,6 +29,10 @@ def config(database: str = "recruit", prefix: str = "tidemark", server_id: int =
         "table.include.list": f"{database}.job",
         "schema.history.internal.kafka.bootstrap.servers": f"{stack.HOST}:{stack.PORTS['kafka']}",
         "schema.history.internal.kafka.topic": f"{prefix}.schema-history",
+        # The broker creates no topic on first use (as on Kubernetes): Connect creates the
+        # change topics from these (the schema-history topic Debezium creates itself).
+        "topic.creation.default.replication.factor": "-1",  # the broker default
+        "topic.creation.default.partitions": "1",
     }
 
 

@@ -364,7 +364,9 @@ inter.broker.listener.name=PLAINTEXT
 listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT
 log.dirs={data}
 num.partitions=3
-auto.create.topics.enable=true
+# As on Kubernetes (the chart's broker): topics exist because something created them on purpose
+# (local/topics.py for the streams, Connect and Debezium for theirs), never by first use.
+auto.create.topics.enable=false
 offsets.topic.replication.factor=1
 transaction.state.log.replication.factor=1
 transaction.state.log.min.isr=1
@@ -739,7 +741,22 @@ def up(names: list[str]) -> None:
         print(
             f"{service.name:12} up in {time.monotonic() - t0:5.1f}s (pid {proc.pid}, port {service.port})", flush=True
         )
+    if any(service.name == "kafka" for service in selected(names)):
+        stream_topics()
     prefetch()
+
+
+def stream_topics() -> None:
+    """Every stream's topics, as the chart's KafkaTopics make them (local/topics.py)."""
+    # Run as `python local/stack.py`, the project root is not on the path yet.
+    sys.path.insert(0, str(ROOT))
+    from jobs.settings import JobSettings
+    from local import topics
+
+    settings = JobSettings(kafka_bootstrap=f"{HOST}:{PORTS['kafka']}")
+    created = topics.ensure(settings.kafka_bootstrap, topics.stream_topics(settings))
+    if created:
+        print(f"{'kafka':12} created topics {', '.join(created)}", flush=True)
 
 
 def prefetch() -> None:

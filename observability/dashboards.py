@@ -364,15 +364,20 @@ def dashboard_json(dashboard: Dashboard) -> dict[str, object]:
     }
 
 
-def rendered() -> dict[Path, str]:
+def rendered(out: Path = OUT) -> dict[Path, str]:
     return {
-        OUT / f"{d.uid.removeprefix('tidemark-')}.json": json.dumps(dashboard_json(d), indent=2) + "\n"
+        out / f"{d.uid.removeprefix('tidemark-')}.json": json.dumps(dashboard_json(d), indent=2) + "\n"
         for d in DASHBOARDS
     }
 
 
+def stale_files(out: Path = OUT) -> list[Path]:
+    """The dashboards in `out` that differ from what their source renders."""
+    return [path for path, text in rendered(out).items() if not path.exists() or path.read_text() != text]
+
+
 def main(argv: list[str]) -> int:
-    stale = [path for path, text in rendered().items() if not path.exists() or path.read_text() != text]
+    stale = stale_files()
     if "--check" in argv:
         for path in stale:
             print(f"{path} is stale: run python -m observability.dashboards", file=sys.stderr)

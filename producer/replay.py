@@ -5,6 +5,8 @@ them with a reason, so nothing in the file is silently dropped."""
 from __future__ import annotations
 
 import csv
+import json
+import math
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -14,16 +16,29 @@ import orjson
 from jobs.wire import BEACON_FIELDS
 
 
+def _sendable(value: Any) -> bool:
+    """Whether orjson sends the value as it is: not a NaN or an infinity, which it writes as
+    null (a bid would arrive as no bid), nor an integer past 64 bits, which it refuses."""
+    if isinstance(value, float):
+        return math.isfinite(value)
+    return not isinstance(value, int) or -(2**63) <= value < 2**64
+
+
 def _typed(name: str, value: Any) -> Any:
     kind = BEACON_FIELDS[name]
+    if not _sendable(value):  # read from a JSON line: sent as its JSON text
+        return json.dumps(value)
     if value is None or kind in ("text", "timeuuid") or not isinstance(value, str):
         return value
     if value.strip() == "":
         return None
     try:
-        return int(value) if kind == "int" else float(value)
+        number = int(value) if kind == "int" else float(value)
     except ValueError:
         return value
+    # A number orjson cannot send ("NaN", "inf", "1e400", 30 digits) goes as the text it was,
+    # as does any other value that does not fit: ingest rejects it with the reason.
+    return number if _sendable(number) else value
 
 
 def beacon_from_row(row: dict[str, Any]) -> dict[str, Any]:
@@ -38,4 +53,13 @@ def read_export(path: Path) -> Iterator[dict[str, Any]]:
         else:
             for line in f:
                 if line.strip():
-                    yield beacon_from_row(orjson.loads(line))
+                    yield beacon_from_row(_json_row(line))
+
+
+def _json_row(line: str) -> Any:
+    try:
+        return orjson.loads(line)
+    except orjson.JSONDecodeError:
+        # orjson refuses NaN, Infinity and numbers past a double or 64 bits; the standard
+        # library reads them, and _typed sends them on as text for ingest to reject.
+        return json.loads(line)

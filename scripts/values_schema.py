@@ -11,9 +11,12 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
 import yaml
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from jobs.settings import CassandraConsistency  # the levels the jobs accept
 
 CHART = Path(__file__).resolve().parent.parent / "charts" / "tidemark"
 
@@ -32,6 +35,8 @@ RULES: dict[str, dict[str, Any]] = {
     "spark.mode": {"enum": ["local", "kubernetes"]},
     "shards": {"minimum": 1, "maximum": 1024},
     "cassandra.replicationFactor": {"minimum": 1},
+    "cassandra.consistency.read": {"enum": list(get_args(CassandraConsistency))},
+    "cassandra.consistency.write": {"enum": list(get_args(CassandraConsistency))},
     "kafka.replicas": {"minimum": 1},
     "monitoring.rejectRatio": {"minimum": 0, "maximum": 1},
     "jobs.checkpoints.accessModes": {"items": {"enum": ["ReadWriteOnce", "ReadWriteMany", "ReadWriteOncePod"]}},

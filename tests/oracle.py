@@ -8,10 +8,25 @@ import uuid
 from collections import defaultdict
 from collections.abc import Iterable
 from datetime import date, datetime, timedelta, timezone
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
 Key = tuple[int, date, int, int, int, int]  # job, dates, hours, publisher, campaign, group
+
+MICRO = Decimal("0.000001")  # money is kept to the micro-unit
+
+
+def money(bid: Any) -> Decimal:
+    """A bid as sent (number or numeric text), to the micro-unit."""
+    return Decimal(bid if isinstance(bid, str) else repr(bid)).quantize(MICRO, ROUND_HALF_UP)
+
+
+def mean_bid(total: Decimal, count: int) -> Decimal:
+    """The mean as MySQL stores DECIMAL division in a 6-decimal column: the quotient to 10
+    decimals (the dividend's 6 + div_precision_increment 4), then to 6, each half up."""
+    return (total / count).quantize(Decimal("1e-10"), ROUND_HALF_UP).quantize(MICRO, ROUND_HALF_UP)
+
 
 TRACK_TO_COLUMN = {
     "click": "clicks",
@@ -67,12 +82,12 @@ def expected_events(
         row = rows[key]
         row[TRACK_TO_COLUMN[track]] += 1
         if track == "click" and b.get("bid") is not None:
-            row["bids"].append(float(b["bid"]))
+            row["bids"].append(money(b["bid"]))
     out = {}
     for key, row in rows.items():
         bids = row.pop("bids")
-        row["spend_hour"] = sum(bids)
-        row["bid_set"] = sum(bids) / len(bids) if bids else None
+        row["spend_hour"] = sum(bids, Decimal(0))
+        row["bid_set"] = mean_bid(sum(bids, Decimal(0)), len(bids)) if bids else None
         row["company_id"] = (companies or {}).get(key[0], 0)
         out[key] = row
     return out

@@ -46,6 +46,10 @@ BUCKET_SECONDS = 30
 WINDOW_SECONDS = 60
 MAX_AD_ID_CHARS = 255
 COST_SCALE = 6  # decimal places a cost keeps when summed
+# One event's cost at most, so no sum can overflow: each cost is cast to DECIMAL(24,6) (below
+# 1e18) and a bucket's sum to DECIMAL(28,6); 1e12 leaves room for 1e10 events per ad and bucket.
+MAX_COST = 1e12
+MAX_COUNT = 2**31 - 1  # an Avro int; a hand-made frame can carry a longer varint
 
 BUILT_IN = fastavro.parse_schema(AD_EVENT_SCHEMA)
 
@@ -102,7 +106,10 @@ def parse(payload: bytes, registry_url: str = "") -> ParseResult:
         return record
     if not record["ad_id"] or len(record["ad_id"]) > MAX_AD_ID_CHARS:
         return Reject("bad_ad_id", f"{len(record['ad_id'])} characters")
-    moment = iso_instant(record["timestamp"])
+    try:
+        moment = iso_instant(record["timestamp"])
+    except OverflowError:  # an offset that moves the time past year 9999 or before year 1
+        moment = None
     if moment is None:
         return Reject("bad_timestamp", f"timestamp={record['timestamp'][:64]}")
     if not math.isfinite(record["cost"]):
@@ -110,6 +117,9 @@ def parse(payload: bytes, registry_url: str = "") -> ParseResult:
     for name in ("clicks", "views", "cost"):
         if record[name] < 0:
             return Reject("negative_value", f"{name}={record[name]}")
+    for name, most in (("clicks", MAX_COUNT), ("views", MAX_COUNT), ("cost", MAX_COST)):
+        if record[name] > most:
+            return Reject("out_of_range", f"{name}={record[name]}")
     return [
         {
             "event_time": moment,

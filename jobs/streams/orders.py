@@ -48,6 +48,14 @@ ORDERS = "orders"
 BUCKET_SECONDS = 3600  # orders are sparse and often old: hour buckets keep the dirty set small
 AMOUNT = "DECIMAL(30,10)"  # one order's amount; sums get DECIMAL(38,10)
 UNKNOWN = ""  # a customer without a source or state is grouped under ""
+# One amount of money at most. Each total is cast to DECIMAL(30,10) (below 1e20) and summed as
+# DECIMAL(38,10) (below 1e28): at 1e12 an order, 1e16 orders would be needed to overflow a sum.
+MAX_AMOUNT = 1e12
+MAX_QUANTITY = 2**31 - 1  # an INT column
+BIGINT = (-(2**63), 2**63 - 1)  # the ids' LONG columns
+# JSON nested deeper than this is rejected: an order is flat, and Python could not print (for
+# a reject's detail) a value nested close to the recursion limit.
+MAX_DEPTH = 64
 
 
 def _integer(value: Any) -> int | None:
@@ -62,28 +70,71 @@ def _integer(value: Any) -> int | None:
 
 
 def _number(value: Any) -> float | None:
-    """A finite number; None for a missing value, NaN, or anything else."""
+    """A number as a float (±inf for an integer past the largest double); None for anything else."""
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         return None
-    number = float(value)
-    return number if math.isfinite(number) else None
+    try:
+        return float(value)
+    except OverflowError:  # an integer of more than 308 digits
+        return math.inf if value > 0 else -math.inf
+
+
+def _amount(key: str, value: Any) -> float | Reject:
+    """An amount of money: a finite number from 0 to MAX_AMOUNT, or why it is not one."""
+    number = _number(value)
+    shown = f"{key}={str(value)[:64]}"
+    if number is None:
+        return Reject("invalid_type", shown)
+    if not math.isfinite(number):
+        return Reject("non_finite_number", shown)
+    if number < 0:
+        return Reject("negative_value", shown)
+    if number > MAX_AMOUNT:
+        return Reject("out_of_range", shown)
+    return number
 
 
 def _optional_number(order: dict[str, Any], key: str) -> float | Reject | None:
     value = order.get(key)
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return None  # pandas writes a missing value as NaN or null
-    number = _number(value)
-    return Reject("invalid_type", f"{key}={str(value)[:64]}") if number is None else number
+    return _amount(key, value)
+
+
+def _out_of_range(key: str, value: int | None, low: int, high: int) -> Reject | None:
+    return None if value is None or low <= value <= high else Reject("out_of_range", f"{key}={str(value)[:64]}")
+
+
+def _too_deep(payload: bytes, value: Any) -> bool:
+    """Whether JSON `value` nests containers deeper than MAX_DEPTH (walked only when its text
+    has that many brackets at all)."""
+    if payload.count(b"[") + payload.count(b"{") <= MAX_DEPTH:
+        return False
+    level = [value]
+    for _ in range(MAX_DEPTH):
+        level = [c for v in level for c in (v.values() if isinstance(v, dict) else v if isinstance(v, list) else ())]
+        if not level:
+            return False
+    return True
+
+
+def _load(payload: bytes) -> Any:
+    """The message's JSON value, or the reject when it is not JSON."""
+    try:
+        # The standard library, not orjson: pandas writes a missing float as a bare NaN token.
+        value = json.loads(payload)
+    except RecursionError:
+        return Reject("bad_json", f"nested deeper than {MAX_DEPTH}")
+    except (ValueError, UnicodeDecodeError):
+        return Reject("bad_json")
+    return Reject("bad_json", f"nested deeper than {MAX_DEPTH}") if _too_deep(payload, value) else value
 
 
 def parse(payload: bytes) -> ParseResult:
     """One Kafka message value to its one raw row, or a reject with the reason."""
-    try:
-        # The standard library, not orjson: pandas writes a missing float as a bare NaN token.
-        order = json.loads(payload)
-    except (ValueError, UnicodeDecodeError):
-        return Reject("bad_json")
+    order = _load(payload)
+    if isinstance(order, Reject):
+        return order
     if not isinstance(order, dict):
         return Reject("not_an_object", type(order).__name__)
     order_id = _integer(order.get("ID"))
@@ -93,10 +144,13 @@ def parse(payload: bytes) -> ParseResult:
     if user_id is None:
         return Reject("bad_user_id", f"User ID={str(order.get('User ID'))[:64]}")
     total = _number(order.get("Total"))
-    if total is None:
+    if total is None or not math.isfinite(total):
         return Reject("bad_total", f"Total={str(order.get('Total'))[:64]}")
     created = order.get("Created At")
-    moment = iso_instant(created) if isinstance(created, str) else None
+    try:
+        moment = iso_instant(created) if isinstance(created, str) else None
+    except OverflowError:  # an offset that moves the time past year 9999 or before year 1
+        moment = None
     if moment is None:
         return Reject("bad_created_at", f"Created At={str(created)[:64]}")
     quantity = order.get("Quantity")
@@ -107,10 +161,17 @@ def parse(payload: bytes) -> ParseResult:
     product = order.get("Product ID")
     if product is not None and _integer(product) is None:
         return Reject("invalid_type", f"Product ID={str(product)[:64]}")
-    amounts = {key: _optional_number(order, key) for key in ("Discount", "Subtotal", "Tax")}
-    for amount in amounts.values():
-        if isinstance(amount, Reject):
-            return amount
+    ranges = (
+        _out_of_range("ID", order_id, *BIGINT),
+        _out_of_range("User ID", user_id, *BIGINT),
+        _out_of_range("Product ID", _integer(product), *BIGINT),
+        _out_of_range("Quantity", _integer(quantity), 0, MAX_QUANTITY),
+    )
+    amounts: dict[str, float | Reject | None] = {"Total": _amount("Total", order["Total"])}
+    amounts |= {key: _optional_number(order, key) for key in ("Discount", "Subtotal", "Tax")}
+    for bad in (*ranges, *amounts.values()):
+        if isinstance(bad, Reject):
+            return bad
     return [
         {
             "event_time": moment,
@@ -122,7 +183,7 @@ def parse(payload: bytes) -> ParseResult:
             "quantity": _integer(quantity),
             "subtotal": amounts["Subtotal"],
             "tax": amounts["Tax"],
-            "total": total,
+            "total": amounts["Total"],
         }
     ]
 

@@ -25,6 +25,12 @@ UUID_EPOCH_OFFSET_TICKS = 122_192_928_000_000_000
 TIMEUUID_PATTERN = r"^[0-9a-f]{8}-[0-9a-f]{4}-1[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$"
 INT_PATTERN = r"^-?[0-9]{1,9}$"
 DOUBLE_PATTERN = r"^-?[0-9]+(\.[0-9]+)?([eE][-+]?[0-9]+)?$"
+# A bid is money: kept to the micro-unit (6 decimals) and summed as DECIMAL, so totals are
+# exact. Beyond MAX_BID it is an out-of-range reject: a billion such clicks in one hour still
+# fit the hourly DECIMAL(24,6), and no sum can overflow.
+BID_SCALE = 6
+MAX_BID = 1_000_000
+BID_DECIMAL = f"decimal(18,{BID_SCALE})"
 
 # Every field is first read as text, so a wrong type is a reject with a reason rather than a
 # silent NULL. A payload that is not one JSON object lands in CORRUPT instead: one parse tells
@@ -43,6 +49,16 @@ def timeuuid_micros(uuid_text: Column) -> Column:
     # next bucket. Decimals divide exactly.
     ticks = F.conv(ticks_hex, 16, 10).cast("decimal(20,0)")
     return F.floor((ticks - F.lit(UUID_EPOCH_OFFSET_TICKS).cast("decimal(20,0)")) / 10).cast("long")
+
+
+def _bid_error(bid: Column) -> Column:
+    """The reject reason of a bid (a double) that is not money, NULL for a good or absent bid.
+    Non-finite includes text like "1e400", which parses to infinity."""
+    return (
+        F.when(F.isnan(bid) | (F.abs(bid) == float("inf")), "non_finite_number")
+        .when(bid < 0, "negative_value")
+        .when(bid > MAX_BID, "out_of_range")
+    )
 
 
 def _blank_to_null(text: Column) -> Column:
@@ -99,6 +115,7 @@ def classify_records(
         F.coalesce(*[_type_error(name, field[name]) for name in BEACON_FIELDS]).alias("type_error"),
     )
     micros, type_error = F.col("micros"), F.col("type_error")
+    bid_error = _bid_error(_blank_to_null(F.col("b_bid")).cast("double"))
     placement = Placement(now, shards, max_payload_bytes, max_future_seconds, raw_ttl_days)
 
     reason = (
@@ -108,6 +125,7 @@ def classify_records(
         .when(~create_time.rlike(TIMEUUID_PATTERN), "bad_create_time")
         .when(outside_bounds(micros, placement), "absurd_time")
         .when(type_error.isNotNull(), "invalid_type")
+        .when(bid_error.isNotNull(), bid_error)
     )
     typed = [
         create_time.alias(name)
@@ -124,6 +142,7 @@ def classify_records(
         .when(reason == "bad_create_time", F.format_string("create_time=%s", F.substring(create_time, 1, 64)))
         .when(reason == "absurd_time", F.format_string("event time %s", F.timestamp_micros(micros).cast("string")))
         .when(reason == "invalid_type", type_error)
+        .when(reason == bid_error, F.format_string("bid=%s", F.substring(F.col("b_bid"), 1, 64)))
     )
     return judged.select(
         *classified(
@@ -167,11 +186,11 @@ def track_kind() -> Column:
     return kind.otherwise("other")
 
 
-def tracking_partials(beacons: DataFrame, report_timezone: str) -> DataFrame:
+def tracking_partials(beacons: DataFrame, report_hours: DataFrame) -> DataFrame:
     """Exact per-bucket sums and counts for each (job, publisher, campaign, group), with the
-    bucket's report-time-zone date and hour. Sums, never averages, so hours roll up exactly."""
-    local = F.from_utc_timestamp("bucket", report_timezone)
-    counted = beacons.where(F.col("job_id").isNotNull() & (F.col("kind") != "other"))
+    bucket's report date and hour (`report_hours`, see AggregateContext). Sums, never
+    averages, so hours roll up exactly."""
+    counted = beacons.where(F.col("job_id").isNotNull() & (F.col("kind") != "other")).join(report_hours, "bucket")
     is_click_bid = (F.col("kind") == "click") & F.col("bid").isNotNull()
 
     def count_of(kind: str) -> Column:
@@ -183,12 +202,16 @@ def tracking_partials(beacons: DataFrame, report_timezone: str) -> DataFrame:
         "publisher_id",
         "campaign_id",
         "group_id",
-        F.to_date(local).alias("dates"),
-        F.hour(local).alias("hours"),
+        "dates",
+        "hours",
     ).agg(
         *[count_of(track).alias(column) for track, column in COUNTED_TRACKS.items()],
         count_of("impression").alias("impressions"),
-        F.coalesce(F.sum(F.when(is_click_bid, F.col("bid"))), F.lit(0.0)).alias("bid_sum"),
+        # try_cast-like: a bid stored before bids were checked cannot fail the sum (Spark's
+        # non-ANSI cast gives NULL for a value outside the decimal), it only loses its spend.
+        F.coalesce(F.sum(F.when(is_click_bid, F.col("bid").cast(BID_DECIMAL))), F.lit(0))
+        .cast(f"decimal(24,{BID_SCALE})")
+        .alias("bid_sum"),
         F.sum(F.when(is_click_bid, 1).otherwise(0)).cast("int").alias("bid_count"),
     )
 
@@ -208,7 +231,7 @@ def classify(records: DataFrame, placement: Placement) -> DataFrame:
 
 
 def partials(raw: DataFrame, context: AggregateContext) -> DataFrame:
-    return tracking_partials(attributed(raw), context.report_timezone)
+    return tracking_partials(attributed(raw), context.report_hours)
 
 
 def counted() -> Column:
@@ -253,7 +276,7 @@ def mysql_ddl(database: str) -> list[str]:
   qualified_application INT NOT NULL,
   disqualified_application INT NOT NULL,
   impressions INT NOT NULL,
-  bid_sum DOUBLE NOT NULL,
+  bid_sum DECIMAL(24,6) NOT NULL,
   bid_count INT NOT NULL,
   PRIMARY KEY (bucket, job_id, publisher_id, campaign_id, group_id),
   KEY by_hour (dates, hours)
@@ -270,10 +293,10 @@ def mysql_ddl(database: str) -> list[str]:
   group_id INT NOT NULL DEFAULT 0,
   campaign_id INT NOT NULL DEFAULT 0,
   publisher_id INT NOT NULL DEFAULT 0,
-  bid_set DOUBLE NULL,
+  bid_set DECIMAL(24,6) NULL,
   clicks INT NOT NULL DEFAULT 0,
   impressions INT NOT NULL DEFAULT 0,
-  spend_hour DOUBLE NOT NULL DEFAULT 0,
+  spend_hour DECIMAL(24,6) NOT NULL DEFAULT 0,
   sources VARCHAR(32) NOT NULL DEFAULT 'tracking',
   updated_at DATETIME(6) NOT NULL,
   UNIQUE KEY natural_key (job_id, dates, hours, publisher_id, campaign_id, group_id),

@@ -23,11 +23,12 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
+import math
 import uuid
 from typing import Any
 
 import orjson
-from pyspark.sql import Column, DataFrame
+from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 from pyspark.sql.types import DoubleType, IntegerType, StringType
 
@@ -43,6 +44,12 @@ from jobs.spec import (
 
 FAMILY = "userlogs"
 BUCKET_SECONDS = 60
+# A session's duration at most (s), a year: far inside the DECIMAL(20,3) each is cast to, and
+# 1e19 sessions in a bucket before its DECIMAL(30,3) sum could overflow.
+MAX_DURATION_SECONDS = 366 * 86_400
+# JSON nested deeper than this is rejected: the records are shallow, and Python could neither
+# print (as text or a reject's detail) nor digest a value nested close to the recursion limit.
+MAX_DEPTH = 64
 
 
 def _uuid(value: Any) -> str | None:
@@ -58,11 +65,27 @@ def _text(value: Any) -> str | None:
     return None if value is None else str(value)
 
 
+def _too_deep(payload: bytes, value: Any) -> bool:
+    """Whether JSON `value` nests containers deeper than MAX_DEPTH (walked only when its text
+    has that many brackets at all)."""
+    if payload.count(b"[") + payload.count(b"{") <= MAX_DEPTH:
+        return False
+    level = [value]
+    for _ in range(MAX_DEPTH):
+        level = [c for v in level for c in (v.values() if isinstance(v, dict) else v if isinstance(v, list) else ())]
+        if not level:
+            return False
+    return True
+
+
 def _load(payload: bytes) -> Any:
     try:
-        return json.loads(payload)
+        value = json.loads(payload)
+    except RecursionError:
+        return Reject("bad_json", f"nested deeper than {MAX_DEPTH}")
     except (ValueError, UnicodeDecodeError):
         return Reject("bad_json")
+    return Reject("bad_json", f"nested deeper than {MAX_DEPTH}") if _too_deep(payload, value) else value
 
 
 def _object(payload: bytes, what: str) -> Any:
@@ -74,7 +97,14 @@ def _object(payload: bytes, what: str) -> Any:
 
 
 def _digest(value: Any) -> str:
-    return hashlib.blake2b(orjson.dumps(value, option=orjson.OPT_SORT_KEYS), digest_size=16).hexdigest()
+    try:
+        canonical = orjson.dumps(value, option=orjson.OPT_SORT_KEYS)
+    except orjson.JSONEncodeError:
+        # What orjson refuses to write (an escaped lone surrogate, an integer past 64 bits) in
+        # the standard library's form: only such records digest this way, so every other
+        # keeps the identity it always had.
+        canonical = json.dumps(value, sort_keys=True).encode()
+    return hashlib.blake2b(canonical, digest_size=16).hexdigest()
 
 
 def _ids(record: dict[str, Any], session_required: bool) -> tuple[str, str | None] | Reject:
@@ -91,8 +121,31 @@ def _ids(record: dict[str, Any], session_required: bool) -> tuple[str, str | Non
 
 def _moment(record: dict[str, Any], key: str) -> Any:
     value = record.get(key)
-    moment = iso_instant(value) if isinstance(value, str) else None
+    try:
+        moment = iso_instant(value) if isinstance(value, str) else None
+    except OverflowError:  # an offset that moves the time past year 9999 or before year 1
+        moment = None
     return moment if moment is not None else Reject("bad_timestamp", f"{key}={str(value)[:64]}")
+
+
+def _duration(value: Any) -> float | Reject | None:
+    """A session's length in seconds (None when absent), or why it is not one."""
+    if value is None:
+        return None
+    shown = f"duration={str(value)[:64]}"
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return Reject("invalid_type", shown)
+    try:
+        seconds = float(value)
+    except OverflowError:  # an integer of more than 308 digits
+        seconds = math.inf
+    if not math.isfinite(seconds):
+        return Reject("non_finite_number", shown)
+    if seconds < 0:
+        return Reject("negative_value", shown)
+    if seconds > MAX_DURATION_SECONDS:
+        return Reject("out_of_range", shown)
+    return seconds
 
 
 def parse_session(payload: bytes) -> ParseResult:
@@ -109,9 +162,9 @@ def parse_session(payload: bytes) -> ParseResult:
         logout = _moment(record, "logout_time")
         if isinstance(logout, Reject):
             return logout
-    duration = record.get("duration")
-    if duration is not None and (isinstance(duration, bool) or not isinstance(duration, (int, float))):
-        return Reject("invalid_type", f"duration={str(duration)[:64]}")
+    duration = _duration(record.get("duration"))
+    if isinstance(duration, Reject):
+        return duration
     return [
         {
             "event_time": login,
@@ -119,7 +172,7 @@ def parse_session(payload: bytes) -> ParseResult:
             "user_id": ids[0],
             "login_time": record["login_time"],
             "logout_time": _text(record.get("logout_time")),
-            "duration": None if duration is None else float(duration),
+            "duration": duration,
             **{key: _text(record.get(key)) for key in ("device", "os", "browser", "location", "ip_address")},
         }
     ]
@@ -227,28 +280,38 @@ ACTIVITY_FIELDS = (
 )
 
 
-def report_hour(context: AggregateContext) -> Column:
-    """The start of the bucket's hour in the report time zone."""
-    return F.date_trunc("hour", F.from_utc_timestamp("bucket", context.report_timezone)).alias("hour")
+def with_hour(raw: DataFrame, context: AggregateContext) -> DataFrame:
+    """Raw rows with `hour`: the start of their bucket's hour in the report time zone."""
+    return raw.join(context.report_hours.select("bucket", "hour"), "bucket")
 
 
 def session_partials(raw: DataFrame, context: AggregateContext) -> DataFrame:
-    return raw.groupBy("bucket", report_hour(context)).agg(
-        F.count(F.lit(1)).cast("int").alias("sessions"),
-        F.coalesce(F.sum(F.col("duration").cast("decimal(20,3)")), F.lit(0)).cast("decimal(30,3)").alias("duration"),
-        F.count("duration").cast("int").alias("durations"),
+    return (
+        with_hour(raw, context)
+        .groupBy("bucket", "hour")
+        .agg(
+            F.count(F.lit(1)).cast("int").alias("sessions"),
+            F.coalesce(F.sum(F.col("duration").cast("decimal(20,3)")), F.lit(0))
+            .cast("decimal(30,3)")
+            .alias("duration"),
+            F.count("duration").cast("int").alias("durations"),
+        )
     )
 
 
 def auth_partials(raw: DataFrame, context: AggregateContext) -> DataFrame:
-    return raw.groupBy("bucket", report_hour(context), "outcome", F.col("outcome_detail").alias("detail")).agg(
-        F.count(F.lit(1)).cast("int").alias("events")
+    return (
+        with_hour(raw, context)
+        .groupBy("bucket", "hour", "outcome", F.col("outcome_detail").alias("detail"))
+        .agg(F.count(F.lit(1)).cast("int").alias("events"))
     )
 
 
 def activity_partials(raw: DataFrame, context: AggregateContext) -> DataFrame:
-    return raw.groupBy("bucket", report_hour(context), F.coalesce("event_type", F.lit("")).alias("event_type")).agg(
-        F.count(F.lit(1)).cast("int").alias("events")
+    return (
+        with_hour(raw, context)
+        .groupBy("bucket", "hour", F.coalesce("event_type", F.lit("")).alias("event_type"))
+        .agg(F.count(F.lit(1)).cast("int").alias("events"))
     )
 
 

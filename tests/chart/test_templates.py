@@ -183,6 +183,22 @@ class TestMysql:
         assert "GRANT SELECT ON \\`analytics\\`.* TO 'grafana'" in config["10-users.sh"]
         assert by_kind(docs, "StatefulSet")[0]["spec"]["template"]["spec"]["containers"][0]["image"] == "mysql:8.4.6"
 
+    def test_should_probe_without_credentials_and_carry_no_token(self) -> None:
+        pod = named(render_chart(), "StatefulSet", "t-tidemark-mysql")["spec"]["template"]["spec"]
+        assert pod["containers"][0]["readinessProbe"]["exec"]["command"] == [
+            "mysqladmin",
+            "ping",
+            "-h",
+            "127.0.0.1",
+            "--silent",
+        ]
+        assert pod["automountServiceAccountToken"] is False
+
+    def test_should_run_the_init_script_rather_than_let_the_entrypoint_source_it(self) -> None:
+        pod = named(render_chart(), "StatefulSet", "t-tidemark-mysql")["spec"]["template"]["spec"]
+        config = next(v for v in pod["volumes"] if v["name"] == "config")
+        assert config["configMap"]["defaultMode"] == 0o555
+
 
 class TestNetworkPolicies:
     def test_should_open_mysql_to_the_pipeline_connect_and_monitoring_only(self) -> None:
@@ -244,6 +260,42 @@ class TestContinuousIngest:
         pod = named(docs, "Deployment", "t-tidemark-ingest")["spec"]["template"]["spec"]
         assert pod["containers"][0]["ports"] == [{"name": "spark-ui", "containerPort": 4040}]
 
+    def test_should_restart_a_driver_whose_queries_stop_making_progress(self) -> None:
+        container = named(render_chart(), "Deployment", "t-tidemark-ingest")["spec"]["template"]["spec"]["containers"][
+            0
+        ]
+        probe = ["python", "-m", "jobs.alive"]
+        assert container["livenessProbe"]["exec"]["command"] == probe
+        assert container["startupProbe"]["exec"]["command"] == probe
+        assert env_of(container)["TIDEMARK_INGEST_ALIVE_FILE"] == "/tmp/tidemark/alive"
+        # The heartbeat lives in the pod's writable /tmp.
+        assert {"name": "tmp", "mountPath": "/tmp"} in container["volumeMounts"]
+
     def test_should_not_scrape_a_cronjob(self) -> None:
         docs = render_chart({"jobs": {"continuousIngest": {"enabled": False}}})
         assert not [m for m in by_kind(docs, "PodMonitor") if m["metadata"]["name"] == "t-tidemark-ingest"]
+
+
+class TestChangeDataCaptureOnKubernetes:
+    def test_should_let_strimzi_reconcile_the_kafkaconnector(self) -> None:
+        docs = render_chart()
+        connect = named(docs, "KafkaConnect", "t-tidemark-connect")
+        # Without it Strimzi 1.2 leaves every KafkaConnector of this cluster alone.
+        assert connect["metadata"]["annotations"]["strimzi.io/use-connector-resources"] == "true"
+        connector = named(docs, "KafkaConnector", "t-tidemark-recruit-job")
+        assert connector["metadata"]["labels"]["strimzi.io/cluster"] == "t-tidemark-connect"
+
+    def test_should_create_debeziums_topics_on_a_broker_that_auto_creates_none(self) -> None:
+        docs = render_chart()
+        assert named(docs, "Kafka", "t-tidemark")["spec"]["kafka"]["config"]["auto.create.topics.enable"] is False
+        worker = named(docs, "KafkaConnect", "t-tidemark-connect")["spec"]["config"]
+        connector = named(docs, "KafkaConnector", "t-tidemark-recruit-job")["spec"]["config"]
+        # Connect creates every topic the connector writes (the change topic tidemark.recruit.job
+        # and the schema-change topic tidemark) from the topic.creation.default.* settings...
+        assert worker["topic.creation.enable"] is True
+        assert connector["topic.creation.default.replication.factor"] == -1
+        assert connector["topic.creation.default.partitions"] == 1
+        # ...and Debezium creates its schema-history topic itself, with one partition, kept forever.
+        assert connector["schema.history.internal.kafka.topic"] == "tidemark.schema-history"
+        streams = {t["spec"]["topicName"] for t in by_kind(docs, "KafkaTopic")}
+        assert not {"tidemark", "tidemark.recruit.job", "tidemark.schema-history"} & streams

@@ -16,7 +16,7 @@ import orjson
 import pytest
 import yaml
 
-from local import debezium, stack
+from local import debezium, stack, topics
 from producer.ads import AdEventFactory
 from tests.integration.conftest import (
     KAFKA,
@@ -151,6 +151,7 @@ def test_jobs_image_migrates_ingests_and_aggregates_into_mariadb(container: Any)
     name = unique("img")
     beacons = list(factory(71).stream(600, datetime.now(timezone.utc), spread=timedelta(minutes=10)))
     ads = list(AdEventFactory(seed=72, ads=6).stream(300, datetime.now(timezone.utc)))
+    topics.ensure(KAFKA, [f"{name}.tracking", f"{name}.ads"])
     producer = KafkaProducer(bootstrap_servers=KAFKA, acks="all")
     for b in beacons:
         producer.send(f"{name}.tracking", orjson.dumps(b))

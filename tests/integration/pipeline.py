@@ -20,7 +20,7 @@ from jobs import aggregate, backfill, dims, ingest, migrate
 from jobs.metrics import RunMetrics
 from jobs.settings import JobSettings
 from jobs.streams import STREAMS
-from local import stack
+from local import stack, topics
 from tests.oracle import Key
 
 from .conftest import KAFKA, ROOT, eventually, mysql_connect, unique
@@ -87,6 +87,7 @@ class Pipeline:
         self.send_messages("tracking", [(None, p) for p in payloads])
 
     def send_messages(self, stream: str, messages: list[tuple[bytes | None, bytes]]) -> None:
+        topics.ensure(KAFKA, [f"{self.name}.{stream}"])  # as the chart's KafkaTopic would
         producer = KafkaProducer(bootstrap_servers=KAFKA, acks="all", linger_ms=5)
         for key, value in messages:
             producer.send(f"{self.name}.{stream}", key=key, value=value)
@@ -95,8 +96,10 @@ class Pipeline:
 
     # --- jobs --------------------------------------------------------------------------------
 
-    def migrate(self) -> RunMetrics:
+    def migrate(self, *, create_topics: bool = True) -> RunMetrics:
         metrics = RunMetrics("migrate")
+        if create_topics:  # what the chart's KafkaTopics do
+            topics.ensure(KAFKA, topics.stream_topics(self.settings()))
         migrate.run(self.settings(), metrics)
         # The shared Spark session learns of new keyspaces through debounced schema events:
         # wait until it sees this one, as a separate migrate process would have long before.

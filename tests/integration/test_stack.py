@@ -14,7 +14,7 @@ from typing import Any
 from kafka import KafkaConsumer, KafkaProducer
 from prometheus_client import CollectorRegistry, Gauge, push_to_gateway
 
-from local import debezium, stack
+from local import debezium, stack, topics
 
 from .conftest import (
     CONNECT_URL,
@@ -51,6 +51,7 @@ def consume(topic: str, want: int, timeout_s: float = 30) -> list[Any]:
 
 def test_kafka_round_trip() -> None:
     topic = unique("stack_test")
+    topics.ensure(KAFKA, [topic])
     producer = KafkaProducer(bootstrap_servers=KAFKA, acks="all")
     for i in range(3):
         producer.send(topic, key=str(i).encode(), value=f"hello {i}".encode())

@@ -41,11 +41,7 @@ def assert_matches_oracle(pipeline: Pipeline, **oracle_args: Any) -> None:
     )
     for key, row in want.items():
         for column, value in row.items():
-            actual = got[key][column]
-            if value is None or actual is None:
-                assert actual == value, (key, column)
-            else:
-                assert actual == pytest.approx(value, rel=1e-12), (key, column, actual, value)
+            assert got[key][column] == value, (key, column, got[key][column], value)
 
 
 def coverage(beacons: list[dict[str, Any]]) -> Counter[str]:

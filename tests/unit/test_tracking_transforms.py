@@ -3,47 +3,20 @@
 from __future__ import annotations
 
 import random
-from collections.abc import Iterator
 from datetime import date, datetime, timedelta, timezone
+from decimal import Decimal
 
 import orjson
-import pytest
-from pyspark import SparkContext
 from pyspark.sql import SparkSession
 from pyspark.testing import assertDataFrameEqual
 
+from jobs.aggregate import report_hours_frame
 from jobs.streams.tracking import attributed, classify_records, tracking_partials
 from producer.beacons import timeuuid_at
 
+from .conftest import records
+
 NOW = datetime(2026, 11, 22, 12, 0, tzinfo=timezone.utc)
-
-
-@pytest.fixture(scope="module")
-def spark() -> Iterator[SparkSession]:
-    # A session another tier started in this process is used as it is, and left running.
-    started_here = SparkContext._active_spark_context is None
-    session = (
-        SparkSession.builder.master("local[1]")
-        .config("spark.sql.session.timeZone", "UTC")
-        .config("spark.ui.enabled", "false")
-        .config("spark.sql.shuffle.partitions", "1")
-        .getOrCreate()
-    )
-    yield session
-    if not started_here:
-        return
-    session.stop()
-    # A stopped session leaves its JVM behind, and a later session in this process (the
-    # integration tier's) would reuse it without the connector jars on its classpath.
-    if SparkContext._gateway is not None:
-        SparkContext._gateway.shutdown()
-        SparkContext._gateway = None
-        SparkContext._jvm = None
-
-
-def records(spark: SparkSession, payloads: list[bytes]) -> object:
-    rows = [(p, "t", 0, i) for i, p in enumerate(payloads)]
-    return spark.createDataFrame(rows, "value binary, topic string, partition int, offset long")
 
 
 def classify(spark: SparkSession, payloads: list[bytes]) -> list[tuple[str | None, str | None]]:
@@ -86,6 +59,22 @@ def test_should_give_each_bad_record_its_reason(spark: SparkSession) -> None:
     ]
 
 
+def test_should_reject_a_bid_that_is_not_money(spark: SparkSession) -> None:
+    ok = timeuuid_at(NOW, random.Random(3))
+    bids: list[object] = ["-5", -0.01, "1e400", 1e300, "1000000.5", 1_000_000, "0", 0.1]
+    got = classify(spark, [orjson.dumps({"create_time": ok, "bid": bid}) for bid in bids])
+    assert got == [
+        ("negative_value", "bid=-5"),
+        ("negative_value", "bid=-0.01"),
+        ("non_finite_number", "bid=1e400"),
+        ("out_of_range", "bid=1.0E300"),
+        ("out_of_range", "bid=1000000.5"),
+        (None, None),
+        (None, None),
+        (None, None),
+    ]
+
+
 def test_should_place_a_beacon_in_its_minute_bucket(spark: SparkSession) -> None:
     moment = datetime(2026, 11, 22, 11, 59, 59, 999000, tzinfo=timezone.utc)
     frame = classify_records(
@@ -105,7 +94,8 @@ def test_should_sum_partials_per_bucket_and_recover_jobs_from_ed(spark: SparkSes
     bucket = datetime(2026, 11, 22, 23, 10)
     raw = spark.createDataFrame(
         [
-            (bucket, bucket, 2.0, 7, 1, 5, 6, "click", None),
+            (bucket, bucket, 0.1, 7, 1, 5, 6, "click", None),
+            (bucket, bucket, 0.2, 7, 1, 5, 6, "click", None),  # 0.1 + 0.2 is 0.3 in money
             (bucket, bucket, None, 7, 1, 5, 6, "click", None),  # a null bid is not a zero
             (bucket, bucket, 4.0, 7, 1, 5, 6, "", None),  # a bid on a page view is no spend
             (bucket, bucket, 3.0, None, None, 5, 6, "click", '{"jobId": 7, "publisherId": 1}'),
@@ -115,12 +105,12 @@ def test_should_sum_partials_per_bucket_and_recover_jobs_from_ed(spark: SparkSes
         "bucket timestamp, event_time timestamp, bid double, job_id int, publisher_id int, "
         "campaign_id int, group_id int, custom_track string, ed string",
     )
-    got = tracking_partials(attributed(raw), "Asia/Ho_Chi_Minh")
+    got = tracking_partials(attributed(raw), report_hours_frame(spark, [bucket], "Asia/Ho_Chi_Minh"))
     want = spark.createDataFrame(
-        [(bucket, 7, 1, 5, 6, date(2026, 11, 23), 6, 3, 0, 0, 0, 1, 5.0, 2)],
+        [(bucket, 7, 1, 5, 6, date(2026, 11, 23), 6, 4, 0, 0, 0, 1, Decimal("3.300000"), 3)],
         "bucket timestamp, job_id int, publisher_id int, campaign_id int, group_id int, dates date, hours int, "
         "clicks int, conversion int, qualified_application int, disqualified_application int, impressions int, "
-        "bid_sum double, bid_count int",
+        "bid_sum decimal(24,6), bid_count int",
     )
     assertDataFrameEqual(got, want)
 

@@ -18,6 +18,7 @@ containers:
       {{- include "tidemark.env" $ | nindent 6 }}
       {{- if .continuous }}
       - {name: TIDEMARK_INGEST_TRIGGER, value: continuous}
+      - {name: TIDEMARK_INGEST_ALIVE_FILE, value: /tmp/tidemark/alive}
       {{- end }}
       {{- if eq $.Values.spark.mode "kubernetes" }}
       # Client mode: executors call back to the driver at this pod's IP.
@@ -28,6 +29,18 @@ containers:
     ports:
       # Spark's UI, serving /metrics/prometheus for the PodMonitor.
       - {name: spark-ui, containerPort: 4040}
+    # The driver touches its heartbeat while every query makes progress (jobs/alive.py): a
+    # query hung in a batch lets it age past TIDEMARK_INGEST_STALL_SECONDS and the pod restarts.
+    startupProbe:
+      exec: {command: ["python", "-m", "jobs.alive"]}
+      periodSeconds: 10
+      timeoutSeconds: 10
+      failureThreshold: 30
+    livenessProbe:
+      exec: {command: ["python", "-m", "jobs.alive"]}
+      periodSeconds: 30
+      timeoutSeconds: 10
+      failureThreshold: 2
     {{- end }}
     resources: {{- toYaml (.resources | default $.Values.jobs.resources) | nindent 6 }}
     volumeMounts:

@@ -1,0 +1,588 @@
+"""A real Kubernetes control plane on 127.0.0.1 for the `apiserver` test tier: etcd,
+kube-apiserver and kube-controller-manager as plain processes, no Docker, no kubelet.
+
+    python local/apiserver.py up|down|status|env
+
+The three binaries are built once from the Go module proxy (a wrapper module that requires
+k8s.io/kubernetes and replaces its staging modules by their published versions; `go install`
+refuses k8s's own go.mod) and cached under ~/.cache/tidemark/kube-apiserver/<hash of go.mod>/
+(TIDEMARK_CACHE_DIR). The first build takes several minutes; later ones are free. etcd data,
+certificates, the kubeconfig, pid files and logs live under .stack/apiserver/
+(TIDEMARK_STACK_DIR). `up` leaves a running process alone; `down` stops them all.
+There is no scheduler, kubelet or storage: Pods and PVCs are created but stay Pending.
+Ports: TIDEMARK_ETCD_PORT (and the two above it), TIDEMARK_KUBE_APISERVER_PORT,
+TIDEMARK_KUBE_CONTROLLER_MANAGER_PORT.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import os
+import secrets
+import shutil
+import signal
+import socket
+import ssl
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+STACK = Path(os.environ.get("TIDEMARK_STACK_DIR", ROOT / ".stack")).resolve()
+CACHE = Path(os.environ.get("TIDEMARK_CACHE_DIR", Path.home() / ".cache" / "tidemark"))
+STATE = STACK / "apiserver"
+PKI = STATE / "pki"
+KUBECONFIG = STATE / "kubeconfig"
+HOST = "127.0.0.1"
+GO = os.environ.get("GO", shutil.which("go") or "/usr/local/go/bin/go")
+
+KUBERNETES_VERSION = "v1.35.4"
+# The staging modules k8s.io/kubernetes replaces with ./staging/…; each is published as v0.<minor>.<patch>.
+STAGING_VERSION = "v0.35.4"
+# The etcd that Kubernetes 1.35 is tested with; its server module's root package is etcd's main.
+ETCD_VERSION = "v3.6.5"
+STAGING = (
+    "api",
+    "apiextensions-apiserver",
+    "apimachinery",
+    "apiserver",
+    "cli-runtime",
+    "client-go",
+    "cloud-provider",
+    "cluster-bootstrap",
+    "code-generator",
+    "component-base",
+    "component-helpers",
+    "controller-manager",
+    "cri-api",
+    "cri-client",
+    "csi-translation-lib",
+    "dynamic-resource-allocation",
+    "endpointslice",
+    "externaljwt",
+    "kms",
+    "kube-aggregator",
+    "kube-controller-manager",
+    "kube-proxy",
+    "kube-scheduler",
+    "kubectl",
+    "kubelet",
+    "metrics",
+    "mount-utils",
+    "pod-security-admission",
+    "sample-apiserver",
+    "sample-cli-plugin",
+    "sample-controller",
+)
+PACKAGES = {
+    "etcd": "go.etcd.io/etcd/server/v3",
+    "kube-apiserver": "k8s.io/kubernetes/cmd/kube-apiserver",
+    "kube-controller-manager": "k8s.io/kubernetes/cmd/kube-controller-manager",
+}
+# Minutes a cold build took on 2 cores, shown while it runs.
+BUILD_MINUTES = {"etcd": 1, "kube-apiserver": 4, "kube-controller-manager": 1}
+
+
+def port(name: str, default: int) -> int:
+    raw = os.environ.get(f"TIDEMARK_{name}_PORT", str(default))
+    if not raw.isdigit():
+        sys.exit(f"TIDEMARK_{name}_PORT must be a port number, got {raw!r}")
+    return int(raw)
+
+
+ETCD_PORT = port("ETCD", 32379)
+APISERVER_PORT = port("KUBE_APISERVER", 36443)
+CONTROLLER_MANAGER_PORT = port("KUBE_CONTROLLER_MANAGER", 36444)
+SERVER = f"https://{HOST}:{APISERVER_PORT}"
+
+
+class ApiServerError(Exception):
+    pass
+
+
+# --- building the binaries --------------------------------------------------------------------
+
+
+def go_mod() -> str:
+    replaces = "\n".join(f"\tk8s.io/{m} => k8s.io/{m} {STAGING_VERSION}" for m in STAGING)
+    tools = "\n".join(f"\t{p}" for p in PACKAGES.values())
+    return (
+        "module example.local/kapi\n\ngo 1.25.0\n\n"
+        f"require (\n\tk8s.io/kubernetes {KUBERNETES_VERSION}\n\tgo.etcd.io/etcd/server/v3 {ETCD_VERSION}\n)\n\n"
+        f"replace (\n{replaces}\n)\n\n"
+        # `tool` lines (Go >= 1.24) keep `go mod tidy` from dropping the main packages.
+        f"tool (\n{tools}\n)\n"
+    )
+
+
+def build_dir() -> Path:
+    return CACHE / "kube-apiserver" / hashlib.sha256(go_mod().encode()).hexdigest()[:12]
+
+
+def binary(name: str) -> Path:
+    return build_dir() / "bin" / name
+
+
+def ldflags() -> str:
+    """Without these the server reports v0.0.0-master, and helm's kube-version checks see that."""
+    major, minor = KUBERNETES_VERSION.lstrip("v").split(".")[:2]
+    flags = []
+    for pkg in ("k8s.io/component-base/version", "k8s.io/client-go/pkg/version"):
+        flags += [f"-X {pkg}.gitVersion={KUBERNETES_VERSION}", f"-X {pkg}.gitMajor={major}"]
+        flags += [f"-X {pkg}.gitMinor={minor}"]
+    flags.append("-X k8s.io/component-base/version.gitTreeState=clean")
+    return " ".join(flags)
+
+
+def run_go(args: list[str], cwd: Path, what: str, expected_min: float | None, every_s: float = 15) -> None:
+    """Runs a go command, saying every `every_s` how long it has been going and, for a build
+    (`-v` names each package as it is compiled), how many packages it compiled so far."""
+    started = time.monotonic()
+    log = cwd / "build.log"
+    with log.open("ab") as out:
+        offset = out.tell()
+        proc = subprocess.Popen([GO, *args], cwd=cwd, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+        while True:
+            try:
+                proc.wait(timeout=every_s)
+                break
+            except subprocess.TimeoutExpired:
+                with log.open("rb") as written:
+                    written.seek(offset)
+                    compiled = written.read().count(b"\n")
+                done = f", {compiled} packages compiled" if "-v" in args else ""
+                of = f" (cold, on 2 idle cores: about {expected_min:.0f} min)" if expected_min else ""
+                print(f"  {what}: {time.monotonic() - started:.0f}s{done}{of}", file=sys.stderr, flush=True)
+    if proc.returncode != 0:
+        raise ApiServerError(f"`go {' '.join(args[:2])}` failed for {what}; log {log}:\n{tail(log, 40)}")
+    print(f"  {what}: done in {time.monotonic() - started:.0f}s", file=sys.stderr, flush=True)
+
+
+def build() -> None:
+    """Builds etcd, kube-apiserver and kube-controller-manager once per go.mod; later calls are free."""
+    dest = build_dir()
+    if (dest / ".complete").exists():
+        return
+    if not Path(GO).exists():
+        raise ApiServerError(f"no Go toolchain at {GO}; install Go >= 1.24 or set GO=/path/to/go")
+    dest.mkdir(parents=True, exist_ok=True)
+    with locked(dest / ".lock"):
+        if (dest / ".complete").exists():
+            return
+        print(
+            f"building Kubernetes {KUBERNETES_VERSION} and etcd {ETCD_VERSION} from the Go module proxy "
+            f"into {dest} (once; several minutes)",
+            file=sys.stderr,
+            flush=True,
+        )
+        started = time.monotonic()
+        (dest / "go.mod").write_text(go_mod())
+        (dest / "go.sum").unlink(missing_ok=True)
+        run_go(["mod", "tidy"], dest, "go mod tidy (downloads ~0.8 GB of modules)", 1)
+        for name, package in PACKAGES.items():
+            out = dest / "bin" / name
+            if out.exists():
+                continue
+            partial = out.with_name(f".{name}.partial")
+            run_go(
+                ["build", "-v", "-p", "2", "-trimpath", "-ldflags", f"-s -w {ldflags()}", "-o", str(partial), package],
+                dest,
+                f"go build {name}",
+                BUILD_MINUTES[name],
+            )
+            partial.rename(out)
+        (dest / ".complete").write_text(f"{time.monotonic() - started:.0f}s\n")
+        print(f"built in {time.monotonic() - started:.0f}s", file=sys.stderr, flush=True)
+
+
+@contextmanager
+def locked(path: Path) -> Iterator[None]:
+    """Holds an exclusive lock on `path` so two `up`s at once (two test sessions) do not race."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+# --- certificates and the kubeconfig ----------------------------------------------------------
+
+
+def openssl(*args: str) -> None:
+    done = subprocess.run(["openssl", *args], capture_output=True, text=True)
+    if done.returncode != 0:
+        raise ApiServerError(f"openssl {args[0]} failed:\n{done.stderr}")
+
+
+def signed(name: str, subject: str, extensions: str) -> None:
+    """A key and a certificate for `name`, signed by the local CA, valid ten years."""
+    ext = PKI / f"{name}.ext"
+    ext.write_text(extensions)
+    openssl("genrsa", "-out", str(PKI / f"{name}.key"), "2048")
+    openssl("req", "-new", "-key", str(PKI / f"{name}.key"), "-subj", subject, "-out", str(PKI / f"{name}.csr"))
+    openssl(
+        "x509",
+        "-req",
+        "-in",
+        str(PKI / f"{name}.csr"),
+        "-CA",
+        str(PKI / "ca.crt"),
+        "-CAkey",
+        str(PKI / "ca.key"),
+        "-CAcreateserial",
+        "-days",
+        "3650",
+        "-extfile",
+        str(ext),
+        "-out",
+        str(PKI / f"{name}.crt"),
+    )
+
+
+def pki() -> None:
+    """A CA, the API server's serving certificate, an admin client certificate (system:masters)
+    and the service-account token signing key pair; made once, kept with the etcd data."""
+    if (PKI / ".complete").exists():
+        return
+    shutil.rmtree(PKI, ignore_errors=True)
+    PKI.mkdir(parents=True)
+    openssl("genrsa", "-out", str(PKI / "ca.key"), "2048")
+    openssl(
+        "req", "-x509", "-new", "-key", str(PKI / "ca.key"), "-subj", "/CN=tidemark-local-ca", "-days", "3650",
+        "-out", str(PKI / "ca.crt"),
+    )  # fmt: skip
+    signed(
+        "apiserver",
+        "/CN=kube-apiserver",
+        "basicConstraints=CA:FALSE\nkeyUsage=digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth\n"
+        "subjectAltName=IP:127.0.0.1,IP:10.96.0.1,DNS:localhost,DNS:kubernetes,DNS:kubernetes.default,"
+        "DNS:kubernetes.default.svc,DNS:kubernetes.default.svc.cluster.local\n",
+    )
+    signed(
+        "admin",
+        "/O=system:masters/CN=tidemark-admin",
+        "basicConstraints=CA:FALSE\nkeyUsage=digitalSignature,keyEncipherment\nextendedKeyUsage=clientAuth\n",
+    )
+    openssl("genrsa", "-out", str(PKI / "sa.key"), "2048")
+    openssl("rsa", "-in", str(PKI / "sa.key"), "-pubout", "-out", str(PKI / "sa.pub"))
+    (PKI / "tokens.csv").write_text(f"{secrets.token_hex(16)},tidemark-admin,tidemark-admin,system:masters\n")
+    (PKI / ".complete").touch()
+
+
+def write_kubeconfig() -> None:
+    KUBECONFIG.write_text(f"""\
+apiVersion: v1
+kind: Config
+clusters:
+- name: tidemark-local
+  cluster:
+    server: {SERVER}
+    certificate-authority: {PKI / "ca.crt"}
+users:
+- name: tidemark-admin
+  user:
+    client-certificate: {PKI / "admin.crt"}
+    client-key: {PKI / "admin.key"}
+contexts:
+- name: tidemark-local
+  context:
+    cluster: tidemark-local
+    user: tidemark-admin
+current-context: tidemark-local
+""")
+
+
+# --- the processes ----------------------------------------------------------------------------
+
+
+@dataclass
+class Process:
+    name: str
+    port: int
+    argv: Callable[[], list[str]]
+    ready: Callable[[], bool]
+    deadline_s: float
+
+    @property
+    def pid_file(self) -> Path:
+        return STATE / "run" / f"{self.name}.pid"
+
+    @property
+    def log(self) -> Path:
+        return STATE / "logs" / f"{self.name}.log"
+
+    def pid(self) -> int | None:
+        try:
+            pid = int(self.pid_file.read_text())
+        except (FileNotFoundError, ValueError):
+            return None
+        return pid if alive(pid) else None
+
+
+def alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    # A zombie left by a dead child counts as gone.
+    stat = Path(f"/proc/{pid}/stat")
+    return not (stat.exists() and stat.read_text().split(") ")[-1].startswith("Z"))
+
+
+def port_open(p: int) -> bool:
+    with socket.socket() as s:
+        s.settimeout(0.5)
+        return s.connect_ex((HOST, p)) == 0
+
+
+def answers_ok(url: str, context: ssl.SSLContext | None = None) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=2, context=context) as r:
+            return bool(r.status == 200)
+    except OSError:
+        return False
+
+
+def admin_tls() -> ssl.SSLContext:
+    context = ssl.create_default_context(cafile=str(PKI / "ca.crt"))
+    context.load_cert_chain(str(PKI / "admin.crt"), str(PKI / "admin.key"))
+    return context
+
+
+def unverified_tls() -> ssl.SSLContext:
+    # The controller-manager serves its health check with a self-signed certificate of its own.
+    context = ssl.create_default_context()
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    return context
+
+
+def etcd_argv() -> list[str]:
+    peer, metrics = ETCD_PORT + 1, ETCD_PORT + 2
+    return [
+        str(binary("etcd")),
+        "--name=kapi",
+        f"--data-dir={STATE / 'etcd-data'}",
+        f"--listen-client-urls=http://{HOST}:{ETCD_PORT}",
+        f"--advertise-client-urls=http://{HOST}:{ETCD_PORT}",
+        f"--listen-peer-urls=http://{HOST}:{peer}",
+        f"--initial-advertise-peer-urls=http://{HOST}:{peer}",
+        f"--initial-cluster=kapi=http://{HOST}:{peer}",
+        "--initial-cluster-state=new",
+        f"--listen-metrics-urls=http://{HOST}:{metrics}",
+        # Test data: losing the last writes on a crash costs nothing, and fsync makes every apply slow.
+        "--unsafe-no-fsync",
+        "--quota-backend-bytes=2147483648",
+        "--log-level=warn",
+    ]
+
+
+def apiserver_argv() -> list[str]:
+    return [
+        str(binary("kube-apiserver")),
+        f"--etcd-servers=http://{HOST}:{ETCD_PORT}",
+        f"--bind-address={HOST}",
+        f"--secure-port={APISERVER_PORT}",
+        f"--advertise-address={HOST}",
+        # One server and no kubelet: nothing should rewrite the `kubernetes` Service's endpoints.
+        "--endpoint-reconciler-type=none",
+        f"--tls-cert-file={PKI / 'apiserver.crt'}",
+        f"--tls-private-key-file={PKI / 'apiserver.key'}",
+        f"--client-ca-file={PKI / 'ca.crt'}",
+        f"--token-auth-file={PKI / 'tokens.csv'}",
+        "--service-account-issuer=https://kubernetes.default.svc.cluster.local",
+        f"--service-account-key-file={PKI / 'sa.pub'}",
+        f"--service-account-signing-key-file={PKI / 'sa.key'}",
+        "--service-cluster-ip-range=10.96.0.0/16",
+        "--authorization-mode=RBAC",
+        "--allow-privileged=true",
+        "--profiling=false",
+        "--v=1",
+    ]
+
+
+def controller_manager_argv() -> list[str]:
+    return [
+        str(binary("kube-controller-manager")),
+        f"--kubeconfig={KUBECONFIG}",
+        f"--authentication-kubeconfig={KUBECONFIG}",
+        f"--authorization-kubeconfig={KUBECONFIG}",
+        f"--bind-address={HOST}",
+        f"--secure-port={CONTROLLER_MANAGER_PORT}",
+        f"--service-account-private-key-file={PKI / 'sa.key'}",
+        f"--root-ca-file={PKI / 'ca.crt'}",
+        f"--cluster-signing-cert-file={PKI / 'ca.crt'}",
+        f"--cluster-signing-key-file={PKI / 'ca.key'}",
+        "--use-service-account-credentials=true",
+        "--leader-elect=false",
+        # No nodes, no cloud and no storage here: the controllers for those would only log errors.
+        "--controllers=*,-nodeipam,-nodelifecycle,-cloud-node-lifecycle,-service-lb-controller,-route,"
+        "-persistentvolume-binder,-attachdetach",
+        "--v=1",
+    ]
+
+
+PROCESSES = [
+    Process("etcd", ETCD_PORT, etcd_argv, lambda: answers_ok(f"http://{HOST}:{ETCD_PORT}/health"), 60),
+    Process(
+        "kube-apiserver",
+        APISERVER_PORT,
+        apiserver_argv,
+        lambda: answers_ok(f"{SERVER}/readyz", admin_tls()),
+        120,
+    ),
+    Process(
+        "kube-controller-manager",
+        CONTROLLER_MANAGER_PORT,
+        controller_manager_argv,
+        lambda: answers_ok(f"https://{HOST}:{CONTROLLER_MANAGER_PORT}/healthz", unverified_tls()),
+        60,
+    ),
+]
+
+
+def tail(path: Path, lines: int = 25) -> str:
+    try:
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+    except FileNotFoundError:
+        return "(no log yet)"
+
+
+def start(process: Process) -> subprocess.Popen[bytes]:
+    if port_open(process.port):
+        raise ApiServerError(
+            f"{process.name}: port {HOST}:{process.port} is already taken by another process; "
+            f"stop it or set TIDEMARK_{process.name.upper().replace('-', '_')}_PORT"
+        )
+    argv = process.argv()
+    process.log.parent.mkdir(parents=True, exist_ok=True)
+    process.pid_file.parent.mkdir(parents=True, exist_ok=True)
+    with process.log.open("ab") as log:
+        proc = subprocess.Popen(
+            argv, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, cwd=STATE, start_new_session=True
+        )
+    process.pid_file.write_text(str(proc.pid))
+    return proc
+
+
+def wait_ready(process: Process, proc: subprocess.Popen[bytes] | None) -> None:
+    started = time.monotonic()
+    deadline = started + process.deadline_s
+    said = started
+    while time.monotonic() < deadline:
+        if process.ready():
+            return
+        if time.monotonic() - said >= 10:
+            said = time.monotonic()
+            print(f"  {process.name}: starting, {said - started:.0f}s", file=sys.stderr, flush=True)
+        if proc is not None and proc.poll() is not None:
+            raise ApiServerError(
+                f"{process.name} exited with code {proc.returncode} while starting; "
+                f"log {process.log}:\n{tail(process.log)}"
+            )
+        time.sleep(0.3)
+    raise ApiServerError(
+        f"{process.name} was not ready within {process.deadline_s:.0f}s; log {process.log}:\n{tail(process.log)}"
+    )
+
+
+def up() -> None:
+    STATE.mkdir(parents=True, exist_ok=True)
+    with locked(STATE / ".lock"):
+        if any(p.pid() is None for p in PROCESSES):
+            build()
+            pki()
+        write_kubeconfig()
+        for process in PROCESSES:
+            pid = process.pid()
+            if pid is not None:
+                wait_ready(process, None)
+                print(f"{process.name:24} already up (pid {pid}, port {process.port})")
+                continue
+            t0 = time.monotonic()
+            proc = start(process)
+            wait_ready(process, proc)
+            print(
+                f"{process.name:24} up in {time.monotonic() - t0:5.1f}s (pid {proc.pid}, port {process.port})",
+                flush=True,
+            )
+    print(f"KUBECONFIG={KUBECONFIG}")
+
+
+def down() -> None:
+    for process in reversed(PROCESSES):
+        pid = process.pid()
+        if pid is None:
+            print(f"{process.name:24} already down")
+            process.pid_file.unlink(missing_ok=True)
+            continue
+        os.killpg(pid, signal.SIGTERM)
+        # The API server drains for a few seconds before it exits.
+        deadline = time.monotonic() + 45
+        while alive(pid) and time.monotonic() < deadline:
+            time.sleep(0.3)
+        if alive(pid):
+            os.killpg(pid, signal.SIGKILL)
+        process.pid_file.unlink(missing_ok=True)
+        print(f"{process.name:24} stopped")
+
+
+def rss_mib(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def status() -> int:
+    missing = 0
+    for process in PROCESSES:
+        pid = process.pid()
+        if pid is None:
+            missing += 1
+            print(f"{process.name:24} down")
+            continue
+        state = "up" if process.ready() else "starting"
+        print(
+            f"{process.name:24} {state:8} pid {pid:<8} port {process.port:<6} rss {rss_mib(pid):6.0f} MiB  "
+            f"log {process.log}"
+        )
+    built = "built" if (build_dir() / ".complete").exists() else "not built yet"
+    print(f"{'binaries':24} {built}: {build_dir()}")
+    return missing
+
+
+def env() -> None:
+    print(f"export KUBECONFIG={KUBECONFIG}")
+
+
+def main(argv: list[str]) -> int:
+    if len(argv) != 1 or argv[0] not in {"up", "down", "status", "env"}:
+        print(__doc__)
+        return 2
+    try:
+        if argv[0] == "up":
+            up()
+        elif argv[0] == "down":
+            down()
+        elif argv[0] == "env":
+            env()
+        else:
+            return 1 if status() else 0
+    except ApiServerError as e:
+        print(f"apiserver: {e}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,47 @@
+"""The local stand-in for the chart's KafkaTopic resources.
+
+The local broker creates no topic on its own, as the chart's does not (auto.create.topics.enable
+is false in both), so a component that relies on a topic appearing when first used fails here
+as it would on Kubernetes. Stream topics are created here instead: the default ones when the
+stack starts, and each test's, bench's or demo's own before it produces. Topics a component
+creates itself (Kafka Connect's internal topics, Debezium's change and schema-history topics)
+are left to it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from kafka import KafkaAdminClient
+from kafka.admin import NewTopic
+from kafka.errors import TopicAlreadyExistsError
+
+from jobs.settings import JobSettings
+from jobs.streams import STREAMS
+
+PARTITIONS = 3  # as the chart's KafkaTopics default (streams.<name>.partitions)
+
+
+def ensure(bootstrap: str, topics: Iterable[str], partitions: int = PARTITIONS) -> list[str]:
+    """Creates the topics that do not exist yet; returns those it created."""
+    admin = KafkaAdminClient(bootstrap_servers=bootstrap.split(","), request_timeout_ms=30_000)
+    try:
+        missing = sorted(set(topics) - set(admin.list_topics()))
+        created = []
+        for topic in missing:
+            try:
+                admin.create_topics([NewTopic(topic, partitions, 1)], timeout_ms=30_000)
+                created.append(topic)
+            except TopicAlreadyExistsError:
+                pass  # another process made it meanwhile
+        return created
+    finally:
+        admin.close()
+
+
+def stream_topics(settings: JobSettings) -> list[str]:
+    """Every stream's topics as the settings name them (enabled or not: enabling one later
+    needs no other step, as migrate's tables)."""
+    return [
+        topic.strip() for name in STREAMS for topic in getattr(settings, f"{name}_topic").split(",") if topic.strip()
+    ]

@@ -1,0 +1,297 @@
+"""Defects that let numbers drift under bad input or a changed setting, each on the real stack."""
+
+from __future__ import annotations
+
+import random
+from datetime import datetime, timedelta, timezone
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import orjson
+import pytest
+from cassandra.cluster import Cluster
+
+from local import stack
+from producer.beacons import timeuuid_at
+from tests.oracle import event_time
+
+from .pipeline import Pipeline
+from .test_tracking_edges import PLAIN, valid_beacon
+from .test_tracking_pipeline import assert_matches_oracle, factory
+
+
+def rejects(pipeline: Pipeline) -> dict[bytes, tuple[str, str | None]]:
+    rows = cassandra_rows(f"SELECT reason, detail, payload FROM {pipeline.name}.rejects")
+    return {bytes(r.payload): (r.reason, r.detail) for r in rows}
+
+
+def test_a_bid_that_is_not_money_is_rejected_and_later_clicks_still_count(spark: Any, tmp_path: Path) -> None:
+    pipeline = Pipeline(spark, tmp_path)
+    pipeline.migrate()
+    now = datetime.now(timezone.utc)
+    rng = random.Random(14)
+    # A job of its own (the catalog's are 1..60), so its spend is known.
+    click = {**valid_beacon(3, now), "custom_track": "click", "job_id": 9_999, "publisher_id": 1}
+
+    def bid(value: Any) -> dict[str, Any]:
+        return {**click, "create_time": timeuuid_at(now, rng), "bid": value}
+
+    bad = {
+        orjson.dumps(bid(-5)): ("negative_value", "bid=-5"),
+        orjson.dumps(bid("1e400")): ("non_finite_number", "bid=1e400"),
+        orjson.dumps(bid(1.7e308)): ("out_of_range", "bid=1.7E308"),
+        orjson.dumps(bid("2000000")): ("out_of_range", "bid=2000000"),
+    }
+    # Three of these summed overflow a double; each is rejected, so none reaches a sum.
+    bad |= {orjson.dumps(bid(1.7e308)): ("out_of_range", "bid=1.7E308") for _ in range(2)}
+    first = list(factory(41, PLAIN).stream(100, now, spread=timedelta(minutes=3)))
+    later = [bid(0.1), bid(0.2), bid(0.7), bid(None), *factory(42, PLAIN).stream(100, now)]
+    pipeline.send(first)
+    pipeline.send_payloads(list(bad))
+    pipeline.ingest()
+    pipeline.aggregate()
+    pipeline.send(later)
+    pipeline.ingest()
+    pipeline.aggregate()
+
+    assert rejects(pipeline) == bad
+    assert_matches_oracle(pipeline)
+    assert pipeline.sql("SELECT SUM(spend_hour), SUM(clicks) FROM events WHERE job_id = 9999") == [
+        (Decimal("1.000000"), Decimal(4))
+    ]
+
+
+def test_money_is_decimal_and_an_older_install_is_upgraded(spark: Any, tmp_path: Path) -> None:
+    pipeline = Pipeline(spark, tmp_path)
+    pipeline.migrate()
+    # An install from before money was DECIMAL.
+    pipeline.sql("ALTER TABLE events MODIFY spend_hour DOUBLE NOT NULL DEFAULT 0, MODIFY bid_set DOUBLE NULL")
+    pipeline.sql("ALTER TABLE tracking_partials MODIFY bid_sum DOUBLE NOT NULL")
+    pipeline.migrate()
+    types = pipeline.sql(
+        "SELECT table_name, column_name, column_type FROM information_schema.columns "
+        "WHERE table_schema = %s AND column_name IN ('spend_hour', 'bid_set', 'bid_sum')",
+        pipeline.name,
+    )
+    assert sorted(types) == [
+        ("events", "bid_set", "decimal(24,6)"),
+        ("events", "spend_hour", "decimal(24,6)"),
+        ("tracking_partials", "bid_sum", "decimal(24,6)"),
+    ]
+    now = datetime.now(timezone.utc)
+    rng = random.Random(6)
+    click = {**valid_beacon(4, now), "custom_track": "click", "job_id": 9_998, "publisher_id": 1}
+    # Ten clicks of 0.1: a double sum is 0.9999999999999999.
+    pipeline.send([{**click, "create_time": timeuuid_at(now, rng), "bid": 0.1} for _ in range(10)])
+    pipeline.ingest()
+    pipeline.aggregate()
+    assert pipeline.sql("SELECT SUM(spend_hour), SUM(clicks) FROM events WHERE job_id = 9998") == [
+        (Decimal("1.000000"), Decimal(10))
+    ]
+
+
+def test_aggregate_reads_at_quorum_by_default(spark: Any, tmp_path: Path) -> None:
+    """A keyspace with 2 replicas on a one-node stack: a quorum read needs both and fails,
+    which proves the read is at quorum; at LOCAL_ONE (what the connector reads by default) it
+    would pass and, on a real cluster, could miss rows a replica has not received yet."""
+    pipeline = Pipeline(spark, tmp_path)
+    pipeline.migrate()
+    pipeline.send(list(factory(43, PLAIN).stream(50, datetime.now(timezone.utc))))
+    pipeline.ingest()
+    cluster = Cluster([stack.HOST], port=stack.PORTS["cassandra"], protocol_version=5)
+    try:
+        cluster.connect().execute(
+            f"ALTER KEYSPACE {pipeline.name} WITH replication = {{'class': 'SimpleStrategy', 'replication_factor': 2}}"
+        )
+        with pytest.raises(Exception, match=r"(?i)unavailable|LOCAL_QUORUM"):
+            pipeline.aggregate()
+        pipeline.aggregate(cassandra_read_consistency="LOCAL_ONE")
+    finally:
+        cluster.connect().execute(
+            f"ALTER KEYSPACE {pipeline.name} WITH replication = {{'class': 'SimpleStrategy', 'replication_factor': 1}}"
+        )
+        cluster.shutdown()
+    assert_matches_oracle(pipeline)
+
+
+def test_a_reject_read_again_on_another_day_is_stored_once(
+    spark: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from jobs import ingest
+
+    pipeline = Pipeline(spark, tmp_path)
+    pipeline.migrate()
+    pipeline.send_payloads([b'{"create_time": ', b"[1, 2]"])
+    pipeline.ingest()
+
+    class Tomorrow(datetime):
+        @classmethod
+        def now(cls, tz: Any = None) -> Any:
+            return datetime.now(tz) + timedelta(days=1)
+
+    # The same records read again a day later, as a reset checkpoint or a replay would.
+    monkeypatch.setattr(ingest, "datetime", Tomorrow)
+    pipeline.ingest(checkpoint_dir=str(tmp_path / "replay"))
+
+    assert sorted(reason for reason, _ in rejects(pipeline).values()) == ["bad_json", "bad_json"]
+    assert len(cassandra_rows(f"SELECT offset FROM {pipeline.name}.rejects")) == 2
+
+
+def test_migrate_moves_rejects_of_an_older_install_to_the_offset_key(spark: Any, tmp_path: Path) -> None:
+    pipeline = Pipeline(spark, tmp_path)
+    pipeline.migrate()
+    ks = pipeline.name
+    cassandra_rows(f"DROP TABLE {ks}.rejects")
+    # The shape of rejects before it was keyed by offset, with two rows in it.
+    cassandra_rows(
+        f"CREATE TABLE {ks}.rejects (stream text, seen_day date, topic text, partition int, offset bigint, "
+        "seen_at timestamp, reason text, detail text, payload blob, "
+        "PRIMARY KEY ((stream, seen_day), topic, partition, offset))"
+    )
+    for offset in (7, 8):
+        cassandra_rows(
+            f"INSERT INTO {ks}.rejects (stream, seen_day, topic, partition, offset, seen_at, reason, payload) "
+            f"VALUES ('tracking', '2026-11-01', 't', 0, {offset}, '2026-11-01 10:00:00', 'bad_json', 0x7b)"
+        )
+    pipeline.migrate()
+
+    key = cassandra_rows(
+        f"SELECT column_name, kind FROM system_schema.columns WHERE keyspace_name = '{ks}' AND table_name = 'rejects'"
+    )
+    assert sorted((r.column_name, r.kind) for r in key if r.kind != "regular") == [
+        ("offset", "clustering"),
+        ("partition", "partition_key"),
+        ("topic", "partition_key"),
+    ]
+    moved = cassandra_rows(f"SELECT topic, partition, offset, stream, reason, payload FROM {ks}.rejects")
+    assert sorted(tuple(r) for r in moved) == [
+        ("t", 0, 7, "tracking", "bad_json", b"{"),
+        ("t", 0, 8, "tracking", "bad_json", b"{"),
+    ]
+    assert not cassandra_rows(
+        f"SELECT table_name FROM system_schema.tables WHERE keyspace_name = '{ks}' AND table_name = 'rejects_upgrade'"
+    )
+
+
+def cassandra_rows(statement: str) -> list[Any]:
+    cluster = Cluster([stack.HOST], port=stack.PORTS["cassandra"], protocol_version=5)
+    try:
+        return list(cluster.connect().execute(statement))
+    finally:
+        cluster.shutdown()
+
+
+def test_a_changed_shard_count_is_refused_before_it_strands_raw_rows(spark: Any, tmp_path: Path) -> None:
+    pipeline = Pipeline(spark, tmp_path)
+    pipeline.migrate()
+    pipeline.send(list(factory(44, PLAIN).stream(40, datetime.now(timezone.utc))))
+    pipeline.ingest()
+
+    for job in ("migrate", "ingest", "aggregate"):
+        done = pipeline.run_main("jobs", job, extra_env={"TIDEMARK_SHARDS": "3"})
+        assert done.returncode == 1, (job, done.stderr[-2000:])
+        assert "TIDEMARK_SHARDS is 3, but stream tracking keeps its raw rows over 8 shards" in done.stderr, job
+        assert "Set TIDEMARK_SHARDS=8" in done.stderr, job
+    pipeline.aggregate()
+    assert_matches_oracle(pipeline)
+
+
+def test_offsets_kafka_deleted_before_ingest_read_them_are_counted(spark: Any, tmp_path: Path) -> None:
+    from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
+
+    pipeline = Pipeline(spark, tmp_path)
+    pipeline.migrate()
+    topic = f"{pipeline.name}.tracking"
+    now = datetime.now(timezone.utc)
+    kept = list(factory(45, PLAIN).stream(60, now))
+    pipeline.send(kept)
+    pipeline.ingest()
+
+    consumer = KafkaConsumer(bootstrap_servers=stack.tidemark_env()["TIDEMARK_KAFKA_BOOTSTRAP"])
+    partitions = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or [])]
+    before = consumer.end_offsets(partitions)
+    pipeline.send_payloads([orjson.dumps(b) for b in factory(46, PLAIN).stream(90, now)])
+    after = consumer.end_offsets(partitions)
+    consumer.close()
+    # What retention does to a log while its reader is down: the head moves past unread records.
+    admin = KafkaAdminClient(bootstrap_servers=stack.tidemark_env()["TIDEMARK_KAFKA_BOOTSTRAP"])
+    admin.delete_records({tp: after[tp] for tp in partitions})
+    admin.close()
+    later = list(factory(47, PLAIN).stream(30, now))
+    pipeline.send(later)
+    ingested = pipeline.ingest()
+    pipeline.aggregate()
+
+    lost = {(topic, tp.partition): after[tp] - before[tp] for tp in partitions if after[tp] > before[tp]}
+    assert sum(lost.values()) == 90
+    assert dict(ingested.skipped_offsets) == lost
+    assert "skipped_offsets (deleted from Kafka before read)=" in ingested.summary()
+    pushed = ingested.groups(ok=True, now=0)["tracking"]
+    samples = {
+        (s.labels["topic"], int(s.labels["partition"])): s.value
+        for metric in pushed.collect()
+        if metric.name == "tidemark_ingest_skipped_offsets"
+        for s in metric.samples
+    }
+    assert samples == lost
+    assert ingested.rows_read == len(later)
+    assert_matches_oracle(pipeline)
+
+
+# Daylight-saving changes, as UTC instants: (zone, when the clocks change, which way).
+DST_CHANGES = [
+    ("America/New_York", datetime(2026, 3, 8, 7, 0, tzinfo=timezone.utc), "spring"),  # 02:00 EST -> 03:00 EDT
+    ("America/New_York", datetime(2026, 11, 1, 6, 0, tzinfo=timezone.utc), "autumn"),  # 02:00 EDT -> 01:00 EST
+    ("Europe/Berlin", datetime(2026, 3, 29, 1, 0, tzinfo=timezone.utc), "spring"),  # 02:00 CET -> 03:00 CEST
+    ("Europe/Berlin", datetime(2026, 10, 25, 1, 0, tzinfo=timezone.utc), "autumn"),  # 03:00 CEST -> 02:00 CET
+]
+
+
+@pytest.mark.parametrize("zone", ["America/New_York", "Europe/Berlin"])
+def test_report_hours_follow_daylight_saving_both_ways(spark: Any, tmp_path: Path, zone: str) -> None:
+    pipeline = Pipeline(spark, tmp_path, report_timezone=zone)
+    pipeline.migrate()
+    rng = random.Random(8)
+    beacons = []
+    for _, change, _way in [c for c in DST_CHANGES if c[0] == zone]:
+        # Every 97 s from two hours before the change to two hours after it.
+        for step in range(-74, 75):
+            moment = change + timedelta(seconds=97 * step)
+            beacon = valid_beacon(step + 100, moment)
+            beacons.append({**beacon, "create_time": timeuuid_at(moment, rng), "custom_track": "click", "job_id": 7})
+    pipeline.send(beacons)
+    pipeline.ingest(raw_ttl_days=0)  # the spring changes are older than the default retention
+    pipeline.aggregate()
+
+    assert_matches_oracle(pipeline)
+    rows = pipeline.sql("SELECT dates, hours, SUM(clicks) FROM events WHERE job_id = 7 GROUP BY dates, hours")
+    clicks = {(day, hour): int(n) for day, hour, n in rows}
+    for _, change, way in [c for c in DST_CHANGES if c[0] == zone]:
+        day = change.astimezone(ZoneInfo(zone)).date()
+        hours = sorted(hour for d, hour in clicks if d == day)
+        if way == "spring":
+            # Four UTC hours of events in local hours 0, 1, 3 and 4: the skipped 02:00 has no row.
+            assert hours == [0, 1, 3, 4], (day, hours)
+        else:
+            # The hour the clocks repeat (New York 01:00, Berlin 02:00) holds both hours' events.
+            repeated = 1 if zone == "America/New_York" else 2
+            both = [
+                b
+                for b in beacons
+                if change - timedelta(hours=1) <= event_time(b["create_time"]) < change + timedelta(hours=1)
+            ]
+            assert clicks[day, repeated] == len(both), (day, clicks)
+            assert len(hours) == 3, (day, hours)
+
+
+def test_a_zone_newer_than_the_jvm_rules_reports_by_the_one_database(spark: Any, tmp_path: Path) -> None:
+    """America/Coyhaique came with tzdata 2025b: Python's zoneinfo knows it, and the JVM's
+    rules (what Spark's time-zone functions use) may not: only one database is asked."""
+    pipeline = Pipeline(spark, tmp_path, report_timezone="America/Coyhaique")
+    pipeline.migrate()
+    pipeline.send(list(factory(48, PLAIN).stream(200, datetime.now(timezone.utc), spread=timedelta(hours=3))))
+    pipeline.ingest()
+    pipeline.aggregate()
+    assert_matches_oracle(pipeline)
