@@ -35,6 +35,10 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
+if str(ROOT) not in sys.path:  # run as a script (`python local/apiserver.py`): make `local` importable
+    sys.path.insert(0, str(ROOT))
+from local import pidfile  # noqa: E402
+
 STACK = Path(os.environ.get("TIDEMARK_STACK_DIR", ROOT / ".stack")).resolve()
 CACHE = Path(os.environ.get("TIDEMARK_CACHE_DIR", Path.home() / ".cache" / "tidemark"))
 STATE = STACK / "apiserver"
@@ -321,21 +325,7 @@ class Process:
         return STATE / "logs" / f"{self.name}.log"
 
     def pid(self) -> int | None:
-        try:
-            pid = int(self.pid_file.read_text())
-        except (FileNotFoundError, ValueError):
-            return None
-        return pid if alive(pid) else None
-
-
-def alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    # A zombie left by a dead child counts as gone.
-    stat = Path(f"/proc/{pid}/stat")
-    return not (stat.exists() and stat.read_text().split(") ")[-1].startswith("Z"))
+        return pidfile.read(self.pid_file)
 
 
 def port_open(p: int) -> bool:
@@ -470,7 +460,7 @@ def start(process: Process) -> subprocess.Popen[bytes]:
         proc = subprocess.Popen(
             argv, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, cwd=STATE, start_new_session=True
         )
-    process.pid_file.write_text(str(proc.pid))
+    pidfile.write(process.pid_file, proc.pid)
     return proc
 
 
@@ -528,9 +518,9 @@ def down() -> None:
         os.killpg(pid, signal.SIGTERM)
         # The API server drains for a few seconds before it exits.
         deadline = time.monotonic() + 45
-        while alive(pid) and time.monotonic() < deadline:
+        while pidfile.alive(pid) and time.monotonic() < deadline:
             time.sleep(0.3)
-        if alive(pid):
+        if pidfile.alive(pid):
             os.killpg(pid, signal.SIGKILL)
         process.pid_file.unlink(missing_ok=True)
         print(f"{process.name:24} stopped")

@@ -27,6 +27,10 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
+if str(ROOT) not in sys.path:  # run as a script (`python local/stack.py`): make `local` importable
+    sys.path.insert(0, str(ROOT))
+from local import pidfile  # noqa: E402
+
 STACK = Path(os.environ.get("TIDEMARK_STACK_DIR", ROOT / ".stack")).resolve()
 CACHE = Path(os.environ.get("TIDEMARK_CACHE_DIR", Path.home() / ".cache" / "tidemark"))
 HOST = "127.0.0.1"
@@ -143,21 +147,7 @@ class Service:
         return STACK / "logs" / f"{self.name}.log"
 
     def pid(self) -> int | None:
-        try:
-            pid = int(self.pid_file.read_text())
-        except (FileNotFoundError, ValueError):
-            return None
-        return pid if alive(pid) else None
-
-
-def alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    # A zombie left by a dead child counts as gone.
-    stat = Path(f"/proc/{pid}/stat")
-    return not (stat.exists() and stat.read_text().split(") ")[-1].startswith("Z"))
+        return pidfile.read(self.pid_file)
 
 
 def port_open(p: int) -> bool:
@@ -689,7 +679,7 @@ def start(service: Service) -> Popen_t:
         proc = subprocess.Popen(
             argv, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, cwd=STACK, start_new_session=True
         )
-    service.pid_file.write_text(str(proc.pid))
+    pidfile.write(service.pid_file, proc.pid)
     return proc
 
 
@@ -748,8 +738,6 @@ def up(names: list[str]) -> None:
 
 def stream_topics() -> None:
     """Every stream's topics, as the chart's KafkaTopics make them (local/topics.py)."""
-    # Run as `python local/stack.py`, the project root is not on the path yet.
-    sys.path.insert(0, str(ROOT))
     from jobs.settings import JobSettings
     from local import topics
 
@@ -773,9 +761,9 @@ def down(names: list[str]) -> None:
             continue
         os.killpg(pid, signal.SIGTERM)
         deadline = time.monotonic() + 45
-        while alive(pid) and time.monotonic() < deadline:
+        while pidfile.alive(pid) and time.monotonic() < deadline:
             time.sleep(0.3)
-        if alive(pid):
+        if pidfile.alive(pid):
             os.killpg(pid, signal.SIGKILL)
         service.pid_file.unlink(missing_ok=True)
         print(f"{service.name:12} stopped")

@@ -1,0 +1,51 @@
+"""Pid files that survive a reboot: each records the process's start time beside its pid.
+
+After a reboot (or long enough), the pid in a stale file belongs to some other process; trusting
+it made `stack up` wait for a server that was never started. A pid counts only while the process
+with that pid started at the recorded moment (field 22 of /proc/<pid>/stat, in clock ticks since
+boot), so a reused pid reads as "not running".
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+
+def started(pid: int) -> int | None:
+    """The process's start time in clock ticks since boot; None when it is gone or a zombie."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    # The command name (field 2) may hold spaces and parentheses: split after its last ")".
+    fields = stat.rsplit(") ", 1)[-1].split()
+    state, start_ticks = fields[0], fields[19]
+    return None if state == "Z" else int(start_ticks)
+
+
+def write(path: Path, pid: int) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(f"{pid} {started(pid)}\n")
+
+
+def read(path: Path) -> int | None:
+    """The pid recorded in `path` if that very process still runs, else None."""
+    try:
+        pid_text, _, start_text = path.read_text().strip().partition(" ")
+        pid = int(pid_text)
+    except (FileNotFoundError, ValueError):
+        return None
+    now = started(pid)
+    if now is None:
+        return None
+    # A file from before start times were recorded holds the pid alone: trust a live process.
+    return pid if start_text in ("", str(now)) else None
+
+
+def alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return started(pid) is not None

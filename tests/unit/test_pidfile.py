@@ -1,0 +1,52 @@
+"""Pid files of the local servers: a pid reused after a reboot must not pass for the server."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from pathlib import Path
+
+from local import pidfile
+
+
+def test_should_find_the_process_it_recorded(tmp_path: Path) -> None:
+    path = tmp_path / "run" / "server.pid"
+    pidfile.write(path, os.getpid())
+    assert pidfile.read(path) == os.getpid()
+
+
+def test_should_not_mistake_another_process_with_the_same_pid(tmp_path: Path) -> None:
+    # What a reboot leaves: the pid is taken by a process that started at another moment.
+    path = tmp_path / "server.pid"
+    path.write_text(f"{os.getpid()} {pidfile.started(os.getpid()) + 1}\n")  # type: ignore[operator]
+    assert pidfile.read(path) is None
+
+
+def test_should_trust_a_live_pid_from_a_file_without_a_start_time(tmp_path: Path) -> None:
+    path = tmp_path / "server.pid"
+    path.write_text(str(os.getpid()))
+    assert pidfile.read(path) == os.getpid()
+
+
+def test_should_read_a_finished_process_as_not_running(tmp_path: Path) -> None:
+    child = subprocess.Popen(["true"])
+    path = tmp_path / "server.pid"
+    pidfile.write(path, child.pid)
+    child.wait()
+    assert pidfile.read(path) is None
+    assert not pidfile.alive(child.pid)
+
+
+def test_should_read_a_zombie_as_not_running(tmp_path: Path) -> None:
+    child = subprocess.Popen(["true"])
+    path = tmp_path / "server.pid"
+    pidfile.write(path, child.pid)
+    os.waitid(os.P_PID, child.pid, os.WEXITED | os.WNOWAIT)  # exited, not yet reaped: a zombie
+    assert pidfile.read(path) is None
+    child.wait()
+
+
+def test_should_read_a_missing_or_garbled_file_as_not_running(tmp_path: Path) -> None:
+    assert pidfile.read(tmp_path / "absent.pid") is None
+    (tmp_path / "garbled.pid").write_text("not a pid")
+    assert pidfile.read(tmp_path / "garbled.pid") is None
