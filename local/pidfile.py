@@ -39,8 +39,19 @@ def read(path: Path) -> int | None:
     now = started(pid)
     if now is None:
         return None
-    # A file from before start times were recorded holds the pid alone: trust a live process.
-    return pid if start_text in ("", str(now)) else None
+    if start_text:
+        return pid if start_text == str(now) else None
+    # A file from before start times were recorded holds the pid alone: the process it names
+    # was started before the file was written, so a live process that started later is another.
+    return pid if started_at(now) <= path.stat().st_mtime + 1 else None
+
+
+def started_at(ticks: int) -> float:
+    """A start time in clock ticks since boot as seconds since the epoch."""
+    boot = next(
+        int(line.split()[1]) for line in Path("/proc/stat").read_text().splitlines() if line.startswith("btime")
+    )
+    return boot + ticks / os.sysconf("SC_CLK_TCK")
 
 
 def alive(pid: int) -> bool:

@@ -28,6 +28,13 @@ def test_should_trust_a_live_pid_from_a_file_without_a_start_time(tmp_path: Path
     assert pidfile.read(path) == os.getpid()
 
 
+def test_should_not_trust_a_pid_without_a_start_time_that_started_after_the_file(tmp_path: Path) -> None:
+    path = tmp_path / "server.pid"
+    path.write_text(str(os.getpid()))
+    os.utime(path, (0, 0))  # written long before this process started
+    assert pidfile.read(path) is None
+
+
 def test_should_read_a_finished_process_as_not_running(tmp_path: Path) -> None:
     child = subprocess.Popen(["true"])
     path = tmp_path / "server.pid"
