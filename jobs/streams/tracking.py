@@ -41,6 +41,34 @@ _AS_TEXT = StructType(
 )
 
 
+# A beacon is exactly one JSON object. Spark's reader stops after the first value and
+# ignores what follows (a second object, trailing text), so the shape is checked apart: with
+# strings removed, the text must end with the brace that closes the first one.
+_JSON_STRING = r'"(?:[^"\\]++|\\.)*+"'
+# Spark's reader hands a NaN, Infinity or overflowing number token to a text field as the
+# quoted text "NaN", "Infinity" or "-Infinity"; the same word sent as a JSON string has no
+# quotes (and is a type error, as any text that is not a number).
+NON_FINITE_TOKEN = r'^"-?(NaN|Infinity)"$'
+
+
+def _one_json_object(text: Column) -> Column:
+    """False when `text`, which Spark parsed as an object, holds more than that object."""
+    stripped = F.regexp_replace(text, _JSON_STRING, "")
+    brackets = F.regexp_replace(stripped, r"[^{}\[\]]+", "")
+
+    def step(depth_zeros: Column, bracket: Column) -> Column:
+        depth = depth_zeros["depth"] + F.when(bracket.isin("{", "["), 1).otherwise(-1)
+        zeros = depth_zeros["zeros"] + F.when(depth <= 0, 1).otherwise(0)
+        return F.struct(depth.alias("depth"), zeros.alias("zeros"))
+
+    start = F.struct(F.lit(0).alias("depth"), F.lit(0).alias("zeros"))
+    # Only the last bracket may close the first object; a flat object (most beacons) needs no walk.
+    closes_once = F.when(brackets == "{}", True).otherwise(
+        F.aggregate(F.split(brackets, ""), start, step)["zeros"] == 1
+    )
+    return stripped.rlike(r"\}\s*$") & closes_once
+
+
 def timeuuid_micros(uuid_text: Column) -> Column:
     """Microseconds since the Unix epoch encoded in a version-1 UUID (lower-case text)."""
     ticks_hex = F.concat(F.substring(uuid_text, 16, 3), F.substring(uuid_text, 10, 4), F.substring(uuid_text, 1, 8))
@@ -72,7 +100,10 @@ def _type_error(name: str, text: Column) -> Column:
     if pattern is None:
         return F.lit(None)
     value = _blank_to_null(text)
-    return F.when(value.isNotNull() & ~value.rlike(pattern), F.format_string(f"{name}=%s", F.substring(value, 1, 64)))
+    wrong = value.isNotNull() & ~value.rlike(pattern)
+    if kind == "double":  # a non-finite number token is a number: its range check judges it
+        wrong &= ~value.rlike(NON_FINITE_TOKEN)
+    return F.when(wrong, F.format_string(f"{name}=%s", F.substring(value, 1, 64)))
 
 
 def classify_records(
@@ -89,21 +120,33 @@ def classify_records(
     # Projections in steps, each computing its values once: Spark keeps them apart rather than
     # repeating a costly expression (the JSON parse, the timeuuid's time) in every column
     # that uses it.
-    beacon = F.from_json(F.col("value").cast("string"), _AS_TEXT, {"columnNameOfCorruptRecord": CORRUPT})
-    parsed = records.select(
+    text = F.col("value").cast("string")
+    # Strict JSON: single-quoted strings are not JSON (Spark allows them by default).
+    beacon = F.from_json(text, _AS_TEXT, {"columnNameOfCorruptRecord": CORRUPT, "allowSingleQuotes": "false"})
+    decoded = records.select(
         "topic",
         "partition",
         "offset",
         F.col("value").alias("payload"),
         F.length("value").alias("payload_bytes"),
+        text.alias("text"),
         beacon.alias("b"),
-    ).select(
+    )
+    # Spark's cast keeps bytes that are not UTF-8 as they are (its JSON reader then reads them
+    # as U+FFFD); Java's decoder replaces them, so a round trip through it changes the bytes.
+    invalid_utf8 = F.encode(F.decode("payload", "UTF-8"), "UTF-8") != F.col("payload")
+    unparsed = F.col("b").isNull() | F.col(f"b.{CORRUPT}").isNotNull()
+    parsed = decoded.select(
         "topic",
         "partition",
         "offset",
         "payload",
         "payload_bytes",
-        (F.col("b").isNull() | F.col(f"b.{CORRUPT}").isNotNull()).alias("not_json_object"),
+        # Why the payload is not one JSON object ("" when Spark could not parse it); NULL if it is.
+        F.when(unparsed, "")
+        .when(invalid_utf8, "invalid UTF-8")
+        .when(~_one_json_object(F.col("text")), "text after the JSON object")
+        .alias("not_json_object"),
         F.lower(F.trim(F.col("b.create_time"))).alias("create_time"),
         *[F.col(f"b.{name}").alias(f"b_{name}") for name in BEACON_FIELDS if name != "create_time"],
     )
@@ -115,12 +158,13 @@ def classify_records(
         F.coalesce(*[_type_error(name, field[name]) for name in BEACON_FIELDS]).alias("type_error"),
     )
     micros, type_error = F.col("micros"), F.col("type_error")
-    bid_error = _bid_error(_blank_to_null(F.col("b_bid")).cast("double"))
+    bid_token = F.when(F.col("b_bid").rlike(NON_FINITE_TOKEN), F.expr("substring(b_bid, 2, length(b_bid) - 2)"))
+    bid_error = _bid_error(F.coalesce(bid_token, _blank_to_null(F.col("b_bid"))).cast("double"))
     placement = Placement(now, shards, max_payload_bytes, max_future_seconds, raw_ttl_days)
 
     reason = (
         F.when(F.col("payload_bytes") > max_payload_bytes, "oversize")
-        .when(F.col("not_json_object"), "bad_json")
+        .when(F.col("not_json_object").isNotNull(), "bad_json")
         .when(_blank_to_null(create_time).isNull(), "missing_create_time")
         .when(~create_time.rlike(TIMEUUID_PATTERN), "bad_create_time")
         .when(outside_bounds(micros, placement), "absurd_time")
@@ -139,6 +183,7 @@ def classify_records(
     reason = F.col("reason")
     detail = (
         F.when(reason == "oversize", F.format_string(f"%d bytes > {max_payload_bytes}", "payload_bytes"))
+        .when(reason == "bad_json", F.nullif(F.col("not_json_object"), F.lit("")))
         .when(reason == "bad_create_time", F.format_string("create_time=%s", F.substring(create_time, 1, 64)))
         .when(reason == "absurd_time", F.format_string("event time %s", F.timestamp_micros(micros).cast("string")))
         .when(reason == "invalid_type", type_error)
