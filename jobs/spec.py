@@ -194,7 +194,10 @@ def iso_instant(text: str) -> datetime | None:
         offset = timedelta(hours=int(digits[:2]), minutes=int(digits[2:] or 0))
         if offset >= timedelta(hours=24):
             return None
-        moment -= sign * offset
+        try:
+            moment -= sign * offset
+        except OverflowError:  # 0001-01-01T00:00+01:00 and 9999-12-31T23:59-01:00 name no datetime
+            return None
     return moment
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import sys
 from collections.abc import Iterator
 
 import pytest
@@ -11,6 +13,9 @@ from pyspark.sql import DataFrame, SparkSession
 
 @pytest.fixture(scope="package")
 def spark() -> Iterator[SparkSession]:
+    # The Python parses run in Spark's Python workers, which import the stream modules: they
+    # must run this interpreter (the venv's), not whatever `python3` is first on the PATH.
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     # A session another tier started in this process is used as it is, and left running.
     started_here = SparkContext._active_spark_context is None
     session = (

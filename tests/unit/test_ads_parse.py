@@ -36,6 +36,8 @@ def row(**changes: Any) -> dict[str, Any]:
         ("2026-02-30T00:00:00", None),
         ("yesterday", None),
         ("2026-11-22T10:00:15+25:00", None),
+        ("0001-01-01T00:00:00+01:00", None),  # before datetime.min in UTC
+        ("9999-12-31T23:30:00-01:00", None),  # after datetime.max in UTC
     ],
 )
 def test_should_read_iso_timestamps_in_utc(text: str, want: datetime | None) -> None:

@@ -9,9 +9,7 @@ bad messages never stop or thin the stream.
 
 from __future__ import annotations
 
-import os
 import random
-import sys
 from collections import Counter
 from collections.abc import Callable
 from datetime import timedelta, timezone
@@ -31,10 +29,6 @@ from jobs.streams.userlogs import parse_activity, parse_auth, parse_session
 from . import corpus
 from .conftest import records
 from .corpus import Case, Corpus
-
-# The Python parses run in Spark's Python workers, which import the stream modules (fastavro
-# among their imports): they must run this interpreter, not whatever `python3` is on the PATH.
-os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
 
 PARSES: dict[str, Callable[[bytes], Any]] = {
     "ads": parse_ad,

@@ -12,10 +12,8 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import random
 import struct
-import sys
 from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 from typing import Any
@@ -31,9 +29,6 @@ from jobs.wire import confluent_frame
 from producer.beacons import timeuuid_at
 
 from .conftest import records
-
-# Spark's Python workers must run this interpreter (see test_bad_input.py).
-os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
 
 # Modest, so the unit tier stays quick; no example database left in the work tree.
 QUICK = settings(max_examples=200, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow])
