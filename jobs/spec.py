@@ -290,9 +290,10 @@ def python_classifier(
             rows.append((bad[0][1].reason, detail[:1000], *empty))
         return rows
 
-    parse_udf = F.udf(parse_one, ArrayType(row_type))
-
     def classify(records: DataFrame, placement: Placement) -> DataFrame:
+        # A UDF binds to the JVM it first runs in: made per call, it survives a process that
+        # stops its Spark session and starts another (the test tiers do).
+        parse_udf = F.udf(parse_one, ArrayType(row_type))
         size = F.length("value")
         oversize = size > placement.max_payload_bytes
         parsed = records.select(
