@@ -129,6 +129,7 @@ def test_should_run_non_root() -> None:
 
 def test_producer_image_sends_beacons_to_kafka(container: Any) -> None:
     name = unique("img")
+    topics.ensure(KAFKA, [f"{name}.tracking"])  # as the chart's KafkaTopic would
     producer = container(image_names()[0])
     out = producer.run(
         ["python", "-m", "producer"],

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from local.chaos import Tally, tally
+from local.chaos import Tally, kill_offset, tally
 
 
 def test_should_find_nothing_wrong_when_every_key_matches() -> None:
@@ -32,3 +32,13 @@ def test_should_turn_window_memberships_into_events() -> None:
 def test_should_accept_empty_sides() -> None:
     assert tally({}, {}) == Tally(0, 0, 0, 0)
     assert tally({"a": 1}, {}) == Tally(expected=1, counted=0, lost=1, double_counted=0)
+
+
+def test_should_kill_a_job_at_the_seeds_offset_before_any_run_ended() -> None:
+    assert kill_offset(14.0, []) == 14.0
+
+
+def test_should_kill_a_job_within_the_shortest_run_seen() -> None:
+    # Runs of 9 s and 12 s would never reach the seed's 14 s: kill 60% into the shortest.
+    assert kill_offset(14.0, [12.0, 9.0]) == 0.6 * 9.0
+    assert kill_offset(4.0, [12.0, 9.0]) == 4.0
