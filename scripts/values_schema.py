@@ -40,6 +40,8 @@ RULES: dict[str, dict[str, Any]] = {
     "kafka.replicas": {"minimum": 1},
     "monitoring.rejectRatio": {"minimum": 0, "maximum": 1},
     "jobs.checkpoints.accessModes": {"items": {"enum": ["ReadWriteOnce", "ReadWriteMany", "ReadWriteOncePod"]}},
+    # NetworkPolicyEgressRule objects; the API server checks their fields.
+    "networkPolicy.extraEgress": {"items": {"type": "object"}},
 }
 TAG = {"type": "string", "minLength": 1, "not": {"const": "latest"}}
 

@@ -60,7 +60,7 @@ class TestSparkKubernetesMode:
         assert env["TIDEMARK_SPARK_DRIVER_HOST"] == {"fieldRef": {"fieldPath": "status.podIP"}}
         role = named(docs, "Role", "t-tidemark-spark")
         resources = {res for rule in role["rules"] for res in rule["resources"]}
-        assert resources == {"pods", "services", "configmaps", "persistentvolumeclaims"}
+        assert resources == {"pods", "services", "configmaps"}
         assert all(rule["apiGroups"] == [""] for rule in role["rules"])
 
     def test_should_grant_nothing_in_local_mode(self) -> None:
