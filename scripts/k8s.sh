@@ -49,7 +49,9 @@ operators() {
     -f "$root/deploy/operators/k8ssandra-operator.yaml" --wait
   helm upgrade --install kube-prometheus-stack kube-prometheus-stack \
     --repo https://prometheus-community.github.io/helm-charts --version "$KUBE_PROMETHEUS_STACK_VERSION" \
-    -n monitoring --create-namespace -f "$root/deploy/operators/kube-prometheus-stack.yaml" --wait
+    -n monitoring --create-namespace -f "$root/deploy/operators/kube-prometheus-stack.yaml" \
+    --set-string grafana.sidecar.dashboards.searchNamespace="$NAMESPACE" \
+    --set-string grafana.sidecar.datasources.searchNamespace="$NAMESPACE" --wait
 }
 
 load_images() {

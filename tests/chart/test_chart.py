@@ -239,3 +239,13 @@ class TestValuesSchema:
             if not is_block and not documented and key not in ("requests", "limits", "release"):
                 undocumented.append(f"{i + 1}: {stripped}")
         assert not undocumented, undocumented
+
+
+def test_grafana_loads_dashboards_and_datasources_from_tidemarks_namespace_only() -> None:
+    values = yaml.safe_load((ROOT / "deploy" / "operators" / "kube-prometheus-stack.yaml").read_text())
+    sidecar = values["grafana"]["sidecar"]
+    assert sidecar["dashboards"]["searchNamespace"] == sidecar["datasources"]["searchNamespace"] == "tidemark"
+    script = (ROOT / "scripts" / "k8s.sh").read_text()
+    assert "NAMESPACE=${NAMESPACE:-tidemark}" in script
+    for kind in ("dashboards", "datasources"):
+        assert f'grafana.sidecar.{kind}.searchNamespace="$NAMESPACE"' in script, "the install follows NAMESPACE"
