@@ -249,3 +249,31 @@ def test_grafana_loads_dashboards_and_datasources_from_tidemarks_namespace_only(
     assert "NAMESPACE=${NAMESPACE:-tidemark}" in script
     for kind in ("dashboards", "datasources"):
         assert f'grafana.sidecar.{kind}.searchNamespace="$NAMESPACE"' in script, "the install follows NAMESPACE"
+
+
+@pytest.mark.parametrize("scenario", sorted((CHART / "ci").glob("*.yaml")), ids=lambda p: p.stem)
+def test_every_container_runs_on_a_read_only_root_with_volumes_where_it_writes(scenario: Path) -> None:
+    docs = render_chart(values_files=[scenario])
+    for name, spec in pod_specs(docs):
+        volumes = {v["name"]: v for v in spec.get("volumes", [])}
+        for container in [*spec.get("initContainers", []), *spec["containers"]]:
+            assert container["securityContext"]["readOnlyRootFilesystem"] is True, (name, container["name"])
+            # A volume missing from the pod spec is a StatefulSet's claim: not an emptyDir.
+            mounts = {m["mountPath"]: volumes.get(m["name"], {}) for m in container.get("volumeMounts", [])}
+            assert "emptyDir" in mounts.get("/tmp", {}), f"{name}/{container['name']} has no writable /tmp"
+    # What the operators run, configured through their resources.
+    for kafka in by_kind(docs, "Kafka"):
+        operator = kafka["spec"]["entityOperator"]["template"]["topicOperatorContainer"]
+        assert operator["securityContext"]["readOnlyRootFilesystem"] is True
+    for pool in by_kind(docs, "KafkaNodePool"):
+        assert pool["spec"]["template"]["kafkaContainer"]["securityContext"]["readOnlyRootFilesystem"] is True
+    for connect in by_kind(docs, "KafkaConnect"):
+        assert connect["spec"]["template"]["connectContainer"]["securityContext"]["readOnlyRootFilesystem"] is True
+    for cluster in by_kind(docs, "K8ssandraCluster"):
+        assert cluster["spec"]["cassandra"]["readOnlyRootFilesystem"] is True
+
+
+def test_mysql_writes_its_socket_and_temp_files_to_volumes() -> None:
+    (spec,) = [s for name, s in pod_specs(render_chart()) if name.endswith("-mysql")]
+    mounts = {m["mountPath"] for m in spec["containers"][0]["volumeMounts"]}
+    assert {"/var/lib/mysql", "/var/run/mysqld", "/tmp"} <= mounts

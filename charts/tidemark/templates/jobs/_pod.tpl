@@ -11,7 +11,9 @@ containers:
     image: {{ include "tidemark.image" (dict "ctx" $ "image" $.Values.jobs.image) }}
     imagePullPolicy: {{ $.Values.global.imagePullPolicy }}
     command: ["python", "-m", "jobs", {{ .job | quote }}{{ range .args }}, {{ . | quote }}{{ end }}]
-    securityContext: {{- include "tidemark.containerSecurityContext" dict | nindent 6 }}
+    # Read-only root: Spark and its Python workers write to /tmp (spark.local.dir), the
+    # streams' checkpoints to their volume.
+    securityContext: {{- include "tidemark.containerSecurityContext" (dict "readOnly" true) | nindent 6 }}
     envFrom:
       - configMapRef: {name: {{ $fullname }}-jobs}
     env:
