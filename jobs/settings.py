@@ -96,6 +96,8 @@ class JobSettings(BaseSettings):
     spark_executor_instances: int = Field(default=2, ge=1)
     spark_executor_memory: str = Field(default="1g", pattern=r"^[0-9]+[kmgt]?$")
     spark_executor_cores: int = Field(default=1, ge=1)
+    # A pod template file for the executors (the chart mounts one with a restricted securityContext).
+    spark_executor_pod_template: str = ""
     ingest_trigger: Literal["available-now", "continuous"] = "available-now"
     ingest_interval_seconds: int = Field(default=5, ge=1)
     # The continuous driver's heartbeat for its liveness probe (`python -m jobs.alive`): touched

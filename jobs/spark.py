@@ -77,17 +77,8 @@ def session(settings: JobSettings, app_name: str) -> SparkSession:
             .config("spark.metrics.conf.*.sink.prometheusServlet.path", "/metrics/prometheus")
         )
     if settings.spark_master.startswith("k8s://"):
-        builder = (
-            builder.config("spark.submit.deployMode", "client")
-            .config("spark.driver.host", settings.spark_driver_host)
-            .config("spark.driver.bindAddress", "0.0.0.0")
-            .config("spark.kubernetes.container.image", settings.spark_kubernetes_image)
-            .config("spark.kubernetes.namespace", settings.spark_kubernetes_namespace)
-            .config("spark.kubernetes.authenticate.serviceAccountName", settings.spark_kubernetes_service_account)
-            .config("spark.executor.instances", str(settings.spark_executor_instances))
-            .config("spark.executor.memory", settings.spark_executor_memory)
-            .config("spark.executor.cores", str(settings.spark_executor_cores))
-        )
+        for key, value in kubernetes_conf(settings).items():
+            builder = builder.config(key, value)
     if settings.spark_master.startswith("local"):
         # Everything runs in this process: stay on loopback and never resolve the host's name
         # (a container's name may not resolve at all).
@@ -107,6 +98,26 @@ def session(settings: JobSettings, app_name: str) -> SparkSession:
     spark.sparkContext.setLogLevel(settings.spark_log_level)
     logging.getLogger("py4j").setLevel(settings.spark_log_level)
     return spark
+
+
+def kubernetes_conf(settings: JobSettings) -> dict[str, str]:
+    """Client mode on Kubernetes: this process is the driver, the executors are pods."""
+    conf = {
+        "spark.submit.deployMode": "client",
+        "spark.driver.host": settings.spark_driver_host,
+        "spark.driver.bindAddress": "0.0.0.0",
+        "spark.kubernetes.container.image": settings.spark_kubernetes_image,
+        "spark.kubernetes.namespace": settings.spark_kubernetes_namespace,
+        "spark.kubernetes.authenticate.serviceAccountName": settings.spark_kubernetes_service_account,
+        "spark.executor.instances": str(settings.spark_executor_instances),
+        "spark.executor.memory": settings.spark_executor_memory,
+        "spark.executor.cores": str(settings.spark_executor_cores),
+    }
+    if settings.spark_executor_pod_template:
+        # The executors' securityContext and volumes: Spark gives its pods none, and a namespace
+        # that enforces the restricted Pod Security level refuses them.
+        conf["spark.kubernetes.executor.podTemplateFile"] = settings.spark_executor_pod_template
+    return conf
 
 
 def log_options(settings: JobSettings) -> str:

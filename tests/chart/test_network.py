@@ -29,7 +29,18 @@ OPERATOR = Pod("k8ssandra-operator", "k8ssandra-operator", {"app.kubernetes.io/n
 DNS = Pod("coredns", "kube-system", {"k8s-app": "kube-dns"})
 INTRUDER = Pod("debug", NS, {"app": "debug"})  # any other pod of the namespace
 STRANGER = Pod("elsewhere", "default", {"app": "web"})
-EXECUTOR = Pod("executor", NS, {"spark-role": "executor"})
+# An executor pod as Spark makes it from the chart's pod template (spark.mode: kubernetes).
+EXECUTOR = Pod(
+    "executor",
+    NS,
+    {
+        "app.kubernetes.io/name": "tidemark",
+        "app.kubernetes.io/instance": "t",
+        "app.kubernetes.io/component": "executor",
+        "app.kubernetes.io/part-of": "tidemark",
+        "spark-role": "executor",
+    },
+)
 INTERNET = Pod("example.com", None)
 
 
@@ -127,6 +138,11 @@ def test_should_let_a_driver_and_its_executors_talk_when_executors_are_pods() ->
     assert can("spark-kubernetes.yaml", EXECUTOR, "aggregate", 7078)
     assert can("spark-kubernetes.yaml", "aggregate", INTERNET, 443), "the Kubernetes API"
     assert can("spark-kubernetes.yaml", EXECUTOR, CASSANDRA, 9042)
+    assert can("spark-kubernetes.yaml", EXECUTOR, KAFKA, 9092)
+    assert can("spark-kubernetes.yaml", EXECUTOR, "mysql", 3306)
+    assert can("spark-kubernetes.yaml", EXECUTOR, EXECUTOR, 7337), "shuffle between executors"
+    assert not can("spark-kubernetes.yaml", EXECUTOR, INTERNET, 80)
+    assert not can("spark-kubernetes.yaml", INTRUDER, EXECUTOR, 7079)
     assert not can("kind-default.yaml", "aggregate", EXECUTOR, 7079), "no executors, no such flow"
 
 

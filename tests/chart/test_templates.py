@@ -63,6 +63,17 @@ class TestSparkKubernetesMode:
         assert resources == {"pods", "services", "configmaps"}
         assert all(rule["apiGroups"] == [""] for rule in role["rules"])
 
+    def test_should_hand_the_driver_the_executors_pod_template(self) -> None:
+        docs = render_chart({"spark": {"mode": "kubernetes"}})
+        path = named(docs, "ConfigMap", "t-tidemark-jobs")["data"]["TIDEMARK_SPARK_EXECUTOR_POD_TEMPLATE"]
+        for cron in by_kind(docs, "CronJob"):
+            pod = cron["spec"]["jobTemplate"]["spec"]["template"]["spec"]
+            mounts = {m["name"]: m["mountPath"] for m in pod["containers"][0]["volumeMounts"]}
+            volumes = {v["name"]: v for v in pod["volumes"]}
+            source = volumes["spark-pod-template"]["configMap"]["name"]
+            assert path == f"{mounts['spark-pod-template']}/executor.yaml"
+            assert "executor.yaml" in named(docs, "ConfigMap", source)["data"]
+
     def test_should_grant_nothing_in_local_mode(self) -> None:
         docs = render_chart()
         assert not [r for r in by_kind(docs, "Role") if r["metadata"]["name"] == "t-tidemark-spark"]

@@ -48,8 +48,15 @@ containers:
     volumeMounts:
       - {name: checkpoints, mountPath: /var/lib/tidemark/checkpoints}
       - {name: tmp, mountPath: /tmp}
+      {{- if eq $.Values.spark.mode "kubernetes" }}
+      - {name: spark-pod-template, mountPath: /etc/tidemark/spark, readOnly: true}
+      {{- end }}
 volumes:
   - name: checkpoints
     persistentVolumeClaim: {claimName: {{ $fullname }}-checkpoints}
   - {name: tmp, emptyDir: {}}
+  {{- if eq $.Values.spark.mode "kubernetes" }}
+  - name: spark-pod-template
+    configMap: {name: {{ $fullname }}-spark-pod-template}
+  {{- end }}
 {{- end -}}
