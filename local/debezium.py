@@ -24,6 +24,9 @@ def config(database: str = "recruit", prefix: str = "tidemark", server_id: int =
         "database.password": stack.DEBEZIUM_PASSWORD,
         "database.server.id": str(server_id),
         "database.ssl.mode": "disable",
+        # As on Kubernetes: no table locks (the user has no LOCK TABLES grant); the snapshot
+        # reads in one consistent transaction.
+        "snapshot.locking.mode": "none",
         "topic.prefix": prefix,
         "database.include.list": database,
         "table.include.list": f"{database}.job",

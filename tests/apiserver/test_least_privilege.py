@@ -22,12 +22,14 @@ class Identity:
     namespace: str
     account: str
 
-    def can(self, verb: str, resource: str, where: str | None = None) -> bool:
-        """`resource` may name a subresource, as `pods/exec` (kubectl would read it as a pod's name)."""
+    def can(self, verb: str, resource: str, where: str | None = None, name: str | None = None) -> bool:
+        """`resource` may name a subresource, as `pods/exec` (kubectl would read it as a pod's
+        name); `name` asks about one object."""
         subject = f"--as=system:serviceaccount:{self.namespace}:{self.account}"
         kind, _, sub = resource.partition("/")
         extra = [f"--subresource={sub}"] if sub else []
-        done = self.cluster.kubectl("auth", "can-i", verb, kind, *extra, "-n", where or self.namespace, subject)
+        target = f"{kind}/{name}" if name else kind
+        done = self.cluster.kubectl("auth", "can-i", verb, target, *extra, "-n", where or self.namespace, subject)
         assert done.stdout.strip() in ("yes", "no"), done.stderr
         return done.stdout.strip() == "yes"
 
@@ -71,3 +73,18 @@ def test_should_refuse_the_spark_driver_anything_else(spark_driver: Identity, ve
 def test_should_keep_the_spark_driver_in_its_namespace(spark_driver: Identity) -> None:
     assert not spark_driver.can("create", "pods", "default")
     assert not spark_driver.can("list", "pods", "kube-system")
+
+
+@pytest.fixture(scope="module")
+def connect_workers(cluster: Cluster, operator_crds: subprocess.CompletedProcess[str]) -> Iterator[Identity]:
+    with cluster.namespace() as namespace:
+        cluster.apply(namespace, [CI / "kind-default.yaml"])
+        # Strimzi names the Connect workers' ServiceAccount <KafkaConnect name>-connect.
+        yield Identity(cluster, namespace, f"{RELEASE}-tidemark-connect-connect")
+
+
+def test_should_let_connect_read_the_debezium_password_and_no_other_secret(connect_workers: Identity) -> None:
+    assert connect_workers.can("get", "secrets", name=f"{RELEASE}-tidemark-mysql-debezium")
+    assert not connect_workers.can("get", "secrets", name=f"{RELEASE}-tidemark-mysql"), "it holds the root password"
+    assert not connect_workers.can("list", "secrets")
+    assert not connect_workers.can("get", "secrets", name=f"{RELEASE}-tidemark-superuser")

@@ -5,7 +5,9 @@ from __future__ import annotations
 import base64
 from typing import Any
 
-from .helm_template import by_kind, named, render_chart
+import pytest
+
+from .helm_template import RenderError, by_kind, named, render_chart
 
 
 def env_of(container: dict[str, Any]) -> dict[str, Any]:
@@ -96,7 +98,9 @@ class TestSecrets:
         assert secret["metadata"]["annotations"]["helm.sh/resource-policy"] == "keep"
 
     def test_should_use_a_named_existing_secret_instead(self) -> None:
-        docs = render_chart({"mysql": {"auth": {"existingSecret": "mine"}}})
+        docs = render_chart(
+            {"mysql": {"auth": {"existingSecret": "mine"}}, "kafkaConnect": {"connector": {"existingSecret": "cdc"}}}
+        )
         assert not [s for s in by_kind(docs, "Secret") if s["metadata"]["name"] == "t-tidemark-mysql"]
         cron = by_kind(docs, "CronJob")[0]
         env = env_of(cron["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"][0])
@@ -165,15 +169,11 @@ class TestConnector:
         docs = render_chart()
         connector = by_kind(docs, "KafkaConnector")[0]
         assert (
-            connector["spec"]["config"]["database.password"] == "${secrets:tidemark/t-tidemark-mysql:debezium-password}"
+            connector["spec"]["config"]["database.password"] == "${secrets:tidemark/t-tidemark-mysql-debezium:password}"
         )
         assert connector["spec"]["config"]["table.include.list"] == "recruit.job"
         connect = by_kind(docs, "KafkaConnect")[0]
         assert connect["spec"]["image"] == "tidemark/connect:0.1.0"
-        role = named(docs, "Role", "t-tidemark-connect-secrets")
-        assert role["rules"] == [
-            {"apiGroups": [""], "resources": ["secrets"], "resourceNames": ["t-tidemark-mysql"], "verbs": ["get"]}
-        ]
 
 
 class TestCassandra:
@@ -310,3 +310,42 @@ class TestChangeDataCaptureOnKubernetes:
         assert connector["schema.history.internal.kafka.topic"] == "tidemark.schema-history"
         streams = {t["spec"]["topicName"] for t in by_kind(docs, "KafkaTopic")}
         assert not {"tidemark", "tidemark.recruit.job", "tidemark.schema-history"} & streams
+
+
+class TestDebeziumAccount:
+    def test_should_connect_as_the_configured_user_with_a_password_from_its_own_secret(self) -> None:
+        docs = render_chart({"kafkaConnect": {"connector": {"user": "cdc"}}})
+        config = named(docs, "KafkaConnector", "t-tidemark-recruit-job")["spec"]["config"]
+        assert config["database.user"] == "cdc"
+        assert config["database.password"] == "${secrets:tidemark/t-tidemark-mysql-debezium:password}"
+        assert config["snapshot.locking.mode"] == "none", "its user may not lock tables"
+        secret = named(docs, "Secret", "t-tidemark-mysql-debezium")
+        assert set(secret["data"]) == {"password"}
+        mysql = named(docs, "Secret", "t-tidemark-mysql")["data"]
+        assert secret["data"]["password"] == mysql["debezium-password"], "the password MySQL gives the user"
+        init = named(docs, "ConfigMap", "t-tidemark-mysql")["data"]["10-users.sh"]
+        assert "CREATE USER IF NOT EXISTS 'cdc'@'%'" in init
+        assert (
+            "GRANT SELECT, RELOAD, SHOW DATABASES, REPLICATION SLAVE, REPLICATION CLIENT ON *.* TO 'cdc'@'%';" in init
+        )
+        assert "LOCK TABLES" not in init
+
+    def test_should_let_connect_read_only_that_secret(self) -> None:
+        role = named(render_chart(), "Role", "t-tidemark-connect-secrets")
+        assert role["rules"] == [
+            {
+                "apiGroups": [""],
+                "resources": ["secrets"],
+                "resourceNames": ["t-tidemark-mysql-debezium"],
+                "verbs": ["get"],
+            }
+        ]
+
+    def test_should_refuse_a_users_mysql_secret_without_one_for_debezium(self) -> None:
+        with pytest.raises(RenderError, match=r"kafkaConnect\.connector\.existingSecret is required"):
+            render_chart({"mysql": {"auth": {"existingSecret": "mine"}}})
+        docs = render_chart(
+            {"mysql": {"auth": {"existingSecret": "mine"}}, "kafkaConnect": {"connector": {"existingSecret": "cdc"}}}
+        )
+        assert "${secrets:tidemark/cdc:password}" in str(named(docs, "KafkaConnector", "t-tidemark-recruit-job"))
+        assert not [s for s in by_kind(docs, "Secret") if s["metadata"]["name"].startswith("t-tidemark-mysql")]

@@ -11,6 +11,8 @@ import urllib.parse
 import urllib.request
 from typing import Any
 
+import mysql.connector
+import pytest
 from kafka import KafkaConsumer, KafkaProducer
 from prometheus_client import CollectorRegistry, Gauge, push_to_gateway
 
@@ -113,6 +115,19 @@ def test_debezium_streams_a_mariadb_insert_to_kafka() -> None:
         http_json(f"{CONNECT_URL}/connectors/{name}", method="DELETE")
         cur.execute(f"DROP DATABASE {db}")
         conn.close()
+
+
+def test_debeziums_user_holds_the_chart_grants_and_no_lock() -> None:
+    conn = mysql_connect(user=stack.DEBEZIUM_USER, password=stack.DEBEZIUM_PASSWORD)
+    cur = conn.cursor()
+    cur.execute("SHOW GRANTS")
+    (grant,) = cur.fetchone()
+    # MariaDB names REPLICATION CLIENT "BINLOG MONITOR".
+    privileges = grant.split(" ON ")[0].removeprefix("GRANT ").split(", ")
+    assert sorted(privileges) == ["BINLOG MONITOR", "RELOAD", "REPLICATION SLAVE", "SELECT", "SHOW DATABASES"]
+    with pytest.raises(mysql.connector.errors.ProgrammingError, match=r"denied"):
+        cur.execute("LOCK TABLES mysql.db READ")
+    conn.close()
 
 
 def test_pushed_metric_is_queryable_in_prometheus() -> None:

@@ -78,6 +78,17 @@ capabilities:
 {{- .Values.mysql.auth.existingSecret | default (printf "%s-mysql" (include "tidemark.fullname" .)) -}}
 {{- end -}}
 
+{{/* The Secret (key `password`) of the MySQL user Debezium connects as. */}}
+{{- define "tidemark.debeziumSecret" -}}
+{{- if .Values.kafkaConnect.connector.existingSecret -}}
+{{- .Values.kafkaConnect.connector.existingSecret -}}
+{{- else if .Values.mysql.auth.existingSecret -}}
+{{- fail "kafkaConnect.connector.existingSecret is required with mysql.auth.existingSecret: name a Secret with the Debezium user's password (key `password`), the only one Connect may read" -}}
+{{- else -}}
+{{- include "tidemark.fullname" . }}-mysql-debezium
+{{- end -}}
+{{- end -}}
+
 {{- define "tidemark.pushgateway" -}}
 {{- if .Values.pushgateway.enabled -}}{{ include "tidemark.fullname" . }}-pushgateway:9091{{- end -}}
 {{- end -}}
