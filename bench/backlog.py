@@ -29,7 +29,7 @@ from kafka import KafkaProducer
 
 from bench.pipeline import OUT, Bench, environment
 from bench.probe import tree_rss_mib
-from local import stack
+from local import kafka_users, stack
 from producer.beacons import timeuuid_at
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -87,7 +87,9 @@ def main(argv: list[str]) -> int:
 
     beacons = backlog(args.hours, args.keys_per_minute)
     started = time.monotonic()
-    producer = KafkaProducer(bootstrap_servers=env["TIDEMARK_KAFKA_BOOTSTRAP"], acks="all", linger_ms=20)
+    producer = KafkaProducer(
+        **kafka_users.kafka_python(env["TIDEMARK_KAFKA_BOOTSTRAP"], kafka_users.PRODUCER), acks="all", linger_ms=20
+    )
     for b in beacons:
         producer.send(env["TIDEMARK_TRACKING_TOPIC"], orjson.dumps(b))
     producer.flush()

@@ -19,7 +19,7 @@ from cassandra.cluster import Cluster
 from cassandra.policies import RoundRobinPolicy
 from kafka import KafkaConsumer
 
-from local import stack
+from local import kafka_users, stack
 
 
 def main(argv: list[str]) -> int:
@@ -47,7 +47,8 @@ def main(argv: list[str]) -> int:
     )
     consumer = KafkaConsumer(
         *args.topic,
-        bootstrap_servers=f"{stack.HOST}:{stack.PORTS['kafka']}",
+        # The naive reader is given the jobs' identity: the same ACLs as ingest.
+        **kafka_users.kafka_python(f"{stack.HOST}:{stack.PORTS['kafka']}", kafka_users.JOBS),
         auto_offset_reset="earliest",
         enable_auto_commit=False,
         consumer_timeout_ms=30_000,

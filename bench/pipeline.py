@@ -47,7 +47,7 @@ from kafka import KafkaProducer
 
 from bench import report
 from bench.probe import Freshness, percentile, stack_rss_mib, tree_rss_by_command, tree_rss_mib
-from local import cleanup, stack
+from local import cleanup, kafka_users, stack
 from local import topics as kafka_topics
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -168,7 +168,11 @@ def send_backdated(bench: Bench, events: int, hours_ago: int) -> None:
 
     at = datetime.now(timezone.utc).replace(minute=10, second=30, microsecond=0) - timedelta(hours=hours_ago)
     beacons = BeaconFactory(synthetic_catalog(500, 20, hours_ago), Mix(late_rate=0), hours_ago)
-    producer = KafkaProducer(bootstrap_servers=bench.env["TIDEMARK_KAFKA_BOOTSTRAP"], acks="all", linger_ms=20)
+    producer = KafkaProducer(
+        **kafka_users.kafka_python(bench.env["TIDEMARK_KAFKA_BOOTSTRAP"], kafka_users.PRODUCER),
+        acks="all",
+        linger_ms=20,
+    )
     for beacon in beacons.stream(events, at, spread=timedelta(seconds=20)):
         producer.send(bench.env["TIDEMARK_TRACKING_TOPIC"], orjson.dumps(beacon))
     producer.flush()

@@ -24,6 +24,7 @@ from pyspark.sql.streaming.query import StreamingQuery
 
 from jobs import aggregate, layout, offsets
 from jobs.alive import stalled
+from jobs.kafka_auth import kafka_python_options, spark_options
 from jobs.metrics import RunMetrics
 from jobs.settings import JobSettings
 from jobs.spec import Placement, StreamSpec
@@ -38,6 +39,8 @@ def kafka_stream(spark: SparkSession, settings: JobSettings, topics: tuple[str, 
     return (
         spark.readStream.format("kafka")
         .option("kafka.bootstrap.servers", settings.kafka_bootstrap)
+        .options(**spark_options(settings))
+        .option("groupIdPrefix", settings.kafka_group_prefix)
         .option("subscribe", ",".join(topics))
         .option("startingOffsets", settings.kafka_starting_offsets)
         .option("maxOffsetsPerTrigger", str(settings.max_offsets_per_trigger))
@@ -223,7 +226,8 @@ def heartbeat(queries: list[StreamingQuery], settings: JobSettings, metrics: Run
 
 
 def existing_topics(settings: JobSettings) -> set[str]:
-    admin = KafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap.split(","))
+    # The jobs' user sees only the topics it may read: one it may not is reported as missing.
+    admin = KafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap.split(","), **kafka_python_options(settings))
     try:
         return set(admin.list_topics())
     finally:
@@ -238,7 +242,12 @@ def run(settings: JobSettings, spark: SparkSession, metrics: RunMetrics, streams
         if missing:
             # Subscribing would make a broker that auto-creates topics create it mid-query, and
             # the query fails on the partition that has no leader yet: wait for a producer.
-            log.info("%s: topic %s does not exist yet; nothing to ingest", spec.name, ", ".join(missing))
+            log.info(
+                "%s: topic %s does not exist yet, or the Kafka user %s may not read it; nothing to ingest",
+                spec.name,
+                ", ".join(missing),
+                settings.kafka_username,
+            )
             continue
         specs.append(spec)
     with closing(mysql_connection(settings)) as conn:
@@ -265,7 +274,11 @@ def run(settings: JobSettings, spark: SparkSession, metrics: RunMetrics, streams
 
 def kafka_lag(settings: JobSettings, processed: dict[str, dict[str, int]]) -> dict[str, int]:
     """Records on each topic's partitions beyond the offsets this run processed (one query)."""
-    consumer = KafkaConsumer(bootstrap_servers=settings.kafka_bootstrap.split(","), enable_auto_commit=False)
+    consumer = KafkaConsumer(
+        bootstrap_servers=settings.kafka_bootstrap.split(","),
+        enable_auto_commit=False,
+        **kafka_python_options(settings),
+    )
     try:
         partitions = [TopicPartition(t, p) for t in processed for p in consumer.partitions_for_topic(t) or []]
         ends = consumer.end_offsets(partitions)

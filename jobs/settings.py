@@ -13,15 +13,23 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from jobs.kafka_auth import KafkaAccess
+
 CassandraConsistency = Literal["ONE", "LOCAL_ONE", "QUORUM", "LOCAL_QUORUM", "EACH_QUORUM", "ALL"]
 
 ENV_PREFIX = "TIDEMARK_"
 
 
-class JobSettings(BaseSettings):
+class JobSettings(KafkaAccess):
     model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="ignore")
 
     kafka_bootstrap: str = "127.0.0.1:19092"
+    # The jobs' Kafka user (KafkaAccess): the chart's <release>-jobs KafkaUser, the local stack's
+    # tidemark-jobs. It may read the streams' and the CDC topic, nothing else.
+    kafka_username: str = "tidemark-jobs"
+    kafka_password: SecretStr = SecretStr("tidemark-jobs")
+    # Spark's consumers name their groups with this prefix: the jobs' ACLs allow exactly it.
+    kafka_group_prefix: str = Field(default="tidemark-jobs", min_length=1)
 
     # Per stream (jobs/streams): TIDEMARK_<STREAM>_ENABLED, _TOPIC (comma-separated when the
     # stream reads several) and _RETENTION_DAYS (raw TTL and how old an event may be; unset =

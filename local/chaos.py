@@ -150,9 +150,11 @@ class Producers:
     def _producer(self) -> Any:
         from confluent_kafka import Producer
 
+        from local import kafka_users
+
         return Producer(
             {
-                "bootstrap.servers": self.env["TIDEMARK_KAFKA_BOOTSTRAP"],
+                **kafka_users.librdkafka(self.env["TIDEMARK_KAFKA_BOOTSTRAP"], kafka_users.PRODUCER),
                 "acks": "all",
                 "enable.idempotence": True,
                 "linger.ms": 20,
@@ -403,6 +405,7 @@ class Chaos:
         orders.upsert_customers(shop, orders.synthetic_customers(customers, self.args.seed))
         shop.close()
         config = debezium.config(f"{self.name}_recruit", self.name, server_id=random.randrange(10_000, 1_000_000))
+        debezium.grant(self.name)
         self.connect_call(f"/connectors/{self.name}/config", config, "PUT")
 
     def connect_call(self, path: str, body: Any = None, method: str = "GET") -> Any:
@@ -604,7 +607,9 @@ class Chaos:
                 for topic, by_partition in offsets.items():
                     committed |= {(topic, int(part)): offset for part, offset in by_partition.items()}
         topics = [topic_of(self.env, s, p) for s in STREAMS for p in PARTS[s]]
-        consumer = KafkaConsumer(bootstrap_servers=self.env["TIDEMARK_KAFKA_BOOTSTRAP"])
+        from local import kafka_users
+
+        consumer = KafkaConsumer(**kafka_users.kafka_python(self.env["TIDEMARK_KAFKA_BOOTSTRAP"]))
         try:
             partitions = [TopicPartition(t, p) for t in topics for p in consumer.partitions_for_topic(t) or ()]
             ends = consumer.end_offsets(partitions)

@@ -14,7 +14,7 @@ from cassandra.cluster import Cluster
 from cassandra.policies import RoundRobinPolicy
 from kafka import KafkaAdminClient
 
-from local import stack
+from local import kafka_users, stack
 
 
 def drop(names: Iterable[str]) -> None:
@@ -28,7 +28,7 @@ def drop(names: Iterable[str]) -> None:
     conn = mysql.connector.connect(
         host=stack.HOST, port=stack.PORTS["mariadb"], user=stack.APP_USER, password=stack.APP_PASSWORD, autocommit=True
     )
-    admin = KafkaAdminClient(bootstrap_servers=f"{stack.HOST}:{stack.PORTS['kafka']}")
+    admin = KafkaAdminClient(**kafka_users.kafka_python(f"{stack.HOST}:{stack.PORTS['kafka']}"))
     try:
         topics = admin.list_topics()
         cursor = conn.cursor()

@@ -9,7 +9,7 @@ import urllib.error
 import urllib.request
 from typing import Any
 
-from local import stack
+from local import kafka_users, stack
 
 NAME = "tidemark-recruit"
 
@@ -36,7 +36,18 @@ def config(database: str = "recruit", prefix: str = "tidemark", server_id: int =
         # change topics from these (the schema-history topic Debezium creates itself).
         "topic.creation.default.replication.factor": "-1",  # the broker default
         "topic.creation.default.partitions": "1",
+        # The schema history's own producer and consumer authenticate as Connect does.
+        **{
+            f"schema.history.internal.{client}.{key}": value
+            for client in ("producer", "consumer")
+            for key, value in stack.connect_client().items()
+        },
     }
+
+
+def grant(prefix: str) -> None:
+    """Lets Connect own the topics under `prefix` and the jobs read them (local/kafka_users.py)."""
+    kafka_users.grant(f"{stack.HOST}:{stack.PORTS['kafka']}", kafka_users.cdc_acls(prefix))
 
 
 def _call(path: str, body: dict[str, Any] | None = None, method: str = "GET") -> Any:

@@ -79,9 +79,11 @@ def job_settings() -> JobSettings:
 def send_malformed() -> None:
     from kafka import KafkaProducer
 
+    from local import kafka_users
+
     settings = job_settings()
     topics = {"tracking": settings.tracking_topic, "ads": settings.ads_topic}
-    producer = KafkaProducer(bootstrap_servers=settings.kafka_bootstrap)
+    producer = KafkaProducer(**kafka_users.kafka_python(settings.kafka_bootstrap, kafka_users.PRODUCER))
     for stream, payloads in MALFORMED.items():
         for payload in payloads:
             producer.send(topics[stream], payload)

@@ -29,7 +29,7 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 if str(ROOT) not in sys.path:  # run as a script (`python local/stack.py`): make `local` importable
     sys.path.insert(0, str(ROOT))
-from local import pidfile  # noqa: E402
+from local import kafka_users, pidfile  # noqa: E402
 
 STACK = Path(os.environ.get("TIDEMARK_STACK_DIR", ROOT / ".stack")).resolve()
 CACHE = Path(os.environ.get("TIDEMARK_CACHE_DIR", Path.home() / ".cache" / "tidemark"))
@@ -340,21 +340,47 @@ def write(path: Path, text: str) -> Path:
     return path
 
 
+def jaas(module: str, user: str, **extra: str) -> str:
+    fields = " ".join(
+        f'{k}="{v}"' for k, v in {"username": user, "password": kafka_users.password(user), **extra}.items()
+    )
+    return f"{module} required {fields};"
+
+
+SCRAM_MODULE = "org.apache.kafka.common.security.scram.ScramLoginModule"
+PLAIN_MODULE = "org.apache.kafka.common.security.plain.PlainLoginModule"
+
+
 def prepare_kafka() -> list[str]:
     libs = jars("kafka")
     conf = STACK / "conf"
     data = STACK / "data" / "kafka"
+    admin = kafka_users.ADMIN
+    # PLAIN's server side lists its users as user_<name>="<password>".
+    controller_jaas = jaas(PLAIN_MODULE, admin, **{f"user_{admin}": kafka_users.password(admin)})
     props = write(
         conf / "kafka.properties",
         f"""\
 process.roles=broker,controller
 node.id=1
 controller.quorum.voters=1@{HOST}:{PORTS["kafka_controller"]}
-listeners=PLAINTEXT://{HOST}:{PORTS["kafka"]},CONTROLLER://{HOST}:{PORTS["kafka_controller"]}
-advertised.listeners=PLAINTEXT://{HOST}:{PORTS["kafka"]}
+# As on Kubernetes (the chart's Kafka): every client authenticates with SCRAM-SHA-512 as its own
+# user and may do only what its ACLs allow (local/kafka_users.py). The controller listener takes
+# PLAIN: SCRAM credentials live in the metadata the controller serves, so it cannot use them.
+listeners=CLIENT://{HOST}:{PORTS["kafka"]},CONTROLLER://{HOST}:{PORTS["kafka_controller"]}
+advertised.listeners=CLIENT://{HOST}:{PORTS["kafka"]}
 controller.listener.names=CONTROLLER
-inter.broker.listener.name=PLAINTEXT
-listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT
+inter.broker.listener.name=CLIENT
+listener.security.protocol.map=CLIENT:SASL_PLAINTEXT,CONTROLLER:SASL_PLAINTEXT
+sasl.mechanism.inter.broker.protocol=SCRAM-SHA-512
+sasl.mechanism.controller.protocol=PLAIN
+listener.name.client.sasl.enabled.mechanisms=SCRAM-SHA-512
+listener.name.client.scram-sha-512.sasl.jaas.config={jaas(SCRAM_MODULE, admin)}
+listener.name.controller.sasl.enabled.mechanisms=PLAIN
+listener.name.controller.plain.sasl.jaas.config={controller_jaas}
+authorizer.class.name=org.apache.kafka.metadata.authorizer.StandardAuthorizer
+super.users=User:{admin}
+allow.everyone.if.no.acl.found=false
 log.dirs={data}
 num.partitions=3
 # As on Kubernetes (the chart's broker): topics exist because something created them on purpose
@@ -371,14 +397,26 @@ log.retention.hours=168
     )
     log4j = write(conf / "log4j2.properties", LOG4J2)
     base = [f"-Dlog4j2.configurationFile={log4j}", "-cp", f"{libs}/*"]
+    scram = data / ".scram-users"
+    if (data / "meta.properties").exists() and not scram.exists():
+        # Formatted before the broker authenticated: its metadata has no SCRAM users. Local
+        # data is disposable; format it again with them.
+        print("  kafka: storage predates SCRAM users; formatting it afresh", file=sys.stderr, flush=True)
+        shutil.rmtree(data)
     if not (data / "meta.properties").exists():
+        users = [
+            arg
+            for user in kafka_users.USERS
+            for arg in ("--add-scram", f"SCRAM-SHA-512=[name={user},password={kafka_users.password(user)}]")
+        ]
         fmt = subprocess.run(
-            java(*base, "kafka.tools.StorageTool", "format", "-t", uuid_for_kafka(), "-c", str(props)),
+            java(*base, "kafka.tools.StorageTool", "format", "-t", uuid_for_kafka(), "-c", str(props), *users),
             capture_output=True,
             text=True,
         )
         if fmt.returncode != 0:
             raise StackError(f"formatting Kafka's storage failed:\n{fmt.stdout}{fmt.stderr}")
+        scram.write_text("\n".join(kafka_users.USERS) + "\n")
     return java("-Xms512m", "-Xmx512m", *base, "kafka.Kafka", str(props))
 
 
@@ -394,7 +432,7 @@ def kafka_ready() -> bool:
     from kafka import KafkaAdminClient
 
     try:
-        admin = KafkaAdminClient(bootstrap_servers=f"{HOST}:{PORTS['kafka']}", request_timeout_ms=3000)
+        admin = KafkaAdminClient(**kafka_users.kafka_python(f"{HOST}:{PORTS['kafka']}"), request_timeout_ms=3000)
         admin.list_topics()
         admin.close()
     except Exception:  # noqa: BLE001 - any failure means "not yet"
@@ -415,16 +453,16 @@ def prepare_connect() -> list[str]:
         STACK / "conf" / "connect.properties",
         f"""\
 bootstrap.servers={HOST}:{PORTS["kafka"]}
-group.id=tidemark-connect
-listeners=http://{HOST}:{PORTS["connect"]}
+group.id={kafka_users.CONNECT_GROUP}
+{connect_worker_sasl()}listeners=http://{HOST}:{PORTS["connect"]}
 plugin.path={plugins}
 key.converter=org.apache.kafka.connect.json.JsonConverter
 value.converter=org.apache.kafka.connect.json.JsonConverter
 key.converter.schemas.enable=false
 value.converter.schemas.enable=false
-config.storage.topic=_connect-configs
-offset.storage.topic=_connect-offsets
-status.storage.topic=_connect-status
+config.storage.topic={kafka_users.CONNECT_INTERNAL_PREFIX}configs
+offset.storage.topic={kafka_users.CONNECT_INTERNAL_PREFIX}offsets
+status.storage.topic={kafka_users.CONNECT_INTERNAL_PREFIX}status
 config.storage.replication.factor=1
 offset.storage.replication.factor=1
 status.storage.replication.factor=1
@@ -440,6 +478,30 @@ offset.flush.interval.ms=2000
         f"{libs}/*",
         "org.apache.kafka.connect.cli.ConnectDistributed",
         str(props),
+    )
+
+
+def kafka_acls() -> None:
+    """The clients' standing ACLs, and the default CDC prefix's (the demo's connector)."""
+    bootstrap = f"{HOST}:{PORTS['kafka']}"
+    kafka_users.grant(bootstrap, kafka_users.base_acls() + kafka_users.cdc_acls("tidemark"))
+
+
+def connect_client(user: str = kafka_users.CONNECT) -> dict[str, str]:
+    """A Java Kafka client's SCRAM settings (Connect's worker and its connectors' clients)."""
+    return {
+        "security.protocol": "SASL_PLAINTEXT",
+        "sasl.mechanism": "SCRAM-SHA-512",
+        "sasl.jaas.config": jaas(SCRAM_MODULE, user),
+    }
+
+
+def connect_worker_sasl() -> str:
+    """A Connect worker's properties for its own clients and those it gives connectors."""
+    return "".join(
+        f"{prefix}{key}={value}\n"
+        for prefix in ("", "producer.", "consumer.", "admin.")
+        for key, value in connect_client().items()
     )
 
 
@@ -641,7 +703,7 @@ scrape_configs:
 
 SERVICES = [
     Service("mariadb", PORTS["mariadb"], prepare_mariadb, mariadb_ready, 60, mariadb_users),
-    Service("kafka", PORTS["kafka"], prepare_kafka, kafka_ready, 90),
+    Service("kafka", PORTS["kafka"], prepare_kafka, kafka_ready, 90, kafka_acls),
     Service("cassandra", PORTS["cassandra"], prepare_cassandra, lambda: port_open(PORTS["cassandra"]), 180),
     Service("connect", PORTS["connect"], prepare_connect, connect_ready, 120),
     Service(
@@ -723,6 +785,7 @@ def up(names: list[str]) -> None:
         pid = service.pid()
         if pid is not None:
             wait_ready(service, None)
+            service.after_start()  # idempotent: an older stack gets today's accounts and grants
             print(f"{service.name:12} already up (pid {pid}, port {service.port})")
             continue
         t0 = time.monotonic()

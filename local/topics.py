@@ -18,13 +18,17 @@ from kafka.errors import TopicAlreadyExistsError
 
 from jobs.settings import JobSettings
 from jobs.streams import STREAMS
+from local import kafka_users
 
 PARTITIONS = 3  # as the chart's KafkaTopics default (streams.<name>.partitions)
 
 
 def ensure(bootstrap: str, topics: Iterable[str], partitions: int = PARTITIONS) -> list[str]:
-    """Creates the topics that do not exist yet; returns those it created."""
-    admin = KafkaAdminClient(bootstrap_servers=bootstrap.split(","), request_timeout_ms=30_000)
+    """Creates the topics that do not exist yet, and lets the producer write and the jobs read
+    each of them (as the chart's KafkaUsers do); returns those it created."""
+    topics = list(topics)
+    kafka_users.grant(bootstrap, [acl for topic in topics for acl in kafka_users.stream_topic_acls(topic)])
+    admin = KafkaAdminClient(**kafka_users.kafka_python(bootstrap), request_timeout_ms=30_000)
     try:
         missing = sorted(set(topics) - set(admin.list_topics()))
         created = []

@@ -12,6 +12,7 @@ import orjson
 from confluent_kafka import KafkaError, Message, Producer
 from prometheus_client import Counter, Histogram
 
+from jobs.kafka_auth import librdkafka_options
 from producer.settings import ProducerSettings
 
 EVENTS_SENT = Counter("tidemark_producer_events_sent", "Events acknowledged by Kafka", ["stream"])
@@ -47,6 +48,7 @@ class Sender:
         self.producer = Producer(
             {
                 "bootstrap.servers": settings.kafka_bootstrap,
+                **librdkafka_options(settings),
                 "acks": "all",
                 "enable.idempotence": True,
                 "linger.ms": settings.producer_linger_ms,

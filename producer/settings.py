@@ -6,15 +6,19 @@ import sys
 from typing import Literal
 
 from pydantic import Field, SecretStr, ValidationError, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import SettingsConfigDict
 
+from jobs.kafka_auth import KafkaAccess
 from jobs.settings import ENV_PREFIX, describe
 
 
-class ProducerSettings(BaseSettings):
+class ProducerSettings(KafkaAccess):
     model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="ignore")
 
     kafka_bootstrap: str = "127.0.0.1:19092"
+    # The producer's Kafka user (KafkaAccess): it may write the streams' topics, nothing else.
+    kafka_username: str = "tidemark-producer"
+    kafka_password: SecretStr = SecretStr("tidemark-producer")
     # Which stream this producer feeds: one producer process per stream.
     producer_stream: Literal["tracking", "ads", "orders", "userlogs"] = "tracking"
     tracking_topic: str = "tidemark.tracking"

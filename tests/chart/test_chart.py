@@ -134,6 +134,7 @@ def env_names(spec: dict[str, Any], configmaps: dict[str, dict[str, str]]) -> di
 # Settings whose defaults only make sense on a laptop: a cluster must always give them.
 JOB_REQUIRED = {
     "kafka_bootstrap",
+    "kafka_security_protocol",
     "cassandra_hosts",
     "cassandra_port",
     "mysql_host",
@@ -143,7 +144,14 @@ JOB_REQUIRED = {
     "pushgateway",
     "spark_master",
 }
-PRODUCER_REQUIRED = {"kafka_bootstrap", "mysql_host", "mysql_port", "mysql_password", "producer_metrics_port"}
+PRODUCER_REQUIRED = {
+    "kafka_bootstrap",
+    "kafka_security_protocol",
+    "mysql_host",
+    "mysql_port",
+    "mysql_password",
+    "producer_metrics_port",
+}
 
 
 class TestEnvContract:

@@ -7,7 +7,9 @@ from typing import Any
 
 import pytest
 
-from .helm_template import RenderError, by_kind, named, render_chart
+from .helm_template import CHART, RenderError, by_kind, named, render_chart
+
+CI = CHART / "ci"
 
 
 def env_of(container: dict[str, Any]) -> dict[str, Any]:
@@ -312,6 +314,122 @@ class TestChangeDataCaptureOnKubernetes:
         assert not {"tidemark", "tidemark.recruit.job", "tidemark.schema-history"} & streams
 
 
+def acls(user: dict[str, Any]) -> set[tuple[str, str, str, tuple[str, ...]]]:
+    """A KafkaUser's ACLs as (resource type, name, pattern, operations)."""
+    return {
+        (
+            a["resource"]["type"],
+            a["resource"].get("name", ""),
+            a["resource"].get("patternType", "literal"),
+            tuple(sorted(a["operations"])),
+        )
+        for a in user["spec"]["authorization"]["acls"]
+    }
+
+
+STREAM_TOPICS = (
+    "tidemark.tracking",
+    "ad_topic",
+    "orderstopicdemo",
+    "user_session_logs",
+    "user_auth_logs",
+    "user_activity_logs",
+)
+
+
+class TestKafkaAuthentication:
+    def test_should_authenticate_every_client_and_authorize_by_acl(self) -> None:
+        kafka = named(render_chart(), "Kafka", "t-tidemark")["spec"]
+        assert [listener["authentication"] for listener in kafka["kafka"]["listeners"]] == [{"type": "scram-sha-512"}]
+        assert kafka["kafka"]["authorization"] == {"type": "simple"}
+        assert "userOperator" in kafka["entityOperator"], "nothing would reconcile the KafkaUsers"
+
+    def test_should_let_the_producer_write_exactly_the_enabled_streams_topics(self) -> None:
+        docs = render_chart({"streams": {"ads": {"enabled": False}}})
+        user = named(docs, "KafkaUser", "t-tidemark-producer")
+        assert user["metadata"]["labels"]["strimzi.io/cluster"] == "t-tidemark"
+        assert user["spec"]["authentication"] == {"type": "scram-sha-512"}
+        assert acls(user) == {("topic", t, "literal", ("Describe", "Write")) for t in STREAM_TOPICS if t != "ad_topic"}
+
+    def test_should_let_the_jobs_read_the_streams_and_the_cdc_topic_in_their_groups(self) -> None:
+        docs = render_chart()
+        assert acls(named(docs, "KafkaUser", "t-tidemark-jobs")) == {
+            *(("topic", t, "literal", ("Describe", "Read")) for t in STREAM_TOPICS),
+            ("topic", "tidemark.recruit.job", "literal", ("Describe", "Read")),
+            ("group", "t-tidemark-jobs", "prefix", ("Describe", "Read")),
+        }
+        assert named(docs, "ConfigMap", "t-tidemark-jobs")["data"]["TIDEMARK_KAFKA_GROUP_PREFIX"] == "t-tidemark-jobs"
+
+    def test_should_let_connect_own_its_topics_and_debeziums_only(self) -> None:
+        docs = render_chart({"kafkaConnect": {"connector": {"topicPrefix": "cdc"}}})
+        everything = ("Create", "Describe", "DescribeConfigs", "Read", "Write")
+        assert acls(named(docs, "KafkaUser", "t-tidemark-connect")) == {
+            ("group", "t-tidemark-connect", "literal", ("Describe", "Read")),
+            ("topic", "t-tidemark-connect-configs", "literal", everything),
+            ("topic", "t-tidemark-connect-offsets", "literal", everything),
+            ("topic", "t-tidemark-connect-status", "literal", everything),
+            ("topic", "cdc", "prefix", everything),
+            ("group", "cdc", "prefix", ("Describe", "Read")),
+            ("cluster", "", "literal", ("DescribeConfigs",)),
+        }
+        connect = named(docs, "KafkaConnect", "t-tidemark-connect")["spec"]
+        assert connect["authentication"] == {
+            "type": "scram-sha-512",
+            "username": "t-tidemark-connect",
+            "passwordSecret": {"secretName": "t-tidemark-connect", "password": "password"},
+        }
+        config = named(docs, "KafkaConnector", "t-tidemark-recruit-job")["spec"]["config"]
+        for client in ("producer", "consumer"):
+            assert config[f"schema.history.internal.{client}.security.protocol"] == "SASL_PLAINTEXT"
+            assert config[f"schema.history.internal.{client}.sasl.jaas.config"] == (
+                "org.apache.kafka.common.security.scram.ScramLoginModule required "
+                'username="t-tidemark-connect" password="${secrets:tidemark/t-tidemark-connect:password}";'
+            )
+
+    def test_should_give_each_process_its_own_users_password_from_strimzis_secret(self) -> None:
+        docs = render_chart()
+        seen = {}
+        for kind in ("Deployment", "CronJob", "Job"):
+            for doc in by_kind(docs, kind):
+                spec = doc["spec"]["template"]["spec"] if kind != "CronJob" else None
+                spec = spec or doc["spec"]["jobTemplate"]["spec"]["template"]["spec"]
+                for container in spec["containers"]:
+                    env = env_of(container)
+                    if container.get("command", [])[:2] != ["python", "-m"]:
+                        continue
+                    client = "producer" if container["command"][2] == "producer" else "jobs"
+                    assert env["TIDEMARK_KAFKA_SECURITY_PROTOCOL"] == "SASL_PLAINTEXT"
+                    assert env["TIDEMARK_KAFKA_SASL_MECHANISM"] == "SCRAM-SHA-512"
+                    assert env["TIDEMARK_KAFKA_USERNAME"] == f"t-tidemark-{client}"
+                    ref = env["TIDEMARK_KAFKA_PASSWORD"]["secretKeyRef"]
+                    assert ref == {"name": f"t-tidemark-{client}", "key": "password"}
+                    seen[doc["metadata"]["name"]] = client
+        assert set(seen.values()) == {"producer", "jobs"} and len(seen) >= 6
+
+    def test_should_log_in_to_an_external_kafka_with_the_users_own_secrets(self) -> None:
+        docs = render_chart(values_files=[CI / "external-stores.yaml"], api_versions=())
+        assert not by_kind(docs, "KafkaUser")
+        producer = named(docs, "Deployment", "t-tidemark-producer-tracking")["spec"]["template"]["spec"]
+        env = env_of(producer["containers"][0])
+        assert env["TIDEMARK_KAFKA_USERNAME"] == "tidemark-producer"
+        assert env["TIDEMARK_KAFKA_PASSWORD"]["secretKeyRef"] == {"name": "kafka-producer", "key": "password"}
+
+    def test_should_refuse_an_external_sasl_kafka_without_a_password_secret(self) -> None:
+        values = {"kafka": {"external": {"enabled": True, "bootstrapServers": "k:9092"}}}
+        with pytest.raises(RenderError, match=r"kafka\.external\.users\.(jobs|producer)\.existingSecret is required"):
+            render_chart(values)
+
+    def test_should_give_no_login_to_a_plaintext_external_kafka(self) -> None:
+        values = {
+            "kafka": {"external": {"enabled": True, "bootstrapServers": "k:9092", "securityProtocol": "PLAINTEXT"}}
+        }
+        config = named(render_chart(values), "ConfigMap", "t-tidemark-jobs")["data"]
+        ingest = named(render_chart(values), "Deployment", "t-tidemark-ingest")["spec"]["template"]["spec"]
+        env = env_of(ingest["containers"][0])
+        assert env["TIDEMARK_KAFKA_SECURITY_PROTOCOL"] == "PLAINTEXT"
+        assert "TIDEMARK_KAFKA_PASSWORD" not in env and config["TIDEMARK_KAFKA_GROUP_PREFIX"]
+
+
 class TestDebeziumAccount:
     def test_should_connect_as_the_configured_user_with_a_password_from_its_own_secret(self) -> None:
         docs = render_chart({"kafkaConnect": {"connector": {"user": "cdc"}}})
@@ -336,7 +454,8 @@ class TestDebeziumAccount:
             {
                 "apiGroups": [""],
                 "resources": ["secrets"],
-                "resourceNames": ["t-tidemark-mysql-debezium"],
+                # ...and its own Kafka login, for Debezium's schema-history clients.
+                "resourceNames": ["t-tidemark-mysql-debezium", "t-tidemark-connect"],
                 "verbs": ["get"],
             }
         ]

@@ -16,7 +16,7 @@ import orjson
 import pytest
 import yaml
 
-from local import debezium, stack, topics
+from local import debezium, kafka_users, stack, topics
 from producer.ads import AdEventFactory
 from tests.integration.conftest import (
     KAFKA,
@@ -153,7 +153,7 @@ def test_jobs_image_migrates_ingests_and_aggregates_into_mariadb(container: Any)
     beacons = list(factory(71).stream(600, datetime.now(timezone.utc), spread=timedelta(minutes=10)))
     ads = list(AdEventFactory(seed=72, ads=6).stream(300, datetime.now(timezone.utc)))
     topics.ensure(KAFKA, [f"{name}.tracking", f"{name}.ads"])
-    producer = KafkaProducer(bootstrap_servers=KAFKA, acks="all")
+    producer = KafkaProducer(**kafka_users.kafka_python(KAFKA, kafka_users.PRODUCER), acks="all")
     for b in beacons:
         producer.send(f"{name}.tracking", orjson.dumps(b))
     for key, value in ads:
@@ -183,13 +183,16 @@ def test_jobs_image_migrates_ingests_and_aggregates_into_mariadb(container: Any)
 def test_connect_image_loads_the_debezium_plugin_and_streams_changes(container: Any, tmp_path: Path) -> None:
     name = unique("img")
     port = 18099
+    internal = f"{kafka_users.CONNECT_INTERNAL_PREFIX}{name}-"
     (tmp_path / "connect.properties").write_text(
-        f"bootstrap.servers={KAFKA}\ngroup.id={name}\nlisteners=http://127.0.0.1:{port}\n"
-        "plugin.path=/opt/kafka/plugins\n"
+        f"bootstrap.servers={KAFKA}\ngroup.id={kafka_users.CONNECT_GROUP}-{name}\nlisteners=http://127.0.0.1:{port}\n"
+        + stack.connect_worker_sasl()
+        + "plugin.path=/opt/kafka/plugins\n"
         "key.converter=org.apache.kafka.connect.json.JsonConverter\n"
         "value.converter=org.apache.kafka.connect.json.JsonConverter\n"
         "key.converter.schemas.enable=false\nvalue.converter.schemas.enable=false\n"
-        f"config.storage.topic={name}-configs\noffset.storage.topic={name}-offsets\nstatus.storage.topic={name}-status\n"
+        f"config.storage.topic={internal}configs\noffset.storage.topic={internal}offsets\n"
+        f"status.storage.topic={internal}status\n"
         "config.storage.replication.factor=1\noffset.storage.replication.factor=1\nstatus.storage.replication.factor=1\n"
     )
     (tmp_path / "log4j2.properties").write_text(stack.LOG4J2)

@@ -16,7 +16,7 @@ import pytest
 from cassandra.cluster import Cluster, Session
 from cassandra.policies import RoundRobinPolicy
 
-from local import cleanup, stack
+from local import cleanup, debezium, stack
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -117,7 +117,9 @@ def connector_task_state(connect_url: str, name: str) -> str | None:
 
 
 def create_connector(connect_url: str, name: str, config: dict[str, str]) -> None:
-    """POSTs a connector, retrying while Connect rebalances (it answers 409 meanwhile)."""
+    """POSTs a connector, retrying while Connect rebalances (it answers 409 meanwhile), after
+    granting Connect its topics and the jobs their read (as the chart's KafkaUsers do)."""
+    debezium.grant(config["topic.prefix"])
 
     def attempt() -> bool:
         body = json.dumps({"name": name, "config": config}).encode()

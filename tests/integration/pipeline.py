@@ -20,7 +20,7 @@ from jobs import aggregate, backfill, dims, ingest, migrate
 from jobs.metrics import RunMetrics
 from jobs.settings import JobSettings
 from jobs.streams import STREAMS
-from local import stack, topics
+from local import kafka_users, stack, topics
 from tests.oracle import Key
 
 from .conftest import KAFKA, ROOT, eventually, mysql_connect, unique
@@ -88,7 +88,7 @@ class Pipeline:
 
     def send_messages(self, stream: str, messages: list[tuple[bytes | None, bytes]]) -> None:
         topics.ensure(KAFKA, [f"{self.name}.{stream}"])  # as the chart's KafkaTopic would
-        producer = KafkaProducer(bootstrap_servers=KAFKA, acks="all", linger_ms=5)
+        producer = KafkaProducer(**kafka_users.kafka_python(KAFKA, kafka_users.PRODUCER), acks="all", linger_ms=5)
         for key, value in messages:
             producer.send(f"{self.name}.{stream}", key=key, value=value)
         producer.flush()

@@ -184,6 +184,8 @@ def test_a_year_long_backfill_marks_every_bucket(spark: Any, tmp_path: Path) -> 
 def test_a_stream_whose_topic_does_not_exist_yet_is_skipped(spark: Any, tmp_path: Path) -> None:
     from kafka import KafkaAdminClient
 
+    from local import kafka_users
+
     from .conftest import KAFKA
 
     pipeline = Pipeline(spark, tmp_path, streams=("tracking", "orders"))
@@ -191,6 +193,6 @@ def test_a_stream_whose_topic_does_not_exist_yet_is_skipped(spark: Any, tmp_path
     pipeline.send(list(factory(66, PLAIN).stream(100, NOW, spread=timedelta(minutes=2))))
     ingested = pipeline.ingest()  # no order was ever sent: its topic does not exist
     assert ingested.rows_by_stream == {"tracking": 100}
-    admin = KafkaAdminClient(bootstrap_servers=KAFKA)
+    admin = KafkaAdminClient(**kafka_users.kafka_python(KAFKA))
     assert f"{pipeline.name}.orders" not in admin.list_topics(), "ingest must not create it"
     admin.close()

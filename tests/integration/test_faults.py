@@ -201,6 +201,8 @@ def test_a_changed_shard_count_is_refused_before_it_strands_raw_rows(spark: Any,
 def test_offsets_kafka_deleted_before_ingest_read_them_are_counted(spark: Any, tmp_path: Path) -> None:
     from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
 
+    from local import kafka_users
+
     pipeline = Pipeline(spark, tmp_path)
     pipeline.migrate()
     topic = f"{pipeline.name}.tracking"
@@ -209,14 +211,14 @@ def test_offsets_kafka_deleted_before_ingest_read_them_are_counted(spark: Any, t
     pipeline.send(kept)
     pipeline.ingest()
 
-    consumer = KafkaConsumer(bootstrap_servers=stack.tidemark_env()["TIDEMARK_KAFKA_BOOTSTRAP"])
+    consumer = KafkaConsumer(**kafka_users.kafka_python(stack.tidemark_env()["TIDEMARK_KAFKA_BOOTSTRAP"]))
     partitions = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or [])]
     before = consumer.end_offsets(partitions)
     pipeline.send_payloads([orjson.dumps(b) for b in factory(46, PLAIN).stream(90, now)])
     after = consumer.end_offsets(partitions)
     consumer.close()
     # What retention does to a log while its reader is down: the head moves past unread records.
-    admin = KafkaAdminClient(bootstrap_servers=stack.tidemark_env()["TIDEMARK_KAFKA_BOOTSTRAP"])
+    admin = KafkaAdminClient(**kafka_users.kafka_python(stack.tidemark_env()["TIDEMARK_KAFKA_BOOTSTRAP"]))
     admin.delete_records({tp: after[tp] for tp in partitions})
     admin.close()
     later = list(factory(47, PLAIN).stream(30, now))

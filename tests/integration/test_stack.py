@@ -16,7 +16,7 @@ import pytest
 from kafka import KafkaConsumer, KafkaProducer
 from prometheus_client import CollectorRegistry, Gauge, push_to_gateway
 
-from local import debezium, stack, topics
+from local import debezium, kafka_users, stack, topics
 
 from .conftest import (
     CONNECT_URL,
@@ -35,7 +35,11 @@ from .conftest import (
 
 def consume(topic: str, want: int, timeout_s: float = 30) -> list[Any]:
     consumer = KafkaConsumer(
-        topic, bootstrap_servers=KAFKA, auto_offset_reset="earliest", group_id=None, consumer_timeout_ms=1000
+        topic,
+        **kafka_users.kafka_python(KAFKA, kafka_users.JOBS),
+        auto_offset_reset="earliest",
+        group_id=None,
+        consumer_timeout_ms=1000,
     )
     got: list[Any] = []
 
@@ -54,7 +58,7 @@ def consume(topic: str, want: int, timeout_s: float = 30) -> list[Any]:
 def test_kafka_round_trip() -> None:
     topic = unique("stack_test")
     topics.ensure(KAFKA, [topic])
-    producer = KafkaProducer(bootstrap_servers=KAFKA, acks="all")
+    producer = KafkaProducer(**kafka_users.kafka_python(KAFKA, kafka_users.PRODUCER), acks="all")
     for i in range(3):
         producer.send(topic, key=str(i).encode(), value=f"hello {i}".encode())
     producer.flush()

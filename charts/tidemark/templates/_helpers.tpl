@@ -58,6 +58,52 @@ capabilities:
 {{- if .Values.kafka.external.enabled -}}{{ required "kafka.external.bootstrapServers is required when kafka.external.enabled" .Values.kafka.external.bootstrapServers }}{{- else -}}{{ include "tidemark.fullname" . }}-kafka-bootstrap:9092{{- end -}}
 {{- end -}}
 
+{{/* A Kafka client's user: the release's KafkaUser, or the one `kafka.external.users` names.
+Call with (dict "ctx" $ "client" "producer|jobs|connect"). */}}
+{{- define "tidemark.kafkaUser" -}}
+{{- if .ctx.Values.kafka.external.enabled -}}
+{{- (index .ctx.Values.kafka.external.users .client).username -}}
+{{- else -}}
+{{- printf "%s-%s" (include "tidemark.fullname" .ctx) .client -}}
+{{- end -}}
+{{- end -}}
+
+{{/* The Secret (key `password`) with a Kafka client's password: the one Strimzi's User
+Operator writes for its KafkaUser (named after it), or the external user's. */}}
+{{- define "tidemark.kafkaUserSecret" -}}
+{{- if .ctx.Values.kafka.external.enabled -}}
+{{- required (printf "kafka.external.users.%s.existingSecret is required when kafka.external.securityProtocol is %s" .client .ctx.Values.kafka.external.securityProtocol) (index .ctx.Values.kafka.external.users .client).existingSecret -}}
+{{- else -}}
+{{- include "tidemark.kafkaUser" . -}}
+{{- end -}}
+{{- end -}}
+
+{{- define "tidemark.kafkaSecurityProtocol" -}}
+{{- if .Values.kafka.external.enabled -}}{{ .Values.kafka.external.securityProtocol }}{{- else -}}SASL_PLAINTEXT{{- end -}}
+{{- end -}}
+
+{{- define "tidemark.kafkaSaslMechanism" -}}
+{{- if .Values.kafka.external.enabled -}}{{ .Values.kafka.external.saslMechanism }}{{- else -}}SCRAM-SHA-512{{- end -}}
+{{- end -}}
+
+{{/* A Kafka client's settings for its env: protocol, mechanism, user and, from its Secret, the
+password. Call with (dict "ctx" $ "client" "producer|jobs"). */}}
+{{- define "tidemark.kafkaClientEnv" -}}
+- {name: TIDEMARK_KAFKA_SECURITY_PROTOCOL, value: {{ include "tidemark.kafkaSecurityProtocol" .ctx | quote }}}
+{{- if hasPrefix "SASL" (include "tidemark.kafkaSecurityProtocol" .ctx) }}
+- {name: TIDEMARK_KAFKA_SASL_MECHANISM, value: {{ include "tidemark.kafkaSaslMechanism" .ctx | quote }}}
+- {name: TIDEMARK_KAFKA_USERNAME, value: {{ include "tidemark.kafkaUser" . | quote }}}
+- name: TIDEMARK_KAFKA_PASSWORD
+  valueFrom:
+    secretKeyRef: {name: {{ include "tidemark.kafkaUserSecret" . }}, key: password}
+{{- end }}
+{{- end -}}
+
+{{/* Debezium's change topic for recruit.job: <topic.prefix>.<database>.job. */}}
+{{- define "tidemark.cdcJobTopic" -}}
+{{- printf "%s.%s.job" .Values.kafkaConnect.connector.topicPrefix .Values.mysql.recruitDatabase -}}
+{{- end -}}
+
 {{- define "tidemark.cassandraHosts" -}}
 {{- if .Values.cassandra.external.enabled -}}{{ required "cassandra.external.hosts is required when cassandra.external.enabled" .Values.cassandra.external.hosts }}{{- else -}}{{ include "tidemark.fullname" . }}-{{ .Values.cassandra.datacenter }}-service{{- end -}}
 {{- end -}}
@@ -101,6 +147,7 @@ capabilities:
 
 {{/* Env every tidemark process reads: the ConfigMap plus the secrets, as TIDEMARK_* variables. */}}
 {{- define "tidemark.env" -}}
+{{ include "tidemark.kafkaClientEnv" (dict "ctx" . "client" "jobs") }}
 - name: TIDEMARK_MYSQL_PASSWORD
   valueFrom:
     secretKeyRef: {name: {{ include "tidemark.mysqlSecret" . }}, key: app-password}
