@@ -23,13 +23,12 @@ def test_should_log_in_as_the_component_user_by_default() -> None:
 
 
 def test_should_quote_the_login_for_javas_jaas_config() -> None:
-    settings = JobSettings(kafka_username="a\"b", kafka_password='p"w\\d')
+    settings = JobSettings(kafka_username='a"b', kafka_password='p"w\\d')
     assert spark_options(settings) == {
         "kafka.security.protocol": "SASL_PLAINTEXT",
         "kafka.sasl.mechanism": "SCRAM-SHA-512",
         "kafka.sasl.jaas.config": (
-            "org.apache.kafka.common.security.scram.ScramLoginModule required "
-            'username="a\\"b" password="p\\"w\\\\d";'
+            'org.apache.kafka.common.security.scram.ScramLoginModule required username="a\\"b" password="p\\"w\\\\d";'
         ),
     }
 
