@@ -58,7 +58,11 @@ def backlog(hours: int, keys_per_minute: int, seed: int = 5) -> list[dict[str, A
 
 def events_rows(name: str) -> dict[tuple[Any, ...], tuple[int, float]]:
     conn = mysql.connector.connect(
-        host=stack.HOST, port=stack.PORTS["mariadb"], user=stack.APP_USER, password=stack.APP_PASSWORD, database=name
+        host=stack.HOST,
+        port=stack.PORTS["mariadb"],
+        user=stack.OWNER_USER,
+        password=stack.OWNER_PASSWORD,
+        database=name,
     )
     cursor = conn.cursor()
     cursor.execute("SELECT job_id, dates, hours, publisher_id, campaign_id, group_id, clicks, spend_hour FROM events")

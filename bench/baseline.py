@@ -15,8 +15,6 @@ import sys
 import time
 
 import orjson
-from cassandra.cluster import Cluster
-from cassandra.policies import RoundRobinPolicy
 from kafka import KafkaConsumer
 
 from local import kafka_users, stack
@@ -29,9 +27,7 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--events", type=int, required=True)
     args = parser.parse_args(argv)
 
-    cluster = Cluster(
-        [stack.HOST], port=stack.PORTS["cassandra"], protocol_version=5, load_balancing_policy=RoundRobinPolicy()
-    )
+    cluster = stack.cassandra_cluster()
     session = cluster.connect()
     session.execute(
         f"CREATE KEYSPACE IF NOT EXISTS {args.keyspace} "

@@ -97,8 +97,8 @@ class Freshness:
         conn: Any = mysql.connector.connect(
             host=stack.HOST,
             port=stack.PORTS["mariadb"],
-            user=stack.APP_USER,
-            password=stack.APP_PASSWORD,
+            user=stack.OWNER_USER,
+            password=stack.OWNER_PASSWORD,
             database=self.database,
             autocommit=True,
         )

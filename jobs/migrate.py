@@ -47,15 +47,76 @@ def mysql_statements(settings: JobSettings) -> list[str]:
     return [*statements, *schema.recruit_ddl(settings.recruit_database)]
 
 
-def run(settings: JobSettings, metrics: RunMetrics) -> None:
-    cluster, session = cassandra_session(settings)
+def as_owner(settings: JobSettings) -> JobSettings:
+    """The settings with the accounts that own the tables: MySQL's migrate user and, when one is
+    configured, Cassandra's admin role. DDL runs as these, never as the jobs' accounts."""
+    update: dict[str, Any] = {
+        "mysql_user": settings.mysql_migrate_user,
+        "mysql_password": settings.mysql_migrate_password,
+    }
+    if settings.cassandra_admin_username:
+        update |= {
+            "cassandra_username": settings.cassandra_admin_username,
+            "cassandra_password": settings.cassandra_admin_password,
+        }
+    return settings.model_copy(update=update)
+
+
+def cql_string(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+def manages_role(settings: JobSettings) -> bool:
+    return bool(settings.cassandra_admin_username and settings.cassandra_username)
+
+
+def role_statements(settings: JobSettings) -> list[str]:
+    """The jobs' Cassandra role: it logs in with its password and may read and change the
+    keyspace's rows, but not create, alter or drop a table, nor reach another keyspace."""
+    if not manages_role(settings):
+        return []
+    role, password = cql_string(settings.cassandra_username), cql_string(settings.cassandra_password.get_secret_value())
+    keyspace = settings.cassandra_keyspace
+    return [
+        f"CREATE ROLE IF NOT EXISTS {role} WITH PASSWORD = {password} AND LOGIN = true",
+        f"GRANT SELECT ON KEYSPACE {keyspace} TO {role}",
+        f"GRANT MODIFY ON KEYSPACE {keyspace} TO {role}",
+    ]
+
+
+def password_statement(settings: JobSettings) -> str:
+    """Sets the jobs' role's password to the one in their settings (a rotated Secret)."""
+    role, password = cql_string(settings.cassandra_username), cql_string(settings.cassandra_password.get_secret_value())
+    return f"ALTER ROLE {role} WITH PASSWORD = {password}"
+
+
+def jobs_can_log_in(settings: JobSettings) -> bool:
+    from cassandra import AuthenticationFailed
+    from cassandra.cluster import NoHostAvailable
+
     try:
-        for statement in cassandra_statements(settings):
+        cluster, _ = cassandra_session(settings)
+    except NoHostAvailable as e:
+        if all(isinstance(error, AuthenticationFailed) for error in e.errors.values()):
+            return False
+        raise
+    cluster.shutdown()
+    return True
+
+
+def run(settings: JobSettings, metrics: RunMetrics) -> None:
+    cluster, session = cassandra_session(as_owner(settings))
+    try:
+        for statement in cassandra_statements(settings) + role_statements(settings):
             session.execute(statement, timeout=60)
+        # Only when the password changed: Cassandra refuses a role's password change more often
+        # than every few seconds, and a migrate may follow another at once.
+        if manages_role(settings) and not jobs_can_log_in(settings):
+            session.execute(password_statement(settings), timeout=60)
         upgrade_rejects(session, settings.cassandra_keyspace, settings.raw_ttl_days)
     finally:
         cluster.shutdown()
-    conn = mysql_connection(settings, database=False)
+    conn = mysql_connection(as_owner(settings), database=False)
     try:
         cursor = conn.cursor()
         for statement in mysql_statements(settings):

@@ -61,8 +61,14 @@ class JobSettings(KafkaAccess):
 
     cassandra_hosts: str = "127.0.0.1"
     cassandra_port: int = Field(default=19042, gt=0, lt=65536)
-    cassandra_username: str = ""
-    cassandra_password: SecretStr = SecretStr("")
+    # The jobs' role: reads and writes the keyspace's tables, nothing else; migrate creates it
+    # and grants it that ("" = a Cassandra that authenticates no one).
+    cassandra_username: str = "tidemark"
+    cassandra_password: SecretStr = SecretStr("tidemark")
+    # The role migrate runs as: creates the keyspace, its tables and the jobs' role. "" = migrate
+    # runs as the jobs' role and creates no role (a Cassandra whose admin made it already).
+    cassandra_admin_username: str = "cassandra"
+    cassandra_admin_password: SecretStr = SecretStr("cassandra")
     cassandra_keyspace: str = Field(default="tidemark", pattern=r"^[a-z][a-z0-9_]{0,47}$")
     cassandra_replication_factor: int = Field(default=1, ge=1)
     raw_ttl_days: int = Field(default=90, ge=0)
@@ -78,8 +84,12 @@ class JobSettings(KafkaAccess):
 
     mysql_host: str = "127.0.0.1"
     mysql_port: int = Field(default=13306, gt=0, lt=65536)
+    # The jobs' account: reads and writes the aggregates' database, reads the operational ones.
     mysql_user: str = "tidemark"
     mysql_password: SecretStr = SecretStr("tidemark")
+    # The account migrate runs its DDL as, the tables' owner (the jobs' account runs none).
+    mysql_migrate_user: str = "tidemark_migrate"
+    mysql_migrate_password: SecretStr = SecretStr("tidemark_migrate")
     mysql_database: str = Field(default="analytics", pattern=r"^[A-Za-z][A-Za-z0-9_]{0,63}$")
     recruit_database: str = Field(default="recruit", pattern=r"^[A-Za-z][A-Za-z0-9_]{0,63}$")
 

@@ -218,17 +218,25 @@ def bucket_of(event_micros: Column, bucket_seconds: int) -> Column:
     return F.timestamp_seconds(seconds)
 
 
-def time_bounds_micros(placement: Placement) -> tuple[int | None, int]:
-    """The oldest and newest event time (µs) ingest accepts: retention back, max_future ahead."""
+# No stream accepts an event from before the Unix epoch, whatever its retention: no real
+# event is that old, and a year-1 time gave a bucket that Python's datetime, MySQL's DATETIME
+# and every downstream step cannot hold (one such order stopped the orders stream).
+OLDEST_EVENT_MICROS = 0
+
+
+def time_bounds_micros(placement: Placement) -> tuple[int, int]:
+    """The oldest and newest event time (µs) ingest accepts: retention back (never before the
+    epoch), max_future ahead."""
     now_micros = int(placement.now.timestamp() * 1_000_000)
-    oldest = now_micros - placement.retention_days * 86_400 * 1_000_000 if placement.retention_days else None
+    oldest = OLDEST_EVENT_MICROS
+    if placement.retention_days:
+        oldest = max(oldest, now_micros - placement.retention_days * 86_400 * 1_000_000)
     return oldest, now_micros + placement.max_future_seconds * 1_000_000
 
 
 def outside_bounds(micros: Column, placement: Placement) -> Column:
     oldest, newest = time_bounds_micros(placement)
-    too_new = micros > newest
-    return too_new if oldest is None else (micros < oldest) | too_new
+    return (micros < oldest) | (micros > newest)
 
 
 def classified(*, reason: Column, detail: Column, bucket: Column, shard: Column, event_time: Column) -> list[Column]:

@@ -642,11 +642,13 @@ class Chaos:
     def sql(self, query: str) -> list[tuple[Any, ...]]:
         import mysql.connector
 
+        from local import stack
+
         conn = mysql.connector.connect(
             host=self.env["TIDEMARK_MYSQL_HOST"],
             port=int(self.env["TIDEMARK_MYSQL_PORT"]),
-            user=self.env["TIDEMARK_MYSQL_USER"],
-            password=self.env["TIDEMARK_MYSQL_PASSWORD"],
+            user=stack.OWNER_USER,
+            password=stack.OWNER_PASSWORD,
             database=self.name,
         )
         try:
@@ -657,15 +659,9 @@ class Chaos:
             conn.close()
 
     def raw_counts(self, tables: list[str]) -> dict[str, int]:
-        from cassandra.cluster import Cluster
-        from cassandra.policies import RoundRobinPolicy
+        from local import stack
 
-        cluster = Cluster(
-            [self.env["TIDEMARK_CASSANDRA_HOSTS"]],
-            port=int(self.env["TIDEMARK_CASSANDRA_PORT"]),
-            protocol_version=5,
-            load_balancing_policy=RoundRobinPolicy(),
-        )
+        cluster = stack.cassandra_cluster()
         try:
             session = cluster.connect()
             return {

@@ -10,8 +10,6 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 import mysql.connector
-from cassandra.cluster import Cluster
-from cassandra.policies import RoundRobinPolicy
 from kafka import KafkaAdminClient
 
 from local import kafka_users, stack
@@ -21,12 +19,14 @@ def drop(names: Iterable[str]) -> None:
     names = list(names)
     if not names:
         return
-    cluster = Cluster(
-        [stack.HOST], port=stack.PORTS["cassandra"], protocol_version=5, load_balancing_policy=RoundRobinPolicy()
-    )
+    cluster = stack.cassandra_cluster()
     session = cluster.connect()
     conn = mysql.connector.connect(
-        host=stack.HOST, port=stack.PORTS["mariadb"], user=stack.APP_USER, password=stack.APP_PASSWORD, autocommit=True
+        host=stack.HOST,
+        port=stack.PORTS["mariadb"],
+        user=stack.OWNER_USER,
+        password=stack.OWNER_PASSWORD,
+        autocommit=True,
     )
     admin = KafkaAdminClient(**kafka_users.kafka_python(f"{stack.HOST}:{stack.PORTS['kafka']}"))
     try:

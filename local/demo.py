@@ -136,7 +136,6 @@ def table(title: str, header: tuple[str, ...], rows: list[tuple[Any, ...]], mone
 
 def summary() -> None:
     import mysql.connector
-    from cassandra.cluster import Cluster
 
     conn = mysql.connector.connect(
         host=stack.HOST,
@@ -227,7 +226,7 @@ def summary() -> None:
     )
     conn.close()
 
-    cluster = Cluster([stack.HOST], port=stack.PORTS["cassandra"], protocol_version=5)
+    cluster = stack.cassandra_cluster()
     session = cluster.connect()
     reasons: dict[str, int] = {}
     for row in session.execute("SELECT stream, reason FROM tidemark.rejects"):

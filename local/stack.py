@@ -24,6 +24,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -61,10 +62,16 @@ REGISTRY_URL = f"http://{HOST}:{PORTS['registry']}/apis/ccompat/v7"
 # The newest Apicurio Registry 3 on Maven Central that runs on Java 17 (3.3 needs Java 21).
 APICURIO_VERSION = "3.0.9"
 
-# The application's and Debezium's MariaDB accounts; local-only, so plain defaults.
-APP_USER, APP_PASSWORD = "tidemark", os.environ.get("TIDEMARK_MYSQL_PASSWORD", "tidemark")
+# One MariaDB account per component, as on the chart (templates/mysql/configmap.yaml), and the
+# processes' default settings name them; local-only, so plain passwords.
+APP_USER, APP_PASSWORD = "tidemark", "tidemark"  # the jobs
+PRODUCER_USER, PRODUCER_PASSWORD = "tidemark_producer", "tidemark_producer"
+OWNER_USER, OWNER_PASSWORD = "tidemark_migrate", "tidemark_migrate"  # migrate, and the tests' own set-up
 DEBEZIUM_USER, DEBEZIUM_PASSWORD = "debezium", "debezium"
 GRAFANA_USER, GRAFANA_PASSWORD = "grafana", "grafana"
+# Cassandra's superuser (migrate's, and the tests' own set-up and checks); the jobs' role
+# `tidemark` is migrate's to create (jobs/migrate.py).
+CASSANDRA_ADMIN, CASSANDRA_ADMIN_PASSWORD = "cassandra", "cassandra"
 
 CASSANDRA_JVM17 = [
     "-XX:+UseG1GC",
@@ -304,9 +311,19 @@ def mariadb_sql(sql: str) -> str:
 
 
 def mariadb_users() -> None:
+    # Tests, benches and the demo name their databases after their run (<run>, <run>_recruit,
+    # <run>_shop), so grants here cover every database where the chart's name three: the jobs
+    # may change rows but run no DDL, the producers touch only operational databases.
     mariadb_sql(f"""
         CREATE USER IF NOT EXISTS '{APP_USER}'@'%' IDENTIFIED BY '{APP_PASSWORD}';
-        GRANT ALL PRIVILEGES ON *.* TO '{APP_USER}'@'%';
+        REVOKE ALL PRIVILEGES, GRANT OPTION FROM '{APP_USER}'@'%';
+        GRANT SELECT, INSERT, UPDATE, DELETE ON *.* TO '{APP_USER}'@'%';
+        CREATE USER IF NOT EXISTS '{PRODUCER_USER}'@'%' IDENTIFIED BY '{PRODUCER_PASSWORD}';
+        REVOKE ALL PRIVILEGES, GRANT OPTION FROM '{PRODUCER_USER}'@'%';
+        GRANT SELECT, INSERT, UPDATE, DELETE ON `%recruit`.* TO '{PRODUCER_USER}'@'%';
+        GRANT SELECT, INSERT, UPDATE, DELETE ON `%shop`.* TO '{PRODUCER_USER}'@'%';
+        CREATE USER IF NOT EXISTS '{OWNER_USER}'@'%' IDENTIFIED BY '{OWNER_PASSWORD}';
+        GRANT ALL PRIVILEGES ON *.* TO '{OWNER_USER}'@'%';
         CREATE USER IF NOT EXISTS '{DEBEZIUM_USER}'@'%' IDENTIFIED BY '{DEBEZIUM_PASSWORD}';
         GRANT SELECT, RELOAD, SHOW DATABASES, REPLICATION SLAVE, REPLICATION CLIENT
               ON *.* TO '{DEBEZIUM_USER}'@'%';
@@ -563,6 +580,15 @@ batch_size_fail_threshold: 5000KiB
 auto_snapshot: false
 # The jobs write one partition's rows per batch, up to TIDEMARK_CASSANDRA_WRITE_BATCH_BYTES.
 batch_size_warn_threshold: 64KiB
+# As k8ssandra's clusters: every client logs in, and a role may do only what it was granted.
+# The superuser cassandra/cassandra is migrate's (TIDEMARK_CASSANDRA_ADMIN_*); the jobs log in
+# as the role migrate creates (TIDEMARK_CASSANDRA_USERNAME).
+authenticator:
+  class_name: org.apache.cassandra.auth.PasswordAuthenticator
+authorizer:
+  class_name: org.apache.cassandra.auth.CassandraAuthorizer
+role_manager:
+  class_name: org.apache.cassandra.auth.CassandraRoleManager
 """,
     )
     logback = write(STACK / "conf" / "logback.xml", LOGBACK)
@@ -583,6 +609,36 @@ batch_size_warn_threshold: 64KiB
         f"{libs}/*",
         "org.apache.cassandra.service.CassandraDaemon",
     )
+
+
+def cassandra_cluster(user: str = CASSANDRA_ADMIN, password: str = CASSANDRA_ADMIN_PASSWORD) -> Any:
+    """A driver Cluster for the local Cassandra, logged in (as its superuser unless told)."""
+    from cassandra.auth import PlainTextAuthProvider
+    from cassandra.cluster import EXEC_PROFILE_DEFAULT, Cluster, ExecutionProfile
+    from cassandra.policies import RoundRobinPolicy
+
+    return Cluster(
+        [HOST],
+        port=PORTS["cassandra"],
+        protocol_version=5,
+        auth_provider=PlainTextAuthProvider(user, password),
+        execution_profiles={EXEC_PROFILE_DEFAULT: ExecutionProfile(load_balancing_policy=RoundRobinPolicy())},
+    )
+
+
+def cassandra_ready() -> bool:
+    """CQL answers a logged-in query: the superuser exists once roles are set up, a moment
+    after the port opens."""
+    if not port_open(PORTS["cassandra"]):
+        return False
+    cluster = cassandra_cluster()
+    try:
+        cluster.connect().execute("SELECT release_version FROM system.local")
+    except Exception:  # noqa: BLE001 - any failure means "not yet"
+        return False
+    finally:
+        cluster.shutdown()
+    return True
 
 
 # --- Schema registry (Apicurio) -------------------------------------------------------------
@@ -704,7 +760,7 @@ scrape_configs:
 SERVICES = [
     Service("mariadb", PORTS["mariadb"], prepare_mariadb, mariadb_ready, 60, mariadb_users),
     Service("kafka", PORTS["kafka"], prepare_kafka, kafka_ready, 90, kafka_acls),
-    Service("cassandra", PORTS["cassandra"], prepare_cassandra, lambda: port_open(PORTS["cassandra"]), 180),
+    Service("cassandra", PORTS["cassandra"], prepare_cassandra, cassandra_ready, 180),
     Service("connect", PORTS["connect"], prepare_connect, connect_ready, 120),
     Service(
         "pushgateway",
@@ -876,8 +932,6 @@ def tidemark_env() -> dict[str, str]:
         "TIDEMARK_CASSANDRA_PORT": str(PORTS["cassandra"]),
         "TIDEMARK_MYSQL_HOST": HOST,
         "TIDEMARK_MYSQL_PORT": str(PORTS["mariadb"]),
-        "TIDEMARK_MYSQL_USER": APP_USER,
-        "TIDEMARK_MYSQL_PASSWORD": APP_PASSWORD,
         "TIDEMARK_PUSHGATEWAY": f"{HOST}:{PORTS['pushgateway']}",
         "TIDEMARK_SPARK_JARS_DIR": str(jars("spark")),
         "TIDEMARK_CHECKPOINT_DIR": str(STACK / "checkpoints"),

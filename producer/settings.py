@@ -67,8 +67,9 @@ class ProducerSettings(KafkaAccess):
     producer_mutate_jobs_every_seconds: float = Field(default=0.0, ge=0)
     mysql_host: str = "127.0.0.1"
     mysql_port: int = Field(default=13306, gt=0, lt=65536)
-    mysql_user: str = "tidemark"
-    mysql_password: SecretStr = SecretStr("tidemark")
+    # The producers' account: reads and writes the operational databases (recruit, shop) only.
+    mysql_user: str = "tidemark_producer"
+    mysql_password: SecretStr = SecretStr("tidemark_producer")
     recruit_database: str = Field(default="recruit", pattern=r"^[A-Za-z][A-Za-z0-9_]{0,63}$")
 
     @model_validator(mode="after")

@@ -121,6 +121,48 @@ class Cluster:
             self.kubectl("delete", "namespace", name, "--wait=false")
 
 
+HOOK = f"{RELEASE}-tidemark-passwords"
+
+
+def make_passwords(cluster: Cluster, namespace: str, docs: list[dict[str, Any]]) -> subprocess.CompletedProcess[str]:
+    """What the chart's passwords hook does, for real and as its ServiceAccount: its RBAC applied,
+    `python -m jobs.passwords` run with the Job's plan and that account's token, the RBAC
+    deleted after (as Helm deletes a hook that succeeded). Tests install with --no-hooks: a hook
+    Job would never finish without a kubelet."""
+    import os
+    import sys
+
+    from local import apiserver
+
+    hooks = [d for d in docs if d["metadata"]["name"] == HOOK]
+    rbac = [d for d in hooks if d["kind"] in ("ServiceAccount", "Role", "RoleBinding")]
+    job = next(d for d in hooks if d["kind"] == "Job")
+    plan = next(e["value"] for e in job["spec"]["template"]["spec"]["containers"][0]["env"])
+    cluster.ok("apply", "--server-side", "-n", namespace, "-f", "-", stdin=yaml.safe_dump_all(rbac))
+    try:
+        token = cluster.ok("create", "token", HOOK, "-n", namespace, "--duration=10m").strip()
+        with tempfile.NamedTemporaryFile("w", suffix=".token") as token_file:
+            token_file.write(token)
+            token_file.flush()
+            return subprocess.run(
+                [sys.executable, "-m", "jobs.passwords"],
+                cwd=ROOT,
+                env={
+                    **os.environ,
+                    "TIDEMARK_PASSWORDS_PLAN": plan,
+                    "TIDEMARK_KUBE_API": apiserver.SERVER,
+                    "TIDEMARK_KUBE_TOKEN_FILE": token_file.name,
+                    "TIDEMARK_KUBE_CA_FILE": str(apiserver.PKI / "ca.crt"),
+                },
+                capture_output=True,
+                text=True,
+                timeout=120,
+            )
+    finally:
+        for d in rbac:
+            cluster.kubectl("delete", d["kind"].lower(), HOOK, "-n", namespace, "--wait=false")
+
+
 def docs_of(manifest: str) -> list[dict[str, Any]]:
     return [d for d in yaml.safe_load_all(manifest) if d]
 

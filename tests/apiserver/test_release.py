@@ -7,7 +7,7 @@ import json
 from functools import partial
 from typing import Any
 
-from .kube import CHART, NOT_OURS, RELEASE, Cluster, docs_of, wait_for
+from .kube import CHART, NOT_OURS, RELEASE, Cluster, docs_of, make_passwords, wait_for
 
 DEFAULTS = CHART / "ci" / "kind-default.yaml"
 
@@ -52,29 +52,40 @@ def test_should_install_upgrade_and_uninstall_leaving_only_what_the_chart_keeps(
     cluster: Cluster, namespace: str
 ) -> None:
     release = ["--namespace", namespace, "--no-hooks", "--values", str(DEFAULTS)]
+    made = make_passwords(cluster, namespace, docs_of(cluster.render(namespace, [DEFAULTS])))
+    assert made.returncode == 0, made.stderr
     installed = cluster.helm("install", RELEASE, str(CHART), *release)
     assert installed.returncode == 0 and "Warning" not in installed.stderr, installed.stderr
     manifest = docs_of(cluster.helm("get", "manifest", RELEASE, "--namespace", namespace).stdout)
     assert {(d["kind"], d["metadata"]["name"]) for d in manifest} <= inventory(cluster, namespace)
     passwords = cluster.one("secret", namespace, "t-tidemark-mysql")["data"]
-    kept = kept_on_purpose(manifest)
-    assert kept == {
-        ("Secret", "t-tidemark-mysql"),
-        ("PersistentVolumeClaim", "t-tidemark-checkpoints"),
-        ("PersistentVolumeClaim", "data-t-tidemark-mysql-0"),
+    generated = {
+        ("Secret", s["metadata"]["name"]) for s in cluster.get("secret", namespace, "-l", "tidemark.io/passwords-of=t")
     }
+    assert len(generated) == 7, generated
+    kept = kept_on_purpose(manifest) | generated
+    assert (
+        kept
+        == {
+            ("PersistentVolumeClaim", "t-tidemark-checkpoints"),
+            ("PersistentVolumeClaim", "data-t-tidemark-mysql-0"),
+        }
+        | generated
+    ), "the passwords outlive the release, as the data they open"
     wait_for(
         "the StatefulSet's claim",
         lambda: kept <= inventory(cluster, namespace),
         dump=lambda: f"expected {sorted(kept)}, found {sorted(inventory(cluster, namespace))}",
     )
 
+    again = make_passwords(cluster, namespace, docs_of(cluster.render(namespace, [DEFAULTS])))  # the pre-upgrade hook
+    assert again.returncode == 0 and "created" not in again.stdout, again.stdout
     upgraded = cluster.helm("upgrade", RELEASE, str(CHART), *release, "--set", "producer.rate=7")
     assert upgraded.returncode == 0 and "Warning" not in upgraded.stderr, upgraded.stderr
     history = json.loads(cluster.helm("history", RELEASE, "--namespace", namespace, "-o", "json").stdout)
     assert [(h["revision"], h["status"]) for h in history] == [(1, "superseded"), (2, "deployed")]
     assert cluster.one("configmap", namespace, "t-tidemark-producer")["data"]["TIDEMARK_PRODUCER_RATE"] == "7"
-    # The Secret's template looks the live one up: an upgrade must not regenerate the passwords.
+    # No render holds a password, and the hook keeps what exists: an upgrade changes none.
     assert cluster.one("secret", namespace, "t-tidemark-mysql")["data"] == passwords
 
     uninstalled = cluster.helm("uninstall", RELEASE, "--namespace", namespace)

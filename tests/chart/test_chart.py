@@ -186,7 +186,7 @@ class TestEnvContract:
             for c in spec["containers"]
             if c.get("command", [])[:2] == ["python", "-m"]
         }
-        assert commands == {"producer", "ingest", "aggregate", "dims", "migrate"}
+        assert commands == {"producer", "ingest", "aggregate", "dims", "migrate", "jobs.passwords"}
 
 
 class TestPosture:

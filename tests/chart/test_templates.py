@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-import base64
+import json
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -10,6 +11,15 @@ import pytest
 from .helm_template import CHART, RenderError, by_kind, named, render_chart
 
 CI = CHART / "ci"
+# Every stream's topic, as values.yaml names them.
+STREAM_TOPICS = (
+    "tidemark.tracking",
+    "ad_topic",
+    "orderstopicdemo",
+    "user_session_logs",
+    "user_auth_logs",
+    "user_activity_logs",
+)
 
 
 def env_of(container: dict[str, Any]) -> dict[str, Any]:
@@ -87,26 +97,83 @@ class TestSparkKubernetesMode:
 
 class TestMigrateHook:
     def test_should_run_migrate_after_install_and_upgrade(self) -> None:
-        job = by_kind(render_chart(), "Job")[0]
+        job = named(render_chart(), "Job", "t-tidemark-migrate")
         assert job["metadata"]["annotations"]["helm.sh/hook"] == "post-install,post-upgrade"
         assert job["spec"]["template"]["spec"]["containers"][0]["command"] == ["python", "-m", "jobs", "migrate"]
 
 
+def plan(docs: list[dict[str, Any]]) -> dict[str, Any]:
+    """The passwords hook's plan (jobs/passwords.py), as the chart renders it."""
+    hook = named(docs, "Job", "t-tidemark-passwords")["spec"]["template"]["spec"]["containers"][0]
+    return dict(json.loads(env_of(hook)["TIDEMARK_PASSWORDS_PLAN"]))
+
+
+def planned(docs: list[dict[str, Any]]) -> dict[str, dict[str, str]]:
+    """Each Secret the hook makes, by name: its keys' templates."""
+    return {s["name"]: s["data"] for s in plan(docs)["secrets"]}
+
+
 class TestSecrets:
-    def test_should_generate_every_mysql_password_and_keep_the_secret(self) -> None:
-        secret = named(render_chart(), "Secret", "t-tidemark-mysql")
-        assert set(secret["data"]) == {"root-password", "app-password", "debezium-password", "grafana-password"}
-        assert all(len(base64.b64decode(v)) == 24 for v in secret["data"].values())
-        assert secret["metadata"]["annotations"]["helm.sh/resource-policy"] == "keep"
+    def test_should_render_no_password_so_every_render_is_the_same(self) -> None:
+        first, second = render_chart(), render_chart()
+        assert first == second, "a render made new passwords"
+        assert not by_kind(first, "Secret"), "a rendered Secret would hold a password Helm made"
+
+    def test_should_plan_every_password_once_and_reuse_it_wherever_it_goes(self) -> None:
+        secrets = planned(render_chart())
+        assert secrets["t-tidemark-mysql"] == {
+            f"{key}-password": f"${{password:{key}}}"
+            for key in ("root", "app", "producer", "migrate", "debezium", "grafana")
+        }
+        assert secrets["t-tidemark-mysql-jobs"] == {"password": "${password:app}"}
+        assert secrets["t-tidemark-mysql-producer"] == {"password": "${password:producer}"}
+        assert secrets["t-tidemark-mysql-migrate"] == {"password": "${password:migrate}"}
+        assert secrets["t-tidemark-mysql-debezium"] == {"password": "${password:debezium}"}
+        assert secrets["t-tidemark-cassandra-app"] == {"username": "tidemark", "password": "${password:cassandra}"}
+        assert 'password: "${password:grafana}"' in secrets["t-tidemark-datasources"]["tidemark-datasources.yaml"]
+        datasource = next(s for s in plan(render_chart())["secrets"] if s["name"] == "t-tidemark-datasources")
+        assert datasource["labels"]["grafana_datasource"] == "1", "the Grafana sidecar loads it by this label"
+
+    def test_should_make_the_secrets_in_a_hook_before_anything_reads_them(self) -> None:
+        docs = render_chart()
+        job = named(docs, "Job", "t-tidemark-passwords")
+        assert job["metadata"]["annotations"]["helm.sh/hook"] == "pre-install,pre-upgrade"
+        pod = job["spec"]["template"]["spec"]
+        assert pod["containers"][0]["command"] == ["python", "-m", "jobs.passwords"]
+        assert pod["serviceAccountName"] == "t-tidemark-passwords"
+        for kind in ("ServiceAccount", "Role", "RoleBinding"):
+            hook = named(docs, kind, "t-tidemark-passwords")["metadata"]["annotations"]
+            assert int(hook["helm.sh/hook-weight"]) < int(job["metadata"]["annotations"]["helm.sh/hook-weight"])
+        rules = named(docs, "Role", "t-tidemark-passwords")["rules"]
+        assert rules[0] == {"apiGroups": [""], "resources": ["secrets"], "verbs": ["create"]}
+        assert set(rules[1]["resourceNames"]) == set(planned(docs)) and rules[1]["verbs"] == ["get", "patch"]
 
     def test_should_use_a_named_existing_secret_instead(self) -> None:
+        own = {"jobs": "mine-jobs", "producer": "mine-producer", "migrate": "mine-migrate"}
         docs = render_chart(
-            {"mysql": {"auth": {"existingSecret": "mine"}}, "kafkaConnect": {"connector": {"existingSecret": "cdc"}}}
+            {
+                "mysql": {"auth": {"existingSecret": "mine", "existingSecrets": own}},
+                "kafkaConnect": {"connector": {"existingSecret": "cdc"}},
+            }
         )
-        assert not [s for s in by_kind(docs, "Secret") if s["metadata"]["name"] == "t-tidemark-mysql"]
+        assert not [name for name in planned(docs) if name.startswith("t-tidemark-mysql")]
+        sources = {(s["password"], s["secret"]) for s in plan(docs)["sources"]}
+        assert ("grafana", "mine") in sources, "the datasource takes grafana's password from the user's Secret"
+        assert {"get"} == set(named(docs, "Role", "t-tidemark-passwords")["rules"][2]["verbs"])
         cron = by_kind(docs, "CronJob")[0]
         env = env_of(cron["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"][0])
-        assert env["TIDEMARK_MYSQL_PASSWORD"] == {"secretKeyRef": {"name": "mine", "key": "app-password"}}
+        assert env["TIDEMARK_MYSQL_PASSWORD"] == {"secretKeyRef": {"name": "mine-jobs", "key": "password"}}
+        mysql = named(docs, "StatefulSet", "t-tidemark-mysql")["spec"]["template"]["spec"]
+        refs = {e["valueFrom"]["secretKeyRef"]["name"] for e in mysql["initContainers"][0]["env"]}
+        assert refs == {"mine"}
+
+    @pytest.mark.parametrize("component", ["jobs", "producer", "migrate"])
+    def test_should_refuse_a_users_mysql_secret_without_each_components_own(self, component: str) -> None:
+        own = {c: f"mine-{c}" for c in ("jobs", "producer", "migrate") if c != component}
+        values = {"mysql": {"auth": {"existingSecret": "mine", "existingSecrets": own}}}
+        values["kafkaConnect"] = {"connector": {"existingSecret": "cdc"}}
+        with pytest.raises(RenderError, match=rf"mysql\.auth\.existingSecrets\.{component} is required"):
+            render_chart(values)
 
 
 class TestKafka:
@@ -117,14 +184,7 @@ class TestKafka:
         assert pool["metadata"]["labels"]["strimzi.io/cluster"] == "t-tidemark"
         assert by_kind(docs, "Kafka")[0]["spec"]["kafka"]["config"]["min.insync.replicas"] == 2
         topics = {t["spec"]["topicName"]: t for t in by_kind(docs, "KafkaTopic")}
-        assert set(topics) == {
-            "tidemark.tracking",
-            "ad_topic",
-            "orderstopicdemo",
-            "user_session_logs",
-            "user_auth_logs",
-            "user_activity_logs",
-        }
+        assert set(topics) == set(STREAM_TOPICS)
         assert topics["ad_topic"]["spec"]["replicas"] == 3
 
     def test_should_render_no_topic_for_a_disabled_stream(self) -> None:
@@ -186,14 +246,153 @@ class TestCassandra:
         assert cluster["spec"]["cassandra"]["datacenters"][0]["size"] == 1
 
 
+def account_sql(docs: list[dict[str, Any]], passwords: dict[str, str] | None = None) -> list[str]:
+    """The SQL the MySQL pod's `accounts` init container writes: its script, run for real."""
+    import os
+    import subprocess
+    import tempfile
+
+    script = named(docs, "ConfigMap", "t-tidemark-mysql")["data"]["accounts.sh"]
+    names = ("APP", "PRODUCER", "MIGRATE", "DEBEZIUM", "GRAFANA")
+    env = {f"TIDEMARK_{n}_PASSWORD": n.lower() for n in names} | (passwords or {})
+    with tempfile.TemporaryDirectory() as run:
+        subprocess.run(["sh", "-c", script.replace("/run/tidemark", run)], env={**os.environ, **env}, check=True)
+        return (Path(run) / "accounts.sql").read_text().splitlines()
+
+
+def account_grants(docs: list[dict[str, Any]]) -> dict[str, set[str]]:
+    grants: dict[str, set[str]] = {}
+    for line in account_sql(docs):
+        if line.startswith("GRANT "):
+            what, user = line.removeprefix("GRANT ").rsplit(" TO ", 1)
+            grants.setdefault(user.split("'")[1], set()).add(what)
+    return grants
+
+
+def pods(docs: list[dict[str, Any]]) -> list[tuple[str, dict[str, Any]]]:
+    out = []
+    for doc in docs:
+        spec = doc.get("spec", {})
+        if doc["kind"] == "CronJob":
+            spec = spec["jobTemplate"]["spec"]
+        if "template" in spec and "spec" in spec["template"]:
+            out.append((f"{doc['kind']}/{doc['metadata']['name']}", spec["template"]["spec"]))
+    return out
+
+
+def secrets_read(pod: dict[str, Any]) -> set[str]:
+    names = set()
+    for c in pod.get("initContainers", []) + pod["containers"]:
+        for e in c.get("env", []):
+            if "secretKeyRef" in e.get("valueFrom", {}):
+                names.add(e["valueFrom"]["secretKeyRef"]["name"])
+        names |= {s["secretRef"]["name"] for s in c.get("envFrom", []) if "secretRef" in s}
+    names |= {v["secret"]["secretName"] for v in pod.get("volumes", []) if "secret" in v}
+    return names
+
+
+class TestMysqlAccounts:
+    def test_should_give_each_component_its_own_user_and_secret(self) -> None:
+        docs = render_chart()
+        seen = set()
+        for name, pod in pods(docs):
+            for container in pod["containers"]:
+                if container.get("command", [])[:2] != ["python", "-m"] or container["command"][2] == "jobs.passwords":
+                    continue
+                env = env_of(container)
+                component = "producer" if container["command"][2] == "producer" else "jobs"
+                user = {"jobs": "tidemark", "producer": "tidemark_producer"}[component]
+                assert env["TIDEMARK_MYSQL_USER"] == user, name
+                ref = {"name": f"t-tidemark-mysql-{component}", "key": "password"}
+                assert env["TIDEMARK_MYSQL_PASSWORD"] == {"secretKeyRef": ref}, name
+                if container["command"][-1] == "migrate":
+                    assert env["TIDEMARK_MYSQL_MIGRATE_USER"] == "tidemark_migrate"
+                    migrate = {"name": "t-tidemark-mysql-migrate", "key": "password"}
+                    assert env["TIDEMARK_MYSQL_MIGRATE_PASSWORD"] == {"secretKeyRef": migrate}
+                    seen.add("migrate")
+                else:
+                    assert "TIDEMARK_MYSQL_MIGRATE_PASSWORD" not in env, f"{name} runs no DDL"
+                seen.add(component)
+        assert seen == {"jobs", "producer", "migrate"}
+
+    def test_should_let_only_the_mysql_pod_read_the_root_password(self) -> None:
+        docs = render_chart()
+        readers = [name for name, pod in pods(docs) if "t-tidemark-mysql" in secrets_read(pod)]
+        assert readers == ["StatefulSet/t-tidemark-mysql"]
+        secrets = planned(docs)
+        for component, key in (("jobs", "app"), ("producer", "producer"), ("migrate", "migrate")):
+            own = secrets[f"t-tidemark-mysql-{component}"]
+            assert own == {"password": secrets["t-tidemark-mysql"][f"{key}-password"]}, "the password MySQL gives"
+
+    def test_should_grant_each_account_exactly_what_it_does(self) -> None:
+        assert account_grants(render_chart()) == {
+            "tidemark": {
+                "SELECT, INSERT, UPDATE, DELETE ON `analytics`.*",
+                "SELECT ON `recruit`.*",
+                "SELECT ON `shop`.*",
+            },
+            "tidemark_producer": {
+                "SELECT, INSERT, UPDATE, DELETE ON `recruit`.*",
+                "SELECT, INSERT, UPDATE, DELETE ON `shop`.*",
+            },
+            "tidemark_migrate": {
+                "ALL PRIVILEGES ON `analytics`.*",
+                "ALL PRIVILEGES ON `recruit`.*",
+                "ALL PRIVILEGES ON `shop`.*",
+            },
+            "debezium": {"SELECT, RELOAD, SHOW DATABASES, REPLICATION SLAVE, REPLICATION CLIENT ON *.*"},
+            "grafana": {"SELECT ON `analytics`.*"},
+        }
+
+    def test_should_apply_the_accounts_at_every_start_with_quoted_passwords(self) -> None:
+        docs = render_chart()
+        sql = account_sql(docs, {"TIDEMARK_APP_PASSWORD": "it's\\"})
+        assert "ALTER USER 'tidemark'@'%' IDENTIFIED BY 'it''s\\\\';" in sql, "a rotated password takes effect"
+        assert "REVOKE ALL PRIVILEGES, GRANT OPTION FROM 'tidemark'@'%';" in sql, "a dropped grant goes"
+        mysql = named(docs, "StatefulSet", "t-tidemark-mysql")["spec"]["template"]["spec"]
+        assert mysql["containers"][0]["args"] == ["mysqld", "--init-file=/run/tidemark/accounts.sql"]
+        assert mysql["initContainers"][0]["command"] == ["sh", "/etc/tidemark/accounts.sh"]
+        assert {"name": "accounts", "emptyDir": {"medium": "Memory"}} in mysql["volumes"]
+        server_env = {e["name"] for e in mysql["containers"][0]["env"]}
+        assert server_env == {"MYSQL_ROOT_PASSWORD"}, "the server reads the accounts' passwords from its SQL"
+
+
+class TestCassandraRoles:
+    def test_should_let_the_jobs_log_in_as_their_own_role_and_only_migrate_as_superuser(self) -> None:
+        docs = render_chart()
+        app = {"name": "t-tidemark-cassandra-app"}
+        for name, pod in pods(docs):
+            for container in pod["containers"]:
+                if container.get("command", [])[:3] != ["python", "-m", "jobs"]:
+                    continue
+                env = env_of(container)
+                assert env["TIDEMARK_CASSANDRA_USERNAME"] == {"secretKeyRef": app | {"key": "username"}}, name
+                assert env["TIDEMARK_CASSANDRA_PASSWORD"] == {"secretKeyRef": app | {"key": "password"}}, name
+                if container["command"][-1] == "migrate":
+                    superuser = {"name": "t-tidemark-superuser", "key": "password"}
+                    assert env["TIDEMARK_CASSANDRA_ADMIN_PASSWORD"] == {"secretKeyRef": superuser}
+        readers = [name for name, pod in pods(docs) if "t-tidemark-superuser" in secrets_read(pod)]
+        assert readers == ["Job/t-tidemark-migrate"]
+        assert planned(docs)["t-tidemark-cassandra-app"] == {
+            "username": "tidemark",
+            "password": "${password:cassandra}",
+        }
+
+    def test_should_create_no_role_in_a_cassandra_of_your_own(self) -> None:
+        docs = render_chart(values_files=[CI / "external-stores.yaml"], api_versions=())
+        assert "t-tidemark-cassandra-app" not in planned(docs)
+        migrate = named(docs, "Job", "t-tidemark-migrate")["spec"]["template"]["spec"]["containers"][0]
+        env = env_of(migrate)
+        assert env["TIDEMARK_CASSANDRA_ADMIN_USERNAME"] == ""
+        assert env["TIDEMARK_CASSANDRA_USERNAME"]["secretKeyRef"] == {"name": "cassandra-app", "key": "username"}
+
+
 class TestMysql:
     def test_should_configure_the_binlog_debezium_needs(self) -> None:
         docs = render_chart()
         config = named(docs, "ConfigMap", "t-tidemark-mysql")["data"]
         for line in ("binlog_format = ROW", "binlog_row_image = FULL", "gtid_mode = ON"):
             assert line in config["tidemark.cnf"]
-        assert "'grafana'@'%'" in config["10-users.sh"]
-        assert "GRANT SELECT ON \\`analytics\\`.* TO 'grafana'" in config["10-users.sh"]
         assert by_kind(docs, "StatefulSet")[0]["spec"]["template"]["spec"]["containers"][0]["image"] == "mysql:8.4.6"
 
     def test_should_probe_without_credentials_and_carry_no_token(self) -> None:
@@ -207,10 +406,10 @@ class TestMysql:
         ]
         assert pod["automountServiceAccountToken"] is False
 
-    def test_should_run_the_init_script_rather_than_let_the_entrypoint_source_it(self) -> None:
+    def test_should_give_the_entrypoint_no_script_to_source(self) -> None:
         pod = named(render_chart(), "StatefulSet", "t-tidemark-mysql")["spec"]["template"]["spec"]
-        config = next(v for v in pod["volumes"] if v["name"] == "config")
-        assert config["configMap"]["defaultMode"] == 0o555
+        mounts = [m["mountPath"] for c in pod["initContainers"] + pod["containers"] for m in c["volumeMounts"]]
+        assert not [m for m in mounts if m.startswith("/docker-entrypoint-initdb.d")]
 
 
 class TestNetworkPolicies:
@@ -327,16 +526,6 @@ def acls(user: dict[str, Any]) -> set[tuple[str, str, str, tuple[str, ...]]]:
     }
 
 
-STREAM_TOPICS = (
-    "tidemark.tracking",
-    "ad_topic",
-    "orderstopicdemo",
-    "user_session_logs",
-    "user_auth_logs",
-    "user_activity_logs",
-)
-
-
 class TestKafkaAuthentication:
     def test_should_authenticate_every_client_and_authorize_by_acl(self) -> None:
         kafka = named(render_chart(), "Kafka", "t-tidemark")["spec"]
@@ -395,7 +584,10 @@ class TestKafkaAuthentication:
                 spec = spec or doc["spec"]["jobTemplate"]["spec"]["template"]["spec"]
                 for container in spec["containers"]:
                     env = env_of(container)
-                    if container.get("command", [])[:2] != ["python", "-m"]:
+                    if (
+                        container.get("command", [])[:2] != ["python", "-m"]
+                        or container["command"][2] == "jobs.passwords"
+                    ):
                         continue
                     client = "producer" if container["command"][2] == "producer" else "jobs"
                     assert env["TIDEMARK_KAFKA_SECURITY_PROTOCOL"] == "SASL_PLAINTEXT"
@@ -437,16 +629,10 @@ class TestDebeziumAccount:
         assert config["database.user"] == "cdc"
         assert config["database.password"] == "${secrets:tidemark/t-tidemark-mysql-debezium:password}"
         assert config["snapshot.locking.mode"] == "none", "its user may not lock tables"
-        secret = named(docs, "Secret", "t-tidemark-mysql-debezium")
-        assert set(secret["data"]) == {"password"}
-        mysql = named(docs, "Secret", "t-tidemark-mysql")["data"]
-        assert secret["data"]["password"] == mysql["debezium-password"], "the password MySQL gives the user"
-        init = named(docs, "ConfigMap", "t-tidemark-mysql")["data"]["10-users.sh"]
-        assert "CREATE USER IF NOT EXISTS 'cdc'@'%'" in init
-        assert (
-            "GRANT SELECT, RELOAD, SHOW DATABASES, REPLICATION SLAVE, REPLICATION CLIENT ON *.* TO 'cdc'@'%';" in init
-        )
-        assert "LOCK TABLES" not in init
+        secrets = planned(docs)
+        assert secrets["t-tidemark-mysql-debezium"] == {"password": secrets["t-tidemark-mysql"]["debezium-password"]}
+        grants = account_grants(docs)
+        assert grants["cdc"] == {"SELECT, RELOAD, SHOW DATABASES, REPLICATION SLAVE, REPLICATION CLIENT ON *.*"}
 
     def test_should_let_connect_read_only_that_secret(self) -> None:
         role = named(render_chart(), "Role", "t-tidemark-connect-secrets")
@@ -461,10 +647,9 @@ class TestDebeziumAccount:
         ]
 
     def test_should_refuse_a_users_mysql_secret_without_one_for_debezium(self) -> None:
+        auth = {"existingSecret": "mine", "existingSecrets": {"jobs": "j", "producer": "p", "migrate": "m"}}
         with pytest.raises(RenderError, match=r"kafkaConnect\.connector\.existingSecret is required"):
-            render_chart({"mysql": {"auth": {"existingSecret": "mine"}}})
-        docs = render_chart(
-            {"mysql": {"auth": {"existingSecret": "mine"}}, "kafkaConnect": {"connector": {"existingSecret": "cdc"}}}
-        )
+            render_chart({"mysql": {"auth": auth}})
+        docs = render_chart({"mysql": {"auth": auth}, "kafkaConnect": {"connector": {"existingSecret": "cdc"}}})
         assert "${secrets:tidemark/cdc:password}" in str(named(docs, "KafkaConnector", "t-tidemark-recruit-job"))
-        assert not [s for s in by_kind(docs, "Secret") if s["metadata"]["name"].startswith("t-tidemark-mysql")]
+        assert not [name for name in planned(docs) if name.startswith("t-tidemark-mysql")]

@@ -13,8 +13,7 @@ from typing import Any
 
 import mysql.connector
 import pytest
-from cassandra.cluster import Cluster, Session
-from cassandra.policies import RoundRobinPolicy
+from cassandra.cluster import Session
 
 from local import cleanup, debezium, stack
 
@@ -67,15 +66,16 @@ def eventually(check: Callable[[], Any], timeout_s: float, what: str, interval_s
 
 @pytest.fixture(scope="session")
 def cassandra() -> Iterator[Session]:
-    cluster = Cluster(
-        [HOST], port=stack.PORTS["cassandra"], protocol_version=5, load_balancing_policy=RoundRobinPolicy()
-    )
+    cluster = stack.cassandra_cluster()
     session = cluster.connect()
     yield session
     cluster.shutdown()
 
 
-def mysql_connect(database: str | None = None, user: str = stack.APP_USER, password: str = stack.APP_PASSWORD) -> Any:
+def mysql_connect(
+    database: str | None = None, user: str = stack.OWNER_USER, password: str = stack.OWNER_PASSWORD
+) -> Any:
+    """A connection for a test's own set-up and checks: as the tables' owner, not a component."""
     return mysql.connector.connect(
         host=HOST, port=stack.PORTS["mariadb"], user=user, password=password, database=database, autocommit=True
     )

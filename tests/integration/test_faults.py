@@ -11,7 +11,6 @@ from zoneinfo import ZoneInfo
 
 import orjson
 import pytest
-from cassandra.cluster import Cluster
 
 from local import stack
 from producer.beacons import timeuuid_at
@@ -100,7 +99,7 @@ def test_aggregate_reads_at_quorum_by_default(spark: Any, tmp_path: Path) -> Non
     pipeline.migrate()
     pipeline.send(list(factory(43, PLAIN).stream(50, datetime.now(timezone.utc))))
     pipeline.ingest()
-    cluster = Cluster([stack.HOST], port=stack.PORTS["cassandra"], protocol_version=5)
+    cluster = stack.cassandra_cluster()
     try:
         cluster.connect().execute(
             f"ALTER KEYSPACE {pipeline.name} WITH replication = {{'class': 'SimpleStrategy', 'replication_factor': 2}}"
@@ -176,7 +175,7 @@ def test_migrate_moves_rejects_of_an_older_install_to_the_offset_key(spark: Any,
 
 
 def cassandra_rows(statement: str) -> list[Any]:
-    cluster = Cluster([stack.HOST], port=stack.PORTS["cassandra"], protocol_version=5)
+    cluster = stack.cassandra_cluster()
     try:
         return list(cluster.connect().execute(statement))
     finally:

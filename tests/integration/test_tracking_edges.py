@@ -61,9 +61,8 @@ def test_malformed_input_lands_in_rejects_and_the_stream_flows(spark: Any, tmp_p
 
     assert dict(ingested.rejected) == {**dict.fromkeys(bad, 1), "absurd_time": 2}
     assert ingested.rows_written == len(good)
-    from cassandra.cluster import Cluster
 
-    cluster = Cluster([stack.HOST], port=stack.PORTS["cassandra"], protocol_version=5)
+    cluster = stack.cassandra_cluster()
     rows = list(
         cluster.connect().execute(f"SELECT reason, detail, payload, topic, offset FROM {pipeline.name}.rejects")
     )

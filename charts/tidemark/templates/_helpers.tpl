@@ -108,9 +108,18 @@ password. Call with (dict "ctx" $ "client" "producer|jobs"). */}}
 {{- if .Values.cassandra.external.enabled -}}{{ required "cassandra.external.hosts is required when cassandra.external.enabled" .Values.cassandra.external.hosts }}{{- else -}}{{ include "tidemark.fullname" . }}-{{ .Values.cassandra.datacenter }}-service{{- end -}}
 {{- end -}}
 
+{{/* The Secret (username, password) of the jobs' Cassandra role: the chart's own, whose role
+migrate creates, or the one a user's Cassandra gave them. */}}
 {{- define "tidemark.cassandraSecret" -}}
-{{- if .Values.cassandra.external.enabled -}}{{ required "cassandra.external.existingSecret is required when cassandra.external.enabled" .Values.cassandra.external.existingSecret }}{{- else -}}{{ include "tidemark.fullname" . }}-superuser{{- end -}}
+{{- if .Values.cassandra.external.enabled -}}{{ required "cassandra.external.existingSecret is required when cassandra.external.enabled" .Values.cassandra.external.existingSecret }}{{- else -}}{{ include "tidemark.fullname" . }}-cassandra-app{{- end -}}
 {{- end -}}
+
+{{/* The Cassandra superuser's Secret k8ssandra-operator writes (<cluster>-superuser): only migrate
+mounts it, to create the keyspace and the jobs' role. */}}
+{{- define "tidemark.cassandraSuperuserSecret" -}}
+{{- include "tidemark.fullname" . }}-superuser
+{{- end -}}
+
 
 {{- define "tidemark.mysqlHost" -}}
 {{- if .Values.mysql.external.enabled -}}{{ required "mysql.external.host is required when mysql.external.enabled" .Values.mysql.external.host }}{{- else -}}{{ include "tidemark.fullname" . }}-mysql{{- end -}}
@@ -122,6 +131,33 @@ password. Call with (dict "ctx" $ "client" "producer|jobs"). */}}
 
 {{- define "tidemark.mysqlSecret" -}}
 {{- .Values.mysql.auth.existingSecret | default (printf "%s-mysql" (include "tidemark.fullname" .)) -}}
+{{- end -}}
+
+{{/* A component's MySQL account: (dict "ctx" $ "component" "jobs|producer|migrate") gives
+{"user", "key" (its key in the MySQL Secret), "secret" (its own Secret, key `password`)}. */}}
+{{- define "tidemark.mysqlAccount" -}}
+{{- $users := dict "jobs" "tidemark" "producer" "tidemark_producer" "migrate" "tidemark_migrate" -}}
+{{- $keys := dict "jobs" "app-password" "producer" "producer-password" "migrate" "migrate-password" -}}
+{{- $own := index .ctx.Values.mysql.auth.existingSecrets .component -}}
+{{- if and .ctx.Values.mysql.auth.existingSecret (not $own) -}}
+{{- fail (printf "mysql.auth.existingSecrets.%s is required with mysql.auth.existingSecret: name a Secret with the %s user's password (key `password`), the only one its pods mount" .component (index $users .component)) -}}
+{{- end -}}
+{{- $secret := $own | default (printf "%s-mysql-%s" (include "tidemark.fullname" .ctx) .component) -}}
+{{- toJson (dict "user" (index $users .component) "key" (index $keys .component) "secret" $secret) -}}
+{{- end -}}
+
+{{/* A component's MySQL login for its env. Call with (dict "ctx" $ "component" "jobs|producer|migrate"). */}}
+{{- define "tidemark.mysqlLoginEnv" -}}
+{{- $account := include "tidemark.mysqlAccount" . | fromJson -}}
+{{- if eq .component "migrate" -}}
+- {name: TIDEMARK_MYSQL_MIGRATE_USER, value: {{ $account.user | quote }}}
+- name: TIDEMARK_MYSQL_MIGRATE_PASSWORD
+{{- else -}}
+- {name: TIDEMARK_MYSQL_USER, value: {{ $account.user | quote }}}
+- name: TIDEMARK_MYSQL_PASSWORD
+{{- end }}
+  valueFrom:
+    secretKeyRef: {name: {{ $account.secret }}, key: password}
 {{- end -}}
 
 {{/* The Secret (key `password`) of the MySQL user Debezium connects as. */}}
@@ -148,29 +184,13 @@ password. Call with (dict "ctx" $ "client" "producer|jobs"). */}}
 {{/* Env every tidemark process reads: the ConfigMap plus the secrets, as TIDEMARK_* variables. */}}
 {{- define "tidemark.env" -}}
 {{ include "tidemark.kafkaClientEnv" (dict "ctx" . "client" "jobs") }}
-- name: TIDEMARK_MYSQL_PASSWORD
-  valueFrom:
-    secretKeyRef: {name: {{ include "tidemark.mysqlSecret" . }}, key: app-password}
+{{ include "tidemark.mysqlLoginEnv" (dict "ctx" . "component" "jobs") }}
 - name: TIDEMARK_CASSANDRA_USERNAME
   valueFrom:
     secretKeyRef: {name: {{ include "tidemark.cassandraSecret" . }}, key: username}
 - name: TIDEMARK_CASSANDRA_PASSWORD
   valueFrom:
     secretKeyRef: {name: {{ include "tidemark.cassandraSecret" . }}, key: password}
-{{- end -}}
-
-{{/* The MySQL passwords as JSON: from the live Secret when it exists (kept across upgrades),
-else generated. Memoised in .Values for the render, so every template sees the same ones. */}}
-{{- define "tidemark.mysqlPasswords" -}}
-{{- if not (hasKey .Values "__mysqlPasswords") -}}
-{{- $existing := (lookup "v1" "Secret" .Release.Namespace (include "tidemark.mysqlSecret" .)).data | default dict -}}
-{{- $passwords := dict -}}
-{{- range $key := list "root-password" "app-password" "debezium-password" "grafana-password" -}}
-{{- $_ := set $passwords $key (index $existing $key | default (randAlphaNum 24 | b64enc)) -}}
-{{- end -}}
-{{- $_ := set .Values "__mysqlPasswords" $passwords -}}
-{{- end -}}
-{{- toJson (get .Values "__mysqlPasswords") -}}
 {{- end -}}
 
 {{/* A stream's topic settings: TIDEMARK_<STREAM>_TOPIC, or one TIDEMARK_<STREAM>_<PART>_TOPIC per
@@ -183,4 +203,63 @@ part of a stream with several topics. Call with (dict "name" $name "stream" $str
 {{- else }}
   TIDEMARK_{{ upper .name }}_TOPIC: {{ .stream.topic | quote }}
 {{- end }}
+{{- end -}}
+
+{{/* The Secrets the passwords hook makes (jobs/passwords.py), as JSON: no password is ever
+rendered. `${password:NAME}` is one generated password, the same wherever it appears;
+`sources` are Secrets of the user's own to read one from. */}}
+{{- define "tidemark.passwordsPlan" -}}
+{{- $fullname := include "tidemark.fullname" . -}}
+{{- $secrets := list -}}
+{{- $sources := list -}}
+{{- $mysqlKeys := dict "root-password" "root" "app-password" "app" "producer-password" "producer" "migrate-password" "migrate" "debezium-password" "debezium" "grafana-password" "grafana" -}}
+{{- if .Values.mysql.auth.existingSecret -}}
+{{- range $key, $password := $mysqlKeys -}}
+{{- $sources = append $sources (dict "password" $password "secret" $.Values.mysql.auth.existingSecret "key" $key) -}}
+{{- end -}}
+{{- else -}}
+{{- $data := dict -}}
+{{- range $key, $password := $mysqlKeys }}{{ $_ := set $data $key (printf "${password:%s}" $password) }}{{ end -}}
+{{- $secrets = append $secrets (dict "name" (include "tidemark.mysqlSecret" .) "labels" (include "tidemark.labels" (dict "ctx" $ "component" "mysql") | fromYaml) "data" $data) -}}
+{{- range $component := list "jobs" "producer" "migrate" -}}
+{{- $account := include "tidemark.mysqlAccount" (dict "ctx" $ "component" $component) | fromJson -}}
+{{- $secrets = append $secrets (dict "name" $account.secret "labels" (include "tidemark.labels" (dict "ctx" $ "component" $component) | fromYaml) "data" (dict "password" (printf "${password:%s}" (get $mysqlKeys $account.key)))) -}}
+{{- end -}}
+{{- if and .Values.kafkaConnect.enabled (not .Values.kafkaConnect.connector.existingSecret) -}}
+{{- $secrets = append $secrets (dict "name" (include "tidemark.debeziumSecret" .) "labels" (include "tidemark.labels" (dict "ctx" $ "component" "connect") | fromYaml) "data" (dict "password" "${password:debezium}")) -}}
+{{- end -}}
+{{- end -}}
+{{- if and .Values.cassandra.enabled (not .Values.cassandra.external.enabled) -}}
+{{- $secrets = append $secrets (dict "name" (include "tidemark.cassandraSecret" .) "labels" (include "tidemark.labels" (dict "ctx" $ "component" "jobs") | fromYaml) "data" (dict "username" "tidemark" "password" "${password:cassandra}")) -}}
+{{- end -}}
+{{- if .Values.monitoring.dashboards.enabled -}}
+{{- $labels := include "tidemark.labels" (dict "ctx" $ "component" "monitoring") | fromYaml -}}
+{{- $_ := set $labels .Values.monitoring.dashboards.datasourceLabel "1" -}}
+{{- $secrets = append $secrets (dict "name" (printf "%s-datasources" $fullname) "labels" $labels "data" (dict "tidemark-datasources.yaml" (include "tidemark.grafanaDatasources" .))) -}}
+{{- end -}}
+{{- range $secrets }}{{ $_ := set .labels "tidemark.io/passwords-of" $.Release.Name }}{{ end -}}
+{{- toJson (dict "namespace" .Release.Namespace "secrets" $secrets "sources" $sources) -}}
+{{- end -}}
+
+{{/* Grafana's MySQL datasource, as the read-only grafana user (its password filled in by the
+passwords hook). */}}
+{{- define "tidemark.grafanaDatasources" -}}
+apiVersion: 1
+datasources:
+  - name: tidemark-mysql
+    uid: tidemark-mysql
+    type: mysql
+    url: {{ include "tidemark.mysqlHost" . }}.{{ .Release.Namespace }}.svc:{{ include "tidemark.mysqlPort" . }}
+    user: grafana
+    jsonData:
+      database: {{ .Values.mysql.database }}
+    secureJsonData:
+      password: "${password:grafana}"
+{{- end -}}
+
+{{/* The passwords hook's annotations, at a weight: before anything that reads a Secret. */}}
+{{- define "tidemark.passwordsHook" -}}
+helm.sh/hook: pre-install,pre-upgrade
+helm.sh/hook-weight: {{ . | quote }}
+helm.sh/hook-delete-policy: before-hook-creation,hook-succeeded
 {{- end -}}

@@ -18,6 +18,19 @@ containers:
       - configMapRef: {name: {{ $fullname }}-jobs}
     env:
       {{- include "tidemark.env" $ | nindent 6 }}
+      {{- if eq .job "migrate" }}
+      # Only migrate runs DDL, as the accounts that own the tables.
+      {{- include "tidemark.mysqlLoginEnv" (dict "ctx" $ "component" "migrate") | nindent 6 }}
+      {{- if $.Values.cassandra.external.enabled }}
+      # Your Cassandra's admin made the jobs' role: migrate logs in as it and creates no role.
+      - {name: TIDEMARK_CASSANDRA_ADMIN_USERNAME, value: ""}
+      {{- else }}
+      - name: TIDEMARK_CASSANDRA_ADMIN_USERNAME
+        valueFrom: {secretKeyRef: {name: {{ include "tidemark.cassandraSuperuserSecret" $ }}, key: username}}
+      - name: TIDEMARK_CASSANDRA_ADMIN_PASSWORD
+        valueFrom: {secretKeyRef: {name: {{ include "tidemark.cassandraSuperuserSecret" $ }}, key: password}}
+      {{- end }}
+      {{- end }}
       {{- if .continuous }}
       - {name: TIDEMARK_INGEST_TRIGGER, value: continuous}
       - {name: TIDEMARK_INGEST_ALIVE_FILE, value: /tmp/tidemark/alive}
