@@ -713,6 +713,8 @@ def render_rules() -> Path:
             "--set",
             "kafka.external.bootstrapServers=x:9092",
             "--set",
+            "kafka.external.securityProtocol=PLAINTEXT",  # no login to name: only the rules are wanted
+            "--set",
             "cassandra.external.enabled=true",
             "--set",
             "cassandra.external.hosts=x",
