@@ -55,3 +55,14 @@ def test_should_cover_every_alert_with_a_test() -> None:
     }
     assert alerts == tested, f"alerts without a firing test: {alerts - tested}"
     assert alerts == quiet, f"alerts without a quiet test: {alerts - quiet}"
+
+
+def test_should_give_the_local_prometheus_the_same_rules(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """local/stack.py renders the chart against a throwaway external Kafka for its Prometheus;
+    a value that render needs (a Kafka login, say) would stop `make stack-up` on a fresh stack."""
+    from local import stack
+
+    monkeypatch.setattr(stack, "STACK", tmp_path)
+    local = yaml.safe_load(stack.render_rules().read_text())
+    shipped = by_kind(render_chart(), "PrometheusRule")[0]["spec"]
+    assert local == {"groups": shipped["groups"]}
