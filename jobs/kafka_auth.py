@@ -8,7 +8,7 @@ for its KafkaUser; locally the stack creates the same users (local/stack.py).
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Literal
 
 from pydantic import SecretStr, model_validator
 from pydantic_settings import BaseSettings
@@ -46,44 +46,58 @@ def _sasl(access: KafkaAccess) -> bool:
     return access.kafka_security_protocol.startswith("SASL")
 
 
-def _jaas_quoted(value: str) -> str:
-    return value.replace("\\", "\\\\").replace('"', '\\"')
+# (protocol, mechanism, username, password), as each Python client library names them.
+KAFKA_PYTHON_KEYS = ("security_protocol", "sasl_mechanism", "sasl_plain_username", "sasl_plain_password")
+LIBRDKAFKA_KEYS = ("security.protocol", "sasl.mechanisms", "sasl.username", "sasl.password")
 
 
-def kafka_python_options(access: KafkaAccess) -> dict[str, Any]:
-    """Keyword arguments for kafka-python's KafkaConsumer, KafkaProducer and KafkaAdminClient."""
-    options: dict[str, Any] = {"security_protocol": access.kafka_security_protocol}
+def _named(access: KafkaAccess, keys: tuple[str, str, str, str]) -> dict[str, str]:
+    protocol, mechanism, username, password = keys
+    options = {protocol: str(access.kafka_security_protocol)}
     if _sasl(access):
         options |= {
-            "sasl_mechanism": access.kafka_sasl_mechanism,
-            "sasl_plain_username": access.kafka_username,
-            "sasl_plain_password": access.kafka_password.get_secret_value(),
+            mechanism: access.kafka_sasl_mechanism,
+            username: access.kafka_username,
+            password: access.kafka_password.get_secret_value(),
         }
     return options
 
 
+def kafka_python_options(access: KafkaAccess) -> dict[str, str]:
+    """Keyword arguments for kafka-python's KafkaConsumer, KafkaProducer and KafkaAdminClient."""
+    return _named(access, KAFKA_PYTHON_KEYS)
+
+
 def librdkafka_options(access: KafkaAccess) -> dict[str, str]:
     """Configuration keys for confluent-kafka's Producer and AdminClient."""
-    options: dict[str, str] = {"security.protocol": access.kafka_security_protocol}
+    return _named(access, LIBRDKAFKA_KEYS)
+
+
+def _jaas_quoted(value: str) -> str:
+    return value.replace("\\", "\\\\").replace('"', '\\"')
+
+
+def jaas_config(module: str, **fields: str) -> str:
+    """A JAAS line for Java's Kafka clients and brokers, its values quoted."""
+    quoted = " ".join(f'{key}="{_jaas_quoted(value)}"' for key, value in fields.items())
+    return f"{module} required {quoted};"
+
+
+def java_options(access: KafkaAccess) -> dict[str, str]:
+    """Properties for Java's Kafka clients (Kafka Connect's worker, Debezium's schema history)."""
+    options = {"security.protocol": str(access.kafka_security_protocol)}
     if _sasl(access):
         options |= {
-            "sasl.mechanisms": access.kafka_sasl_mechanism,
-            "sasl.username": access.kafka_username,
-            "sasl.password": access.kafka_password.get_secret_value(),
+            "sasl.mechanism": access.kafka_sasl_mechanism,
+            "sasl.jaas.config": jaas_config(
+                LOGIN_MODULES[access.kafka_sasl_mechanism],
+                username=access.kafka_username,
+                password=access.kafka_password.get_secret_value(),
+            ),
         }
     return options
 
 
 def spark_options(access: KafkaAccess) -> dict[str, str]:
-    """Options for Spark's Kafka source (`kafka.`-prefixed, passed to its Java clients)."""
-    options: dict[str, str] = {"kafka.security.protocol": access.kafka_security_protocol}
-    if _sasl(access):
-        module = LOGIN_MODULES[access.kafka_sasl_mechanism]
-        options |= {
-            "kafka.sasl.mechanism": access.kafka_sasl_mechanism,
-            "kafka.sasl.jaas.config": (
-                f'{module} required username="{_jaas_quoted(access.kafka_username)}" '
-                f'password="{_jaas_quoted(access.kafka_password.get_secret_value())}";'
-            ),
-        }
-    return options
+    """Options for Spark's Kafka source: the Java clients' properties, `kafka.`-prefixed."""
+    return {f"kafka.{key}": value for key, value in java_options(access).items()}

@@ -66,6 +66,11 @@ def cql_string(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
 
 
+def role_and_password(settings: JobSettings) -> tuple[str, str]:
+    """The jobs' role and its password, as CQL string literals."""
+    return cql_string(settings.cassandra_username), cql_string(settings.cassandra_password.get_secret_value())
+
+
 def manages_role(settings: JobSettings) -> bool:
     return bool(settings.cassandra_admin_username and settings.cassandra_username)
 
@@ -75,7 +80,7 @@ def role_statements(settings: JobSettings) -> list[str]:
     keyspace's rows, but not create, alter or drop a table, nor reach another keyspace."""
     if not manages_role(settings):
         return []
-    role, password = cql_string(settings.cassandra_username), cql_string(settings.cassandra_password.get_secret_value())
+    role, password = role_and_password(settings)
     keyspace = settings.cassandra_keyspace
     return [
         f"CREATE ROLE IF NOT EXISTS {role} WITH PASSWORD = {password} AND LOGIN = true",
@@ -86,7 +91,7 @@ def role_statements(settings: JobSettings) -> list[str]:
 
 def password_statement(settings: JobSettings) -> str:
     """Sets the jobs' role's password to the one in their settings (a rotated Secret)."""
-    role, password = cql_string(settings.cassandra_username), cql_string(settings.cassandra_password.get_secret_value())
+    role, password = role_and_password(settings)
     return f"ALTER ROLE {role} WITH PASSWORD = {password}"
 
 

@@ -41,7 +41,6 @@ Live = Mapping[str, Mapping[str, str]]  # Secret name -> its data, decoded
 class Planned:
     name: str
     labels: dict[str, str]
-    annotations: dict[str, str]
     data: dict[str, str]  # key -> template
 
 
@@ -56,12 +55,12 @@ class Source:
 
 def parse_plan(raw: str) -> tuple[str, list[Planned], list[Source]]:
     plan = json.loads(raw)
-    secrets_ = [Planned(s["name"], s.get("labels", {}), s.get("annotations", {}), s["data"]) for s in plan["secrets"]]
+    secrets_ = [Planned(s["name"], s.get("labels", {}), s["data"]) for s in plan["secrets"]]
     sources = [Source(s["password"], s["secret"], s["key"]) for s in plan.get("sources", [])]
     return plan["namespace"], secrets_, sources
 
 
-def known_passwords(plan: list[Planned], live: Live, sources: Sequence[Source] = ()) -> dict[str, str]:
+def known_passwords(plan: list[Planned], live: Live, sources: Sequence[Source]) -> dict[str, str]:
     """The passwords already stored: in the user's Secrets, or under a key of ours whose template
     is exactly one placeholder."""
     known: dict[str, str] = {}
@@ -80,7 +79,7 @@ def generate() -> str:
     return "".join(secrets.choice(ALPHABET) for _ in range(LENGTH))
 
 
-def passwords_for(plan: list[Planned], live: Live, sources: Sequence[Source] = ()) -> dict[str, str]:
+def passwords_for(plan: list[Planned], live: Live, sources: Sequence[Source]) -> dict[str, str]:
     known = known_passwords(plan, live, sources)
     wanted = {name for s in plan for t in s.data.values() for name in PLACEHOLDER.findall(t)}
     return {name: known.get(name) or generate() for name in sorted(wanted)}
@@ -144,7 +143,7 @@ class Api:
         return {k: base64.b64decode(v).decode() for k, v in (secret.get("data") or {}).items()}
 
     def create(self, secret: Planned, data: Mapping[str, str]) -> None:
-        metadata = {"name": secret.name, "labels": secret.labels, "annotations": secret.annotations}
+        metadata = {"name": secret.name, "labels": secret.labels}
         self.call(
             "POST",
             self.secrets,
@@ -166,7 +165,7 @@ def main() -> int:
     missing = sorted({s.secret for s in sources} - set(live))
     if missing:
         sys.exit(f"passwords: the Secret(s) {', '.join(missing)} named in *.existingSecret do not exist")
-    ours = {name: data for name, data in live.items() if name in {s.name for s in plan}}
+    ours = {s.name: live[s.name] for s in plan if s.name in live}
     for action, secret, data in changes(plan, ours, passwords_for(plan, live, sources)):
         getattr(api, action)(secret, data)
         print(f"{'created' if action == 'create' else 'added ' + ', '.join(sorted(data)) + ' to'} secret {secret.name}")

@@ -20,6 +20,9 @@ from confluent_kafka.admin import (  # type: ignore[attr-defined]
     ResourcePatternType,
     ResourceType,
 )
+from pydantic import SecretStr
+
+from jobs.kafka_auth import KafkaAccess, java_options, kafka_python_options, librdkafka_options
 
 ADMIN = "admin"  # the broker's super user: the stack's own tooling, never a tidemark process
 PRODUCER = "tidemark-producer"
@@ -38,26 +41,25 @@ def password(user: str) -> str:
     return user
 
 
-def librdkafka(bootstrap: str, user: str = ADMIN) -> dict[str, str | int]:
+def access(user: str) -> KafkaAccess:
+    """`user`'s login to the local broker, as a process's settings would give it (SCRAM over
+    SASL_PLAINTEXT, the defaults); built, not read from the environment."""
+    return KafkaAccess.model_construct(kafka_username=user, kafka_password=SecretStr(password(user)))
+
+
+def librdkafka(bootstrap: str, user: str = ADMIN) -> dict[str, str]:
     """confluent-kafka settings for a client of the local broker as `user`."""
-    return {
-        "bootstrap.servers": bootstrap,
-        "security.protocol": "SASL_PLAINTEXT",
-        "sasl.mechanisms": "SCRAM-SHA-512",
-        "sasl.username": user,
-        "sasl.password": password(user),
-    }
+    return {"bootstrap.servers": bootstrap, **librdkafka_options(access(user))}
 
 
 def kafka_python(bootstrap: str, user: str = ADMIN) -> dict[str, str]:
     """kafka-python keyword arguments for a client of the local broker as `user`."""
-    return {
-        "bootstrap_servers": bootstrap,
-        "security_protocol": "SASL_PLAINTEXT",
-        "sasl_mechanism": "SCRAM-SHA-512",
-        "sasl_plain_username": user,
-        "sasl_plain_password": password(user),
-    }
+    return {"bootstrap_servers": bootstrap, **kafka_python_options(access(user))}
+
+
+def java_client(user: str) -> dict[str, str]:
+    """A Java client's properties as `user` (Connect's worker, its connectors' clients)."""
+    return java_options(access(user))
 
 
 def admin_client(bootstrap: str) -> AdminClient:

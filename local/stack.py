@@ -30,6 +30,7 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 if str(ROOT) not in sys.path:  # run as a script (`python local/stack.py`): make `local` importable
     sys.path.insert(0, str(ROOT))
+from jobs.kafka_auth import LOGIN_MODULES, jaas_config  # noqa: E402
 from local import kafka_users, pidfile  # noqa: E402
 
 STACK = Path(os.environ.get("TIDEMARK_STACK_DIR", ROOT / ".stack")).resolve()
@@ -358,14 +359,10 @@ def write(path: Path, text: str) -> Path:
 
 
 def jaas(module: str, user: str, **extra: str) -> str:
-    fields = " ".join(
-        f'{k}="{v}"' for k, v in {"username": user, "password": kafka_users.password(user), **extra}.items()
-    )
-    return f"{module} required {fields};"
+    return jaas_config(module, username=user, password=kafka_users.password(user), **extra)
 
 
-SCRAM_MODULE = "org.apache.kafka.common.security.scram.ScramLoginModule"
-PLAIN_MODULE = "org.apache.kafka.common.security.plain.PlainLoginModule"
+SCRAM_MODULE, PLAIN_MODULE = LOGIN_MODULES["SCRAM-SHA-512"], LOGIN_MODULES["PLAIN"]
 
 
 def prepare_kafka() -> list[str]:
@@ -504,13 +501,9 @@ def kafka_acls() -> None:
     kafka_users.grant(bootstrap, kafka_users.base_acls() + kafka_users.cdc_acls("tidemark"))
 
 
-def connect_client(user: str = kafka_users.CONNECT) -> dict[str, str]:
-    """A Java Kafka client's SCRAM settings (Connect's worker and its connectors' clients)."""
-    return {
-        "security.protocol": "SASL_PLAINTEXT",
-        "sasl.mechanism": "SCRAM-SHA-512",
-        "sasl.jaas.config": jaas(SCRAM_MODULE, user),
-    }
+def connect_client() -> dict[str, str]:
+    """Connect's Java client properties (its worker's and its connectors' clients)."""
+    return kafka_users.java_client(kafka_users.CONNECT)
 
 
 def connect_worker_sasl() -> str:

@@ -62,16 +62,18 @@ def test_should_install_upgrade_and_uninstall_leaving_only_what_the_chart_keeps(
     generated = {
         ("Secret", s["metadata"]["name"]) for s in cluster.get("secret", namespace, "-l", "tidemark.io/passwords-of=t")
     }
-    assert len(generated) == 7, generated
-    kept = kept_on_purpose(manifest) | generated
-    assert (
-        kept
-        == {
-            ("PersistentVolumeClaim", "t-tidemark-checkpoints"),
-            ("PersistentVolumeClaim", "data-t-tidemark-mysql-0"),
-        }
-        | generated
-    ), "the passwords outlive the release, as the data they open"
+    assert generated == {
+        ("Secret", f"t-tidemark-{name}")
+        for name in (
+            *("mysql", "mysql-jobs", "mysql-producer", "mysql-migrate", "mysql-debezium"),
+            *("cassandra-app", "datasources"),
+        )
+    }
+    assert kept_on_purpose(manifest) == {
+        ("PersistentVolumeClaim", "t-tidemark-checkpoints"),
+        ("PersistentVolumeClaim", "data-t-tidemark-mysql-0"),
+    }
+    kept = kept_on_purpose(manifest) | generated  # the passwords outlive the release, as the data they open
     wait_for(
         "the StatefulSet's claim",
         lambda: kept <= inventory(cluster, namespace),
