@@ -55,6 +55,26 @@ apiserver-down: ## Stop the local control plane (its etcd data stays under .stac
 test-apiserver: deps tools apiserver-up ## The chart applied to the real API server: CRDs, scenarios, release life, controllers, refusals
 	@$(PY) -m pytest -m apiserver
 
+##@ Local node (kubelet + containerd running tidemark's images as Pods on 127.0.0.1)
+.PHONY: node-up node-down node-env node-deploy node-remove test-node
+node-up: system deps tools ## Start the control plane, kube-scheduler, containerd and a kubelet (builds once; idempotent)
+	@$(PY) local/node.py up
+
+node-down: ## Stop the node, kill its Pods and give the host back (sysctls, cgroups, mounts, paths)
+	@$(PY) local/node.py down
+
+node-env: ## Print `export KUBECONFIG=…` for ./bin/kubectl and ./bin/helm against the node
+	@$(PY) local/node.py env
+
+node-deploy: stack-up node-up ## Build and import the images, install the chart on the node (release and namespace `tidemark`)
+	@$(PY) local/node_release.py deploy
+
+node-remove: ## Uninstall the node's release and drop what it wrote
+	@$(PY) local/node_release.py remove
+
+test-node: stack-up node-up ## The chart's Pods on the real node: deploy, jobs, executors, kill -9, upgrade, rollback, uninstall
+	@$(PY) -m pytest -m node
+
 ##@ Pipeline
 .PHONY: demo bench
 demo: setup stack-up ## Run the tracking pipeline end to end on the local stack and print what it computed

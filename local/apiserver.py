@@ -89,9 +89,12 @@ PACKAGES = {
     "etcd": "go.etcd.io/etcd/server/v3",
     "kube-apiserver": "k8s.io/kubernetes/cmd/kube-apiserver",
     "kube-controller-manager": "k8s.io/kubernetes/cmd/kube-controller-manager",
+    # The node tier's (local/node.py): built with the rest so one cache holds one Kubernetes.
+    "kube-scheduler": "k8s.io/kubernetes/cmd/kube-scheduler",
+    "kubelet": "k8s.io/kubernetes/cmd/kubelet",
 }
 # Minutes a cold build took on 2 cores, shown while it runs.
-BUILD_MINUTES = {"etcd": 1, "kube-apiserver": 4, "kube-controller-manager": 1}
+BUILD_MINUTES = {"etcd": 1, "kube-apiserver": 4, "kube-controller-manager": 1, "kube-scheduler": 1, "kubelet": 3}
 
 
 def port(name: str, default: int) -> int:
@@ -252,38 +255,55 @@ def signed(name: str, subject: str, extensions: str) -> None:
     )
 
 
+# Client certificates beside the admin's: (name, subject). The kubelet's and the scheduler's
+# identities are the ones their built-in RBAC roles and the Node authorizer know; the API
+# server's own, to call kubelets (logs, exec), is an admin.
+CLIENTS = (
+    ("admin", "/O=system:masters/CN=tidemark-admin"),
+    ("apiserver-kubelet-client", "/O=system:masters/CN=kube-apiserver-kubelet-client"),
+    ("kube-scheduler", "/CN=system:kube-scheduler"),
+)
+CLIENT_EXTENSIONS = (
+    "basicConstraints=CA:FALSE\nkeyUsage=digitalSignature,keyEncipherment\nextendedKeyUsage=clientAuth\n"
+)
+
+
+def client_certificate(name: str, subject: str) -> None:
+    """A client certificate signed by the local CA, made once (an existing PKI gains the ones
+    added since it was made)."""
+    if not (PKI / f"{name}.crt").exists():
+        signed(name, subject, CLIENT_EXTENSIONS)
+
+
 def pki() -> None:
-    """A CA, the API server's serving certificate, an admin client certificate (system:masters)
-    and the service-account token signing key pair; made once, kept with the etcd data."""
-    if (PKI / ".complete").exists():
-        return
-    shutil.rmtree(PKI, ignore_errors=True)
-    PKI.mkdir(parents=True)
-    openssl("genrsa", "-out", str(PKI / "ca.key"), "2048")
-    openssl(
-        "req", "-x509", "-new", "-key", str(PKI / "ca.key"), "-subj", "/CN=tidemark-local-ca", "-days", "3650",
-        "-out", str(PKI / "ca.crt"),
-    )  # fmt: skip
-    signed(
-        "apiserver",
-        "/CN=kube-apiserver",
-        "basicConstraints=CA:FALSE\nkeyUsage=digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth\n"
-        "subjectAltName=IP:127.0.0.1,IP:10.96.0.1,DNS:localhost,DNS:kubernetes,DNS:kubernetes.default,"
-        "DNS:kubernetes.default.svc,DNS:kubernetes.default.svc.cluster.local\n",
-    )
-    signed(
-        "admin",
-        "/O=system:masters/CN=tidemark-admin",
-        "basicConstraints=CA:FALSE\nkeyUsage=digitalSignature,keyEncipherment\nextendedKeyUsage=clientAuth\n",
-    )
-    openssl("genrsa", "-out", str(PKI / "sa.key"), "2048")
-    openssl("rsa", "-in", str(PKI / "sa.key"), "-pubout", "-out", str(PKI / "sa.pub"))
-    (PKI / "tokens.csv").write_text(f"{secrets.token_hex(16)},tidemark-admin,tidemark-admin,system:masters\n")
-    (PKI / ".complete").touch()
+    """A CA, the API server's serving certificate, the client certificates and the
+    service-account token signing key pair; made once, kept with the etcd data."""
+    if not (PKI / ".complete").exists():
+        shutil.rmtree(PKI, ignore_errors=True)
+        PKI.mkdir(parents=True)
+        openssl("genrsa", "-out", str(PKI / "ca.key"), "2048")
+        openssl(
+            "req", "-x509", "-new", "-key", str(PKI / "ca.key"), "-subj", "/CN=tidemark-local-ca", "-days", "3650",
+            "-out", str(PKI / "ca.crt"),
+        )  # fmt: skip
+        signed(
+            "apiserver",
+            "/CN=kube-apiserver",
+            "basicConstraints=CA:FALSE\nkeyUsage=digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth\n"
+            "subjectAltName=IP:127.0.0.1,IP:10.96.0.1,DNS:localhost,DNS:kubernetes,DNS:kubernetes.default,"
+            "DNS:kubernetes.default.svc,DNS:kubernetes.default.svc.cluster.local\n",
+        )
+        openssl("genrsa", "-out", str(PKI / "sa.key"), "2048")
+        openssl("rsa", "-in", str(PKI / "sa.key"), "-pubout", "-out", str(PKI / "sa.pub"))
+        (PKI / "tokens.csv").write_text(f"{secrets.token_hex(16)},tidemark-admin,tidemark-admin,system:masters\n")
+        (PKI / ".complete").touch()
+    for name, subject in CLIENTS:
+        client_certificate(name, subject)
 
 
-def write_kubeconfig() -> None:
-    KUBECONFIG.write_text(f"""\
+def kubeconfig(user: str, certificate: str) -> str:
+    """A kubeconfig for this control plane as the client certificate PKI/<certificate>.crt."""
+    return f"""\
 apiVersion: v1
 kind: Config
 clusters:
@@ -292,17 +312,21 @@ clusters:
     server: {SERVER}
     certificate-authority: {PKI / "ca.crt"}
 users:
-- name: tidemark-admin
+- name: {user}
   user:
-    client-certificate: {PKI / "admin.crt"}
-    client-key: {PKI / "admin.key"}
+    client-certificate: {PKI / f"{certificate}.crt"}
+    client-key: {PKI / f"{certificate}.key"}
 contexts:
 - name: tidemark-local
   context:
     cluster: tidemark-local
-    user: tidemark-admin
+    user: {user}
 current-context: tidemark-local
-""")
+"""
+
+
+def write_kubeconfig() -> None:
+    KUBECONFIG.write_text(kubeconfig("tidemark-admin", "admin"))
 
 
 # --- the processes ----------------------------------------------------------------------------
@@ -315,14 +339,16 @@ class Process:
     argv: Callable[[], list[str]]
     ready: Callable[[], bool]
     deadline_s: float
+    # Where its pid file, log and working directory live (local/node.py's processes: .stack/node).
+    home: Path = STATE
 
     @property
     def pid_file(self) -> Path:
-        return STATE / "run" / f"{self.name}.pid"
+        return self.home / "run" / f"{self.name}.pid"
 
     @property
     def log(self) -> Path:
-        return STATE / "logs" / f"{self.name}.log"
+        return self.home / "logs" / f"{self.name}.log"
 
     def pid(self) -> int | None:
         return pidfile.read(self.pid_file)
@@ -393,7 +419,15 @@ def apiserver_argv() -> list[str]:
         f"--service-account-key-file={PKI / 'sa.pub'}",
         f"--service-account-signing-key-file={PKI / 'sa.key'}",
         "--service-cluster-ip-range=10.96.0.0/16",
-        "--authorization-mode=RBAC",
+        # Node authorizes each kubelet for its own Pods only (local/node.py runs one);
+        # NodeRestriction keeps it from labelling or changing any other node.
+        "--authorization-mode=Node,RBAC",
+        "--enable-admission-plugins=NodeRestriction",
+        f"--kubelet-client-certificate={PKI / 'apiserver-kubelet-client.crt'}",
+        f"--kubelet-client-key={PKI / 'apiserver-kubelet-client.key'}",
+        # logs and exec go to the node by its name, which resolves to 127.0.0.1: never to its
+        # InternalIP, which the kubelet takes from the default route (not loopback).
+        "--kubelet-preferred-address-types=Hostname",
         "--allow-privileged=true",
         "--profiling=false",
         "--v=1",
@@ -414,9 +448,10 @@ def controller_manager_argv() -> list[str]:
         f"--cluster-signing-key-file={PKI / 'ca.key'}",
         "--use-service-account-credentials=true",
         "--leader-elect=false",
-        # No nodes, no cloud and no storage here: the controllers for those would only log errors.
-        "--controllers=*,-nodeipam,-nodelifecycle,-cloud-node-lifecycle,-service-lb-controller,-route,"
-        "-persistentvolume-binder,-attachdetach",
+        # No cloud, no pod network and no attachable volumes here: the controllers for those
+        # would only log errors. The volume binder stays: the node tier binds the checkpoints'
+        # claim to a host-path volume.
+        "--controllers=*,-nodeipam,-cloud-node-lifecycle,-service-lb-controller,-route,-attachdetach",
         "--v=1",
     ]
 
@@ -448,7 +483,7 @@ def tail(path: Path, lines: int = 25) -> str:
 
 
 def start(process: Process) -> subprocess.Popen[bytes]:
-    if port_open(process.port):
+    if process.port and port_open(process.port):
         raise ApiServerError(
             f"{process.name}: port {HOST}:{process.port} is already taken by another process; "
             f"stop it or set TIDEMARK_{process.name.upper().replace('-', '_')}_PORT"
@@ -458,7 +493,12 @@ def start(process: Process) -> subprocess.Popen[bytes]:
     process.pid_file.parent.mkdir(parents=True, exist_ok=True)
     with process.log.open("ab") as log:
         proc = subprocess.Popen(
-            argv, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, cwd=STATE, start_new_session=True
+            argv,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            cwd=process.home,
+            start_new_session=True,
         )
     pidfile.write(process.pid_file, proc.pid)
     return proc
@@ -485,6 +525,40 @@ def wait_ready(process: Process, proc: subprocess.Popen[bytes] | None) -> None:
     )
 
 
+def run_up(processes: list[Process]) -> None:
+    """Starts each process that is not running, in order, each ready before the next."""
+    for process in processes:
+        pid = process.pid()
+        if pid is not None:
+            wait_ready(process, None)
+            print(f"{process.name:24} already up (pid {pid}, port {process.port})")
+            continue
+        t0 = time.monotonic()
+        proc = start(process)
+        wait_ready(process, proc)
+        print(
+            f"{process.name:24} up in {time.monotonic() - t0:5.1f}s (pid {proc.pid}, port {process.port})",
+            flush=True,
+        )
+
+
+def stop(process: Process, grace_s: float = 45) -> None:
+    """SIGTERM to the process's group, SIGKILL after `grace_s`."""
+    pid = process.pid()
+    if pid is None:
+        print(f"{process.name:24} already down")
+        process.pid_file.unlink(missing_ok=True)
+        return
+    os.killpg(pid, signal.SIGTERM)
+    deadline = time.monotonic() + grace_s
+    while pidfile.alive(pid) and time.monotonic() < deadline:
+        time.sleep(0.3)
+    if pidfile.alive(pid):
+        os.killpg(pid, signal.SIGKILL)
+    process.pid_file.unlink(missing_ok=True)
+    print(f"{process.name:24} stopped")
+
+
 def up() -> None:
     STATE.mkdir(parents=True, exist_ok=True)
     with locked(STATE / ".lock"):
@@ -492,38 +566,14 @@ def up() -> None:
             build()
             pki()
         write_kubeconfig()
-        for process in PROCESSES:
-            pid = process.pid()
-            if pid is not None:
-                wait_ready(process, None)
-                print(f"{process.name:24} already up (pid {pid}, port {process.port})")
-                continue
-            t0 = time.monotonic()
-            proc = start(process)
-            wait_ready(process, proc)
-            print(
-                f"{process.name:24} up in {time.monotonic() - t0:5.1f}s (pid {proc.pid}, port {process.port})",
-                flush=True,
-            )
+        run_up(PROCESSES)
     print(f"KUBECONFIG={KUBECONFIG}")
 
 
 def down() -> None:
+    # The API server drains for a few seconds before it exits.
     for process in reversed(PROCESSES):
-        pid = process.pid()
-        if pid is None:
-            print(f"{process.name:24} already down")
-            process.pid_file.unlink(missing_ok=True)
-            continue
-        os.killpg(pid, signal.SIGTERM)
-        # The API server drains for a few seconds before it exits.
-        deadline = time.monotonic() + 45
-        while pidfile.alive(pid) and time.monotonic() < deadline:
-            time.sleep(0.3)
-        if pidfile.alive(pid):
-            os.killpg(pid, signal.SIGKILL)
-        process.pid_file.unlink(missing_ok=True)
-        print(f"{process.name:24} stopped")
+        stop(process)
 
 
 def rss_mib(pid: int) -> float:

@@ -640,13 +640,24 @@ class Chaos:
         )
 
     def sql(self, query: str) -> list[tuple[Any, ...]]:
+        return RunStores(self.name).sql(query)
+
+
+@dataclass(frozen=True)
+class RunStores:
+    """A run's own database and keyspace on the local stack, both named after the run: what the
+    comparison with the oracles reads (the chaos run's, and the node tier's release's)."""
+
+    name: str
+
+    def sql(self, query: str) -> list[tuple[Any, ...]]:
         import mysql.connector
 
         from local import stack
 
         conn = mysql.connector.connect(
-            host=self.env["TIDEMARK_MYSQL_HOST"],
-            port=int(self.env["TIDEMARK_MYSQL_PORT"]),
+            host=stack.HOST,
+            port=stack.PORTS["mariadb"],
             user=stack.OWNER_USER,
             password=stack.OWNER_PASSWORD,
             database=self.name,
@@ -674,7 +685,7 @@ class Chaos:
 # --- comparing with the oracles ----------------------------------------------------------------
 
 
-def compare(chaos: Chaos, sends: Mapping[str, list[tuple[str, bytes | None, bytes]]]) -> dict[str, dict[str, Any]]:
+def compare(chaos: RunStores, sends: Mapping[str, list[tuple[str, bytes | None, bytes]]]) -> dict[str, dict[str, Any]]:
     """Per stream: distinct events sent, the aggregate tally and the raw row counts."""
     sys.path.insert(0, str(ROOT))
     from tests import oracle, oracle_ads, oracle_orders, oracle_userlogs
@@ -889,7 +900,7 @@ def main(argv: list[str]) -> int:
         chaos.drain()
         for fault in faults:
             fault.survived = fault.injected is not None and chaos.survived(fault)
-        streams = compare(chaos, producers.acked)
+        streams = compare(RunStores(chaos.name), producers.acked)
     finally:
         for job in chaos.runs:
             if job.ended is None and job.proc.poll() is None:

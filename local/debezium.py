@@ -62,23 +62,34 @@ def _call(path: str, body: dict[str, Any] | None = None, method: str = "GET") ->
         return json.loads(r.read() or b"null")
 
 
-def register(timeout_s: float = 60) -> None:
+def register(timeout_s: float = 60, name: str = NAME, connector: dict[str, str] | None = None) -> None:
+    """Creates or updates connector `name` (default: recruit.job as the demo watches it) and
+    waits for its task to run."""
     # PUT .../config creates or updates, so running it twice is harmless.
-    _call(f"/connectors/{NAME}/config", config(), method="PUT")
+    _call(f"/connectors/{name}/config", connector or config(), method="PUT")
     deadline = time.monotonic() + timeout_s
     state = None
     while time.monotonic() < deadline:
         try:
-            tasks = _call(f"/connectors/{NAME}/status")["tasks"]
+            tasks = _call(f"/connectors/{name}/status")["tasks"]
             state = tasks[0]["state"] if tasks else None
         except urllib.error.HTTPError:
             state = None
         if state == "RUNNING":
-            print(f"→ debezium   connector {NAME} RUNNING", flush=True)
+            print(f"→ debezium   connector {name} RUNNING", flush=True)
             return
         if state == "FAILED":
             break
         time.sleep(1)
     raise SystemExit(
-        f"debezium: connector {NAME} is {state} after {timeout_s:.0f}s; see {stack.STACK}/logs/connect.log"
+        f"debezium: connector {name} is {state} after {timeout_s:.0f}s; see {stack.STACK}/logs/connect.log"
     )
+
+
+def remove(name: str) -> None:
+    """Deletes connector `name`; one that does not exist is already removed."""
+    try:
+        _call(f"/connectors/{name}", method="DELETE")
+    except urllib.error.HTTPError as e:
+        if e.code != 404:
+            raise

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The Debian packages the local stack runs on (MariaDB, Prometheus, Pushgateway) and the
 # JDK/Maven that fetch and run the Java servers, and buildah + debootstrap for the images
-# where no Docker engine runs. Installs only what is missing.
+# where no Docker engine runs; containerd, runc and the CNI plugins for the node tier's
+# kubelet (local/node.py). Installs only what is missing.
 set -euo pipefail
 need=()
 command -v mariadbd >/dev/null || need+=(mariadb-server mariadb-client)
@@ -13,6 +14,10 @@ command -v mvn >/dev/null || need+=(maven)
 command -v unzip >/dev/null || need+=(unzip)
 command -v buildah >/dev/null || need+=(buildah)
 command -v debootstrap >/dev/null || need+=(debootstrap)
+command -v containerd >/dev/null || need+=(containerd)
+command -v runc >/dev/null || need+=(runc)
+[ -x /usr/lib/cni/loopback ] || need+=(containernetworking-plugins)
+command -v gcc >/dev/null || need+=(gcc libc6-dev)
 [ ${#need[@]} -eq 0 ] && exit 0
 sudo=""; [ "$(id -u)" -ne 0 ] && sudo="sudo"
 echo "install-system: apt-get install ${need[*]}"

@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
-# The kind workflow behind `make cluster|operators|deploy|trigger|logs|down`. The
-# kubeconfig stays inside the repo (k8s-tests/.kube/config); every step is idempotent.
+# The kind workflow behind `make cluster|operators|deploy|trigger|logs|down`. The kind steps
+# keep their kubeconfig inside the repo (k8s-tests/.kube/config); every step is idempotent.
+# `trigger` and `logs` act on the cluster KUBECONFIG names when it is set (the local node's
+# after `eval "$(make -s node-env)"`), on the kind cluster otherwise.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 bin="$root/bin"
 export PATH="$bin:$PATH"
-export KUBECONFIG="$root/k8s-tests/.kube/config"
+kind_kubeconfig="$root/k8s-tests/.kube/config"
+export KUBECONFIG="${KUBECONFIG:-$kind_kubeconfig}"
 CLUSTER=tidemark
 NAMESPACE=${NAMESPACE:-tidemark}
 RELEASE=${RELEASE:-tidemark}
@@ -29,6 +32,7 @@ kind_bin() {
 }
 
 cluster() {
+  export KUBECONFIG="$kind_kubeconfig"
   need_docker; kind_bin
   local clusters; clusters="$(kind get clusters 2>/dev/null || true)"
   if grep -qx "$CLUSTER" <<<"$clusters"; then
@@ -40,6 +44,7 @@ cluster() {
 }
 
 operators() {
+  export KUBECONFIG="$kind_kubeconfig"
   helm upgrade --install cert-manager cert-manager --repo https://charts.jetstack.io \
     --version "$CERT_MANAGER_VERSION" -n cert-manager --create-namespace --set crds.enabled=true --wait
   helm upgrade --install strimzi oci://quay.io/strimzi-helm/strimzi-kafka-operator \
@@ -55,11 +60,13 @@ operators() {
 }
 
 load_images() {
+  export KUBECONFIG="$kind_kubeconfig"
   need_docker; kind_bin
   for image in $("$root/scripts/images.sh" names); do kind load docker-image --name "$CLUSTER" "$image"; done
 }
 
 deploy() {
+  export KUBECONFIG="$kind_kubeconfig"
   helm upgrade --install "$RELEASE" "$root/charts/tidemark" -n "$NAMESPACE" --create-namespace \
     --wait --timeout 20m "$@"
 }
@@ -77,6 +84,7 @@ logs() {
 }
 
 down() {
+  export KUBECONFIG="$kind_kubeconfig"
   kind_bin
   kind delete cluster --name "$CLUSTER"
 }

@@ -11,9 +11,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 # A test's tier is the folder it lives in (tests/<tier>/…); `-m <tier>` selects exactly that
-# folder. `make test` runs every folder, tiers in this order: the quick ones first, and chaos,
-# which kills and restarts the stack's servers, last.
-TIERS = ("unit", "chart", "apiserver", "integration", "images", "chaos")
+# folder. `make test` runs every folder, tiers in this order: the quick ones first; the node
+# after the images it runs; and chaos, which kills and restarts the stack's servers, last.
+TIERS = ("unit", "chart", "apiserver", "integration", "images", "node", "chaos")
 
 
 def tier_of(path: Path) -> str | None:
