@@ -22,7 +22,7 @@ from pyspark.sql import DataFrame, Row, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql.streaming.query import StreamingQuery
 
-from jobs import aggregate, layout, offsets
+from jobs import aggregate, layout, offsets, registry
 from jobs.alive import stalled
 from jobs.kafka_auth import kafka_python_options, spark_options
 from jobs.metrics import RunMetrics
@@ -234,10 +234,28 @@ def existing_topics(settings: JobSettings) -> set[str]:
         admin.close()
 
 
+def forget_heartbeat(settings: JobSettings) -> None:
+    """Removes the liveness file a driver before this one left (the pod's /tmp outlives a
+    container): until this driver beats, the probes say it is starting, not alive or stuck."""
+    if settings.ingest_alive_file:
+        Path(settings.ingest_alive_file).unlink(missing_ok=True)
+
+
+def check_registry(settings: JobSettings, specs: list[StreamSpec]) -> None:
+    """Stops the run before any message is read when a stream would read writer schemas from a
+    URL that is not a registry (jobs/registry.py): otherwise every event becomes a reject."""
+    if settings.schema_registry_url and any(spec.schema_registry for spec in specs):
+        registry.check(settings.schema_registry_url)
+        log.info("schema registry %s answers", settings.schema_registry_url)
+
+
 def run(settings: JobSettings, spark: SparkSession, metrics: RunMetrics, streams: list[str] | None = None) -> None:
+    forget_heartbeat(settings)
+    chosen = configured(settings, streams or ())
+    check_registry(settings, chosen)
     existing = existing_topics(settings)
     specs = []
-    for spec in configured(settings, streams or ()):
+    for spec in chosen:
         missing = [t for t in spec.topics if t not in existing]
         if missing:
             # Subscribing would make a broker that auto-creates topics create it mid-query, and

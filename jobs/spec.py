@@ -109,6 +109,9 @@ class StreamSpec:
     # Raw rows of some buckets -> partial rows with `rollup.partial_columns`.
     partials: Callable[[DataFrame, AggregateContext], DataFrame]
     rollup: Rollup
+    # Whether `classify` reads Avro writer schemas from the registry (Placement.schema_registry_url)
+    # when one is configured: ingest then checks at start that it answers as one.
+    schema_registry: bool = False
     # Which raw rows count towards freshness (all when None).
     counted: Callable[[], Column] | None = None
     # The raw columns `partials` and `counted` read besides bucket, shard and event_time:

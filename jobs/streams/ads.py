@@ -16,11 +16,8 @@ from __future__ import annotations
 import functools
 import hashlib
 import io
-import json
 import math
 import struct
-import urllib.error
-import urllib.request
 from typing import Any
 
 import fastavro
@@ -29,6 +26,7 @@ from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 from pyspark.sql.types import DoubleType, IntegerType, LongType, StringType
 
+from jobs.registry import writer_schema
 from jobs.spec import (
     AggregateContext,
     ParseResult,
@@ -60,20 +58,6 @@ def event_id(record: dict[str, Any]) -> str:
     return hashlib.blake2b(canonical, digest_size=16).hexdigest()
 
 
-@functools.lru_cache(maxsize=256)
-def registry_schema(url: str, schema_id: int) -> Any:
-    """The writer schema of `schema_id` from a Confluent-API schema registry; None when the
-    registry does not know the id. Any other failure raises: the batch is retried, not lost."""
-    try:
-        with urllib.request.urlopen(f"{url.rstrip('/')}/schemas/ids/{schema_id}", timeout=10) as response:
-            body = json.loads(response.read())
-    except urllib.error.HTTPError as e:
-        if e.code == 404:
-            return None
-        raise
-    return fastavro.parse_schema(json.loads(body["schema"]))
-
-
 def _record_of(body: bytes, writer: Any) -> dict[str, Any] | Reject:
     stream = io.BytesIO(body)
     try:
@@ -98,7 +82,7 @@ def parse(payload: bytes, registry_url: str = "") -> ParseResult:
     if payload[0] != 0:
         return Reject("bad_magic_byte", f"magic byte {payload[0]}")
     (schema_id,) = struct.unpack(">I", payload[1:5])
-    writer = registry_schema(registry_url, schema_id) if registry_url else BUILT_IN
+    writer = writer_schema(registry_url, schema_id) if registry_url else BUILT_IN
     if writer is None:
         return Reject("unknown_schema_id", f"schema id {schema_id}")
     record = _record_of(payload[5:], writer)
@@ -239,6 +223,7 @@ STREAM = StreamSpec(
     classify=classify,
     partials=window_partials,
     aggregate_columns=("ad_id", "clicks", "views", "cost"),
+    schema_registry=True,
     rollup=Rollup(
         table="ad_window_stats",
         partials_table="ad_window_partials",

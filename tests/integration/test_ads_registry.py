@@ -1,10 +1,14 @@
 """The ads stream with a real schema registry (Apicurio, Confluent API): the producer registers
 AdEvent and frames its id, ingest fetches writer schemas by id, an evolved writer schema is
-read into AdEvent, and an id the registry does not know is a reject."""
+read into AdEvent, and an id the registry does not know is a reject; a URL that is not the
+registry's Confluent API stops ingest before it reads a message."""
 
 from __future__ import annotations
 
 import io
+import os
+import subprocess
+import sys
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -17,10 +21,15 @@ from local import stack
 from producer.ads import encode, register_schema
 from tests.oracle_ads import expected_windows
 
+from .conftest import ROOT
 from .pipeline import Pipeline
 
 # A later version of the producer's schema: one more field, which readers of AdEvent skip.
 EVOLVED = {**AD_EVENT_SCHEMA, "fields": [*AD_EVENT_SCHEMA["fields"], {"name": "campaign", "type": "string"}]}
+
+
+# The registry's server, but no API of it: it answers 404 for every path under it.
+WRONG_PATH = f"http://{stack.HOST}:{stack.PORTS['registry']}/wrong"
 
 
 def register(subject: str, schema: dict[str, Any]) -> int:
@@ -69,6 +78,41 @@ def test_ads_through_a_real_schema_registry(spark: Any, tmp_path: Path, cassandr
                                "avg_cost_per_view")}
         for k, w in expected_windows(plain).items()
     }  # fmt: skip
+
+
+def test_ingest_stops_before_reading_on_a_registry_url_that_is_no_registry(
+    spark: Any, tmp_path: Path, cassandra: Session
+) -> None:
+    pipeline = Pipeline(spark, tmp_path, streams=("ads",))
+    pipeline.migrate()
+    at = (datetime.now(timezone.utc) - timedelta(minutes=3)).replace(tzinfo=None).isoformat()
+    pipeline.send_messages(
+        "ads", [(b"ad_1", encode({"ad_id": "ad_1", "timestamp": at, "clicks": 1, "views": 2, "cost": 0.5}))]
+    )
+    beat = tmp_path / "alive"
+    beat.touch()  # the last beat of the container before this one (the probes' emptyDir keeps it)
+    env = {"TIDEMARK_SCHEMA_REGISTRY_URL": WRONG_PATH, "TIDEMARK_INGEST_ALIVE_FILE": str(beat)}
+
+    ingested = pipeline.run_main("jobs", "ingest", extra_env=env)
+
+    assert ingested.returncode != 0, ingested.stderr[-3000:]
+    said = ingested.stderr.strip().splitlines()[-1]
+    assert f"TIDEMARK_SCHEMA_REGISTRY_URL={WRONG_PATH}" in said, ingested.stderr[-3000:]
+    assert f"GET {WRONG_PATH}/subjects answered 404" in said, said
+    assert not list(cassandra.execute(f"SELECT offset FROM {pipeline.name}.rejects"))
+    assert not list(cassandra.execute(f"SELECT event_id FROM {pipeline.name}.ads_raw"))
+    assert not (tmp_path / "checkpoints").exists(), "no query started"
+    probe = subprocess.run(
+        [sys.executable, "-m", "jobs.alive"],
+        cwd=ROOT,
+        env={**os.environ, **pipeline.env, **env},
+        capture_output=True,
+        text=True,
+    )
+    assert (probe.returncode, probe.stderr.strip()) == (
+        1,
+        f"{beat} does not exist: ingest has not beaten yet (starting)",
+    )
 
 
 def _consume(topic: str) -> list[Any]:

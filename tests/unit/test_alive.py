@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
 
-from jobs.alive import fresh, stalled
+import pytest
+
+from jobs import alive
+from jobs.alive import last_beat, stalled, verdict
 
 STARTED = 1_800_000_000.0
 
@@ -22,10 +26,52 @@ def test_should_count_from_the_last_progress_report_idle_or_not() -> None:
     assert stalled(progress, STARTED, reported + 601, 600)
 
 
-def test_should_pass_the_probe_only_while_the_heartbeat_is_young(tmp_path: Path) -> None:
+def test_should_read_no_beat_from_a_missing_heartbeat_and_its_time_from_one(tmp_path: Path) -> None:
     beat = tmp_path / "alive"
-    assert not fresh(beat, STARTED, 600)  # never touched: the driver never beat
+    assert last_beat(beat) is None
     beat.touch()
     os.utime(beat, (STARTED, STARTED))
-    assert fresh(beat, STARTED + 600, 600)
-    assert not fresh(beat, STARTED + 601, 600)
+    assert last_beat(beat) == STARTED
+
+
+def test_should_say_starting_while_the_driver_has_not_beaten() -> None:
+    ok, why = verdict(Path("/tmp/tidemark/alive"), None, STARTED, 600)
+    assert not ok
+    assert why == "/tmp/tidemark/alive does not exist: ingest has not beaten yet (starting)"
+
+
+def test_should_pass_only_while_the_heartbeat_is_young() -> None:
+    assert verdict(Path("alive"), STARTED, STARTED + 600, 600) == (True, "alive is 600s old: ingest is alive")
+    assert verdict(Path("alive"), STARTED, STARTED + 601, 600) == (
+        False,
+        "alive is 601s old, older than 600s: ingest is stuck",
+    )
+
+
+@pytest.mark.parametrize(
+    ("age", "status", "said"),
+    [
+        (None, 1, "ingest has not beaten yet (starting)"),  # the driver is still starting
+        (601, 1, "ingest is stuck"),
+        (5, 0, "ingest is alive"),
+    ],
+)
+def test_should_exit_with_the_verdict_and_say_it(
+    age: int | None,
+    status: int,
+    said: str,
+    *,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    beat = tmp_path / "alive"
+    if age is not None:
+        beat.touch()
+        os.utime(beat, (time.time() - age, time.time() - age))
+    monkeypatch.setenv("TIDEMARK_INGEST_ALIVE_FILE", str(beat))
+    monkeypatch.setenv("TIDEMARK_INGEST_STALL_SECONDS", "600")
+    assert alive.main() == status
+    out = capsys.readouterr()
+    assert said in (out.err if status else out.out)
+    assert "stuck" not in out.err or age == 601
