@@ -73,19 +73,28 @@ def streams_of(args: argparse.Namespace, settings: JobSettings) -> dict[str, tup
 def run_job(args: argparse.Namespace, settings: JobSettings, argv: list[str], metrics: RunMetrics) -> None:
     if args.job == "migrate":
         migrate.run(settings, metrics)
-    elif args.job == "backfill":
+        return
+    if args.job == "backfill":
         backfill.run(settings, argv, metrics)
-    elif args.job == "dims":
-        dims.run(settings, session(settings, args.job), metrics)
-    elif args.job == "ingest":
-        ingest.run(settings, session(settings, args.job), metrics, args.stream)
-    else:
-        spark = session(settings, args.job)
-        # One stream after another, as aggregate.run would: each stream's rows, buckets, time
-        # and outcome are its own in the metrics it pushes.
-        for name in metrics.streams:
-            with metrics.running(name):
-                aggregate.run(settings, spark, metrics, [name])
+        return
+    if args.job == "ingest":
+        # Before Spark starts (seconds): until this driver beats, probes must not read the last one's.
+        ingest.forget_heartbeat(settings)
+    spark = session(settings, args.job)
+    try:
+        if args.job == "dims":
+            dims.run(settings, spark, metrics)
+        elif args.job == "ingest":
+            ingest.run(settings, spark, metrics, args.stream)
+        else:
+            # One stream after another, as aggregate.run would: each stream's rows, buckets, time
+            # and outcome are its own in the metrics it pushes.
+            for name in metrics.streams:
+                with metrics.running(name):
+                    aggregate.run(settings, spark, metrics, [name])
+    finally:
+        # On Kubernetes the executors are pods, released only when their driver stops.
+        spark.stop()
 
 
 def main(argv: list[str] | None = None) -> int:

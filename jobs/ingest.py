@@ -250,7 +250,6 @@ def check_registry(settings: JobSettings, specs: list[StreamSpec]) -> None:
 
 
 def run(settings: JobSettings, spark: SparkSession, metrics: RunMetrics, streams: list[str] | None = None) -> None:
-    forget_heartbeat(settings)
     chosen = configured(settings, streams or ())
     check_registry(settings, chosen)
     existing = existing_topics(settings)

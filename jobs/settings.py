@@ -108,12 +108,17 @@ class JobSettings(KafkaAccess):
     spark_shuffle_partitions: int = Field(default=4, ge=1)
     # Spark on Kubernetes (client mode: this process is the driver, executors are pods).
     spark_driver_host: str = ""
+    # The driver's own pod ("" = not in a pod): Spark makes it the executors' owner, so they go
+    # when it goes.
+    spark_driver_pod_name: str = ""
     spark_kubernetes_image: str = ""
     spark_kubernetes_namespace: str = ""
     spark_kubernetes_service_account: str = ""
     spark_executor_instances: int = Field(default=2, ge=1)
     spark_executor_memory: str = Field(default="1g", pattern=r"^[0-9]+[kmgt]?$")
     spark_executor_cores: int = Field(default=1, ge=1)
+    # CPU each executor pod requests, e.g. "100m" ("" = spark_executor_cores).
+    spark_executor_request_cores: str = Field(default="", pattern=r"^([0-9]+m|[0-9]+(\.[0-9]+)?)?$")
     # A pod template file for the executors (the chart mounts one with a restricted securityContext).
     spark_executor_pod_template: str = ""
     ingest_trigger: Literal["available-now", "continuous"] = "available-now"

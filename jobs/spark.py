@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 import os
 import sys
@@ -105,7 +106,8 @@ def kubernetes_conf(settings: JobSettings) -> dict[str, str]:
     conf = {
         "spark.submit.deployMode": "client",
         "spark.driver.host": settings.spark_driver_host,
-        "spark.driver.bindAddress": "0.0.0.0",
+        # On the host network the pod's interfaces are the node's: listen where it advertises.
+        "spark.driver.bindAddress": "127.0.0.1" if is_loopback(settings.spark_driver_host) else "0.0.0.0",
         "spark.kubernetes.container.image": settings.spark_kubernetes_image,
         "spark.kubernetes.namespace": settings.spark_kubernetes_namespace,
         "spark.kubernetes.authenticate.serviceAccountName": settings.spark_kubernetes_service_account,
@@ -113,11 +115,22 @@ def kubernetes_conf(settings: JobSettings) -> dict[str, str]:
         "spark.executor.memory": settings.spark_executor_memory,
         "spark.executor.cores": str(settings.spark_executor_cores),
     }
+    if settings.spark_driver_pod_name:
+        conf["spark.kubernetes.driver.pod.name"] = settings.spark_driver_pod_name
+    if settings.spark_executor_request_cores:
+        conf["spark.kubernetes.executor.request.cores"] = settings.spark_executor_request_cores
     if settings.spark_executor_pod_template:
         # The executors' securityContext and volumes: Spark gives its pods none, and a namespace
         # that enforces the restricted Pod Security level refuses them.
         conf["spark.kubernetes.executor.podTemplateFile"] = settings.spark_executor_pod_template
     return conf
+
+
+def is_loopback(host: str) -> bool:
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return host == "localhost"
 
 
 def log_options(settings: JobSettings) -> str:

@@ -1,15 +1,17 @@
 """A real Kubernetes control plane on 127.0.0.1 for the `apiserver` test tier: etcd,
-kube-apiserver and kube-controller-manager as plain processes, no Docker, no kubelet.
+kube-apiserver and kube-controller-manager as plain processes, no Docker.
 
     python local/apiserver.py up|down|status|env
 
-The three binaries are built once from the Go module proxy (a wrapper module that requires
+The binaries (these three, and the scheduler and kubelet local/node.py runs) are built once
+from the Go module proxy (a wrapper module that requires
 k8s.io/kubernetes and replaces its staging modules by their published versions; `go install`
 refuses k8s's own go.mod) and cached under ~/.cache/tidemark/kube-apiserver/<hash of go.mod>/
 (TIDEMARK_CACHE_DIR). The first build takes several minutes; later ones are free. etcd data,
 certificates, the kubeconfig, pid files and logs live under .stack/apiserver/
 (TIDEMARK_STACK_DIR). `up` leaves a running process alone; `down` stops them all.
-There is no scheduler, kubelet or storage: Pods and PVCs are created but stay Pending.
+There is no scheduler, kubelet or storage here: Pods are created but stay Pending until
+local/node.py adds a node.
 Ports: TIDEMARK_ETCD_PORT (and the two above it), TIDEMARK_KUBE_APISERVER_PORT,
 TIDEMARK_KUBE_CONTROLLER_MANAGER_PORT.
 """

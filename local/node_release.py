@@ -189,14 +189,20 @@ def checkpoints_volume(chart_values: dict[str, Any]) -> dict[str, Any]:
 
 
 def install(extra: dict[str, Any] | None = None, timeout: str = "10m") -> str:
-    """`helm upgrade --install` with ci/node.yaml, this machine's endpoints and `extra`."""
+    """`helm upgrade --install` with ci/node.yaml, this machine's endpoints and `extra`, then
+    every Deployment Available. Not `--wait`: that would hold the post-install migrate hook
+    until every Pod is Ready, and the producers and ingest need migrate's tables first. Helm
+    waits for its hooks (passwords, migrate) in any case."""
     with tempfile.NamedTemporaryFile("w", suffix=".yaml") as overrides:
         yaml.safe_dump(merged(endpoints(), extra or {}), overrides)
         overrides.flush()
-        return helm(
+        out = helm(
             "upgrade", "--install", RELEASE, str(CHART), "--namespace", NAMESPACE,
-            "--values", str(VALUES), "--values", overrides.name, "--wait", "--timeout", timeout,
+            "--values", str(VALUES), "--values", overrides.name, "--timeout", timeout,
         )  # fmt: skip
+    for deployment in kubectl("get", "deployments", "-n", NAMESPACE, "-o", "name").split():
+        kubectl("rollout", "status", "-n", NAMESPACE, deployment, f"--timeout={timeout}")
+    return out
 
 
 def merged(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:

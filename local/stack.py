@@ -713,6 +713,8 @@ def render_rules() -> Path:
             "cassandra.external.hosts=x",
             "--set",
             "cassandra.external.existingSecret=x",
+            "--set",
+            "cassandra.external.adminSecret=x",
             "--show-only",
             "templates/monitoring/monitors.yaml",
         ],

@@ -51,6 +51,16 @@ class Stop:
         self.requested = True
 
 
+def events_seed(settings: ProducerSettings) -> int:
+    """The event generators' seed: TIDEMARK_PRODUCER_SEED when it is set (a reproducible run),
+    else one per start, so a restarted producer (a rolled Pod) never sends an earlier start's
+    session or event ids again with other contents. The catalog and the customers keep the
+    configured seed: they are the same rows at every start."""
+    if "producer_seed" in settings.model_fields_set:
+        return settings.producer_seed
+    return time.time_ns() % 2**32
+
+
 def mix_of(settings: ProducerSettings) -> Mix:
     return Mix(
         late_rate=settings.producer_late_rate,
@@ -69,7 +79,7 @@ def ad_factory(settings: ProducerSettings) -> AdEventFactory:
         schema_id = register_schema(settings.schema_registry_url, f"{settings.ads_topic}-value")
         log.info("AdEvent is schema id %d in %s", schema_id, settings.schema_registry_url)
     return AdEventFactory(
-        seed=settings.producer_seed,
+        seed=events_seed(settings),
         ads=settings.producer_ads,
         backdate_max_seconds=settings.producer_ads_backdate_max_seconds,
         duplicate_rate=settings.producer_ads_duplicate_rate,
@@ -87,7 +97,7 @@ Message = tuple[bytes | None, bytes] | tuple[bytes | None, bytes, str] | dict[st
 def messages(settings: ProducerSettings) -> Iterator[Message]:
     """The stream's endless supply: (key, value[, part]), or beacons for the tracking sender."""
     if settings.producer_stream == "userlogs":
-        logs = userlogs.UserLogFactory(seed=settings.producer_seed)
+        logs = userlogs.UserLogFactory(seed=events_seed(settings))
         while True:
             for part, value in logs.loop(datetime.now(timezone.utc)):
                 yield None, value, part
@@ -96,12 +106,16 @@ def messages(settings: ProducerSettings) -> Iterator[Message]:
         while True:
             yield factory.next(datetime.now(timezone.utc))
     elif settings.producer_stream == "orders":
-        order_factory = orders.OrderFactory(customers=max(settings.producer_customers, 1), seed=settings.producer_seed)
+        # Order IDs go on from the start's clock, not from 1: a restarted producer (a rolled
+        # Pod) must not send earlier IDs again with other contents, as a shop never would.
+        order_factory = orders.OrderFactory(
+            customers=max(settings.producer_customers, 1), seed=events_seed(settings), next_id=time.time_ns() // 1000
+        )
         while True:
             yield None, order_factory.next(datetime.now(timezone.utc))
     else:
         catalog = synthetic_catalog(settings.producer_jobs, settings.producer_publishers, settings.producer_seed)
-        beacons = BeaconFactory(catalog, mix_of(settings), settings.producer_seed)
+        beacons = BeaconFactory(catalog, mix_of(settings), events_seed(settings))
         while True:
             yield beacons.next(datetime.now(timezone.utc))
 

@@ -67,8 +67,13 @@ load_images() {
 
 deploy() {
   export KUBECONFIG="$kind_kubeconfig"
+  # No --wait: it would hold the post-install migrate hook until every Pod is Ready, and the
+  # producers and ingest wait for migrate's tables. Helm waits for its hooks in any case.
   helm upgrade --install "$RELEASE" "$root/charts/tidemark" -n "$NAMESPACE" --create-namespace \
-    --wait --timeout 20m "$@"
+    --timeout 20m "$@"
+  local d; for d in $(kubectl -n "$NAMESPACE" get deployments -o name); do
+    kubectl -n "$NAMESPACE" rollout status "$d" --timeout 20m
+  done
 }
 
 trigger() {

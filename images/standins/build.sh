@@ -12,7 +12,12 @@ SPARK_BASE=docker.io/apache/spark:3.5.9-scala2.12-java17-python3-ubuntu
 STRIMZI_BASE=quay.io/strimzi/kafka:1.2.0-kafka-4.3.1
 site="$("$root/.venv/bin/python" -c 'import pyspark, os; print(os.path.dirname(os.path.dirname(pyspark.__file__)))')"
 
-exists() { buildah inspect --type image "$1" >/dev/null 2>&1; }
+# Bumped when a stand-in's recipe changes (2: Spark's executor mode), so an older one is rebuilt.
+REVISION=2
+current() {
+  [ "$(buildah inspect --type image --format '{{index .OCIv1.Config.Labels "tidemark.standin.revision"}}' \
+    "$1" 2>/dev/null)" = "$REVISION" ]
+}
 in_container() { local c=$1; shift; buildah run --isolation chroot --network host "$c" -- "$@"; }
 
 rootfs() {
@@ -39,20 +44,20 @@ apt_install() {  # container, packages...
 }
 
 python_base() {
-  exists "$PYTHON_BASE" && return
+  current "$PYTHON_BASE" && return
   local c; c=$(buildah from scratch)
   buildah add "$c" "$(rootfs)" / >/dev/null
   apt_install "$c" python3 python3-pip python3-venv python3-setuptools
   # Upstream's Python lives in /usr/local and pip may install into it.
   in_container "$c" sh -c 'rm -f /usr/lib/python3*/EXTERNALLY-MANAGED &&
     ln -sf /usr/bin/python3 /usr/local/bin/python && ln -sf /usr/bin/pip3 /usr/local/bin/pip'
-  buildah config --env LANG=C.UTF-8 --cmd python3 "$c"
+  buildah config --env LANG=C.UTF-8 --cmd python3 --label tidemark.standin.revision=$REVISION "$c"
   buildah commit -q --rm "$c" "$PYTHON_BASE" >/dev/null
   echo "standins: built $PYTHON_BASE"
 }
 
 spark_base() {
-  exists "$SPARK_BASE" && return
+  current "$SPARK_BASE" && return
   local c; c=$(buildah from "$PYTHON_BASE")
   apt_install "$c" openjdk-17-jre-headless procps
   # Spark as the upstream image lays it out: /opt/spark/{bin,jars,python}, from PySpark's
@@ -66,10 +71,24 @@ import shutil, py4j, sys
 shutil.make_archive(sys.argv[1], 'zip', '.', 'py4j')" "$work/spark/python/lib/py4j-$("$root/.venv/bin/python" -c 'import py4j.version as v; print(v.__version__)')-src")
   cat > "$work/entrypoint.sh" <<'SH'
 #!/bin/bash
-# Stand-in for Spark's entrypoint: pass-through for any command that is not driver/executor.
-set -e
+# Stand-in for Spark's image entrypoint. `executor`: a Kubernetes executor, started from what
+# the driver put in the Pod's environment. `driver` (cluster mode) is not provided: tidemark's
+# drivers run in client mode inside their own Pods. Anything else runs as given.
+set -eo pipefail
 case "$1" in
-  driver|executor) echo "stand-in image: spark-on-k8s $1 mode is not provided" >&2; exit 64 ;;
+  executor)
+    # The driver hands the executor's JVM options over as SPARK_JAVA_OPT_0, _1, ... in order.
+    opts=()
+    while IFS= read -r name; do opts+=("${!name}"); done \
+      < <(compgen -e | grep '^SPARK_JAVA_OPT_' | sort -t_ -k4 -n)
+    exec "$JAVA_HOME/bin/java" "${opts[@]}" -Xms"$SPARK_EXECUTOR_MEMORY" -Xmx"$SPARK_EXECUTOR_MEMORY" \
+      -cp "${SPARK_CLASSPATH:+$SPARK_CLASSPATH:}$SPARK_HOME/jars/*" \
+      org.apache.spark.scheduler.cluster.k8s.KubernetesExecutorBackend \
+      --driver-url "$SPARK_DRIVER_URL" --executor-id "$SPARK_EXECUTOR_ID" \
+      --cores "$SPARK_EXECUTOR_CORES" --app-id "$SPARK_APPLICATION_ID" \
+      --hostname "$SPARK_EXECUTOR_POD_IP" --resourceProfileId "$SPARK_RESOURCE_PROFILE_ID" \
+      --podName "$SPARK_EXECUTOR_POD_NAME" ;;
+  driver) echo "stand-in image: Spark's cluster-mode driver is not provided" >&2; exit 64 ;;
   *) exec "$@" ;;
 esac
 SH
@@ -81,13 +100,13 @@ SH
     mkdir -p /opt/spark/work-dir && chown spark /opt/spark/work-dir'
   buildah config --env SPARK_HOME=/opt/spark --env JAVA_HOME=/usr/lib/jvm/java-17-openjdk-amd64 \
     --env "PATH=/opt/spark/bin:/usr/local/bin:/usr/bin:/bin" --workingdir /opt/spark/work-dir \
-    --user 185 --entrypoint '["/opt/entrypoint.sh"]' --cmd '' "$c"
+    --user 185 --entrypoint '["/opt/entrypoint.sh"]' --cmd '' --label tidemark.standin.revision=$REVISION "$c"
   buildah commit -q --rm "$c" "$SPARK_BASE" >/dev/null
   echo "standins: built $SPARK_BASE"
 }
 
 strimzi_base() {
-  exists "$STRIMZI_BASE" && return
+  current "$STRIMZI_BASE" && return
   local c; c=$(buildah from scratch)
   buildah add "$c" "$(rootfs)" / >/dev/null
   apt_install "$c" openjdk-17-jre-headless
@@ -96,7 +115,8 @@ strimzi_base() {
   buildah copy "$c" "$libs" /opt/kafka/libs >/dev/null
   in_container "$c" sh -c 'rm -f /opt/kafka/libs/.complete && mkdir -p /opt/kafka/plugins &&
     useradd --uid 1001 --home-dir /opt/kafka --no-create-home kafka'
-  buildah config --env KAFKA_HOME=/opt/kafka --workingdir /opt/kafka --user 1001 "$c"
+  buildah config --env KAFKA_HOME=/opt/kafka --workingdir /opt/kafka --user 1001 \
+    --label tidemark.standin.revision=$REVISION "$c"
   buildah commit -q --rm "$c" "$STRIMZI_BASE" >/dev/null
   echo "standins: built $STRIMZI_BASE"
 }

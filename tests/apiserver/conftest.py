@@ -6,9 +6,9 @@ from collections.abc import Iterator
 
 import pytest
 
-from local import apiserver
+from local import apiserver, node
 
-from .kube import CRDS, HELM, KUBECTL, ROOT, Cluster
+from .kube import CRDS, HELM, KUBECTL, ROOT, Cluster, pod_security
 
 # Every CRD the chart's objects need; the chart renders no cert-manager objects.
 OPERATOR_CRDS = sorted(
@@ -28,6 +28,11 @@ def cluster() -> Cluster:
     )
     if done.returncode != 0:
         pytest.fail(f"local/apiserver.py up failed:\n{done.stdout}{done.stderr}")
+    # This tier proves what the control plane alone makes of the chart, its Pods Pending: a node
+    # left up by the node tier or `make node-up` would schedule and run them.
+    if any(p.pid() is not None for p in node.PROCESSES):
+        print("stopping the local node: the apiserver tier's Pods must stay Pending")
+        node.down()
     return Cluster(apiserver.KUBECONFIG)
 
 
@@ -45,6 +50,11 @@ def operator_crds(cluster: Cluster) -> subprocess.CompletedProcess[str]:
 
 
 @pytest.fixture
-def namespace(cluster: Cluster, operator_crds: subprocess.CompletedProcess[str]) -> Iterator[str]:
-    with cluster.namespace() as name:
+def namespace(
+    request: pytest.FixtureRequest, cluster: Cluster, operator_crds: subprocess.CompletedProcess[str]
+) -> Iterator[str]:
+    """A fresh namespace enforcing the restricted Pod Security level, or for a test of a ci/
+    scenario the level that scenario needs (kube.pod_security)."""
+    callspec = getattr(request.node, "callspec", None)
+    with cluster.namespace(level=pod_security(callspec.params.get("scenario") if callspec else None)) as name:
         yield name

@@ -68,7 +68,7 @@ class TestLintAndScenarios:
 
     def test_should_have_the_scenarios_the_users_need(self) -> None:
         names = {p.stem for p in SCENARIOS}
-        assert {"kind-default", "minimal", "external-stores", "spark-kubernetes", "cron-ingest"} <= names
+        assert {"kind-default", "minimal", "external-stores", "spark-kubernetes", "cron-ingest", "node"} <= names
 
 
 class TestSchemas:

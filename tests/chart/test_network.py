@@ -166,3 +166,38 @@ def test_should_add_the_users_egress_rules_to_every_pod() -> None:
 def test_should_render_no_policy_when_switched_off() -> None:
     docs = render_chart({"networkPolicy": {"enabled": False}}, values_files=[CHART / "ci" / "kind-default.yaml"])
     assert by_kind(docs, "NetworkPolicy") == []
+
+
+def test_should_let_prometheus_scrape_each_producer_on_its_own_port() -> None:
+    policies, pods = network("kind-default.yaml")
+    docs = render_chart(values_files=[CHART / "ci" / "kind-default.yaml"])
+    producers = [d for d in by_kind(docs, "Deployment") if d["metadata"]["name"].startswith(f"{FULLNAME}-producer-")]
+    assert len(producers) == 4
+    for producer in producers:
+        template = producer["spec"]["template"]
+        (port,) = template["spec"]["containers"][0]["ports"]
+        pod = Pod(producer["metadata"]["name"], NS, template["metadata"]["labels"])
+        assert allowed(policies, PROMETHEUS, pod, port["containerPort"]), producer["metadata"]["name"]
+        assert not allowed(policies, INTRUDER, pod, port["containerPort"])
+    assert not allowed(policies, PROMETHEUS, pods["producer"], 8004), "one port per producer, no more"
+
+
+def test_should_let_the_jobs_push_to_a_pushgateway_outside_the_release_on_its_port() -> None:
+    values = {"pushgateway": {"enabled": False, "address": "pushgateway.example:19091"}}
+    docs = render_chart(values, values_files=[CHART / "ci" / "kind-default.yaml"])
+    _, pods = network("kind-default.yaml")
+    policies = by_kind(docs, "NetworkPolicy")
+    assert allowed(policies, pods["aggregate"], INTERNET, 19091)
+    assert not allowed(policies, pods["producer"], INTERNET, 19091)
+    assert not can("kind-default.yaml", "aggregate", INTERNET, 19091), "only when one is named"
+
+
+def test_should_let_the_api_callers_reach_the_api_server_on_the_port_named() -> None:
+    values = {"kubernetesApi": "https://api.example:8443", "spark": {"mode": "kubernetes"}}
+    docs = render_chart(values, values_files=[CHART / "ci" / "kind-default.yaml"])
+    _, pods = network("kind-default.yaml")
+    policies = by_kind(docs, "NetworkPolicy")
+    for caller in ("aggregate", "passwords"):
+        assert allowed(policies, pods[caller], INTERNET, 8443), caller
+        assert not allowed(policies, pods[caller], INTERNET, 6443), caller
+    assert not allowed(policies, pods["producer"], INTERNET, 8443)

@@ -30,7 +30,19 @@ class TestCronJobs:
     def test_should_render_one_cronjob_per_scheduled_job(self) -> None:
         docs = render_chart({"jobs": {"continuousIngest": {"enabled": False}}})
         names = {c["metadata"]["name"] for c in by_kind(docs, "CronJob")}
-        assert names == {"t-tidemark-ingest", "t-tidemark-aggregate", "t-tidemark-dims"}
+        assert names == {"t-tidemark-ingest", "t-tidemark-aggregate", "t-tidemark-dims", "t-tidemark-migrate"}
+
+    def test_should_keep_a_suspended_migrate_cronjob_to_run_it_again_by_hand(self) -> None:
+        docs = render_chart()
+        cron = named(docs, "CronJob", "t-tidemark-migrate")
+        assert cron["spec"]["suspend"] is True
+        assert all(not c["spec"].get("suspend") for c in by_kind(docs, "CronJob") if c is not cron)
+        pod = cron["spec"]["jobTemplate"]["spec"]["template"]["spec"]
+        hook = named(docs, "Job", "t-tidemark-migrate")["spec"]["template"]["spec"]
+        assert (
+            pod["containers"][0]["command"] == hook["containers"][0]["command"] == ["python", "-m", "jobs", "migrate"]
+        )
+        assert pod["containers"][0]["env"] == hook["containers"][0]["env"]
 
     def test_should_never_overlap_runs_and_keep_bounded_history(self) -> None:
         docs = render_chart({"jobs": {"successfulJobsHistoryLimit": 2, "continuousIngest": {"enabled": False}}})
@@ -42,7 +54,10 @@ class TestCronJobs:
 
     def test_should_drop_dims_without_cdc_and_ingest_when_continuous(self) -> None:
         docs = render_chart({"kafkaConnect": {"enabled": False}})
-        assert {c["metadata"]["name"] for c in by_kind(docs, "CronJob")} == {"t-tidemark-aggregate"}
+        assert {c["metadata"]["name"] for c in by_kind(docs, "CronJob")} == {
+            "t-tidemark-aggregate",
+            "t-tidemark-migrate",
+        }
         ingest = named(docs, "Deployment", "t-tidemark-ingest")
         assert env_of(ingest["spec"]["template"]["spec"]["containers"][0])["TIDEMARK_INGEST_TRIGGER"] == "continuous"
 
@@ -93,6 +108,72 @@ class TestSparkKubernetesMode:
         assert not [r for r in by_kind(docs, "Role") if r["metadata"]["name"] == "t-tidemark-spark"]
         account = named(docs, "ServiceAccount", "t-tidemark-spark")
         assert account["automountServiceAccountToken"] is False
+
+    def test_should_let_spark_make_the_executors_owned_by_the_driver_pod(self) -> None:
+        docs = render_chart({"spark": {"mode": "kubernetes"}})
+        drivers = [(name, pod) for name, pod in pods(docs) if pod.get("serviceAccountName") == "t-tidemark-spark"]
+        assert {name for name, _ in drivers} == {
+            "CronJob/t-tidemark-aggregate",
+            "CronJob/t-tidemark-dims",
+            "CronJob/t-tidemark-migrate",
+            "Deployment/t-tidemark-ingest",
+            "Job/t-tidemark-migrate",
+        }
+        for name, pod in drivers:
+            env = env_of(pod["containers"][0])
+            assert env["TIDEMARK_SPARK_DRIVER_POD_NAME"] == {"fieldRef": {"fieldPath": "metadata.name"}}, name
+        # Spark reads the driver's pod to make it the executors' owner.
+        role = named(docs, "Role", "t-tidemark-spark")
+        assert any("pods" in rule["resources"] and "get" in rule["verbs"] for rule in role["rules"])
+        cron = named(render_chart(), "CronJob", "t-tidemark-aggregate")["spec"]["jobTemplate"]["spec"]["template"]
+        assert "TIDEMARK_SPARK_DRIVER_POD_NAME" not in env_of(cron["spec"]["containers"][0]), "local mode: no executors"
+
+    def test_should_ask_for_the_executor_cpu_given_and_spark_s_own_otherwise(self) -> None:
+        given = {"spark": {"mode": "kubernetes", "kubernetes": {"executorRequestCores": "100m"}}}
+        config = named(render_chart(given), "ConfigMap", "t-tidemark-jobs")["data"]
+        assert config["TIDEMARK_SPARK_EXECUTOR_REQUEST_CORES"] == "100m"
+        config = named(render_chart({"spark": {"mode": "kubernetes"}}), "ConfigMap", "t-tidemark-jobs")["data"]
+        assert "TIDEMARK_SPARK_EXECUTOR_REQUEST_CORES" not in config
+
+    def test_should_call_the_api_server_named_in_kubernetes_api(self) -> None:
+        values = {"spark": {"mode": "kubernetes"}, "kubernetesApi": "https://127.0.0.1:36443"}
+        config = named(render_chart(values), "ConfigMap", "t-tidemark-jobs")["data"]
+        assert config["TIDEMARK_SPARK_MASTER"] == "k8s://https://127.0.0.1:36443"
+
+    def test_should_keep_the_continuous_drivers_executors_in_its_own_pod_when_asked(self) -> None:
+        docs = render_chart({"spark": {"mode": "kubernetes"}, "jobs": {"continuousIngest": {"sparkMode": "local"}}})
+        assert named(docs, "ConfigMap", "t-tidemark-jobs")["data"]["TIDEMARK_SPARK_MASTER"].startswith("k8s://")
+        ingest = named(docs, "Deployment", "t-tidemark-ingest")["spec"]["template"]["spec"]
+        env = env_of(ingest["containers"][0])
+        # `env` wins over the shared ConfigMap's `envFrom`.
+        assert env["TIDEMARK_SPARK_MASTER"] == "local[*]"
+        assert not {"TIDEMARK_SPARK_DRIVER_HOST", "TIDEMARK_SPARK_DRIVER_POD_NAME"} & set(env)
+        assert "spark-pod-template" not in {v["name"] for v in ingest["volumes"]}
+        assert ingest["automountServiceAccountToken"] is False, "a local driver calls no API"
+        cron = named(docs, "CronJob", "t-tidemark-aggregate")["spec"]["jobTemplate"]["spec"]["template"]["spec"]
+        assert "TIDEMARK_SPARK_MASTER" not in env_of(cron["containers"][0]), "the CronJobs keep spark.mode"
+        assert "TIDEMARK_SPARK_DRIVER_HOST" in env_of(cron["containers"][0])
+
+    def test_should_run_only_the_continuous_drivers_executors_as_pods_when_asked(self) -> None:
+        docs = render_chart({"jobs": {"continuousIngest": {"sparkMode": "kubernetes"}}})
+        assert named(docs, "ConfigMap", "t-tidemark-jobs")["data"]["TIDEMARK_SPARK_MASTER"] == "local[*]"
+        ingest = named(docs, "Deployment", "t-tidemark-ingest")["spec"]["template"]["spec"]
+        env = env_of(ingest["containers"][0])
+        assert env["TIDEMARK_SPARK_MASTER"] == "k8s://https://kubernetes.default.svc"
+        assert env["TIDEMARK_SPARK_KUBERNETES_IMAGE"] == "tidemark/jobs:0.1.0"
+        assert env["TIDEMARK_SPARK_EXECUTOR_POD_TEMPLATE"] == "/etc/tidemark/spark/executor.yaml"
+        assert env["TIDEMARK_SPARK_DRIVER_HOST"] == {"fieldRef": {"fieldPath": "status.podIP"}}
+        assert "spark-pod-template" in {v["name"] for v in ingest["volumes"]}
+        assert named(docs, "ConfigMap", "t-tidemark-spark-pod-template")
+        assert named(docs, "Role", "t-tidemark-spark")
+        assert named(docs, "ServiceAccount", "t-tidemark-spark")["automountServiceAccountToken"] is True
+        cron = named(docs, "CronJob", "t-tidemark-aggregate")["spec"]["jobTemplate"]["spec"]["template"]["spec"]
+        assert not {"TIDEMARK_SPARK_MASTER", "TIDEMARK_SPARK_DRIVER_HOST"} & set(env_of(cron["containers"][0]))
+        assert cron["automountServiceAccountToken"] is False, "a local driver calls no API"
+
+    def test_should_refuse_a_spark_mode_it_does_not_know_for_the_continuous_driver(self) -> None:
+        with pytest.raises(RenderError, match=r"jobs\.continuousIngest\.sparkMode must be"):
+            render_chart({"jobs": {"continuousIngest": {"sparkMode": "yarn"}}})
 
 
 class TestMigrateHook:
@@ -147,6 +228,22 @@ class TestSecrets:
         rules = named(docs, "Role", "t-tidemark-passwords")["rules"]
         assert rules[0] == {"apiGroups": [""], "resources": ["secrets"], "verbs": ["create"]}
         assert set(rules[1]["resourceNames"]) == set(planned(docs)) and rules[1]["verbs"] == ["get", "patch"]
+
+    def test_should_make_the_secrets_through_the_api_server_named_in_kubernetes_api(self) -> None:
+        hook = named(render_chart({"kubernetesApi": "https://127.0.0.1:36443"}), "Job", "t-tidemark-passwords")
+        pod = hook["spec"]["template"]["spec"]
+        assert env_of(pod["containers"][0])["TIDEMARK_KUBE_API"] == "https://127.0.0.1:36443"
+        # It finds the token and the CA where the kubelet mounts the account's (jobs/passwords.py).
+        assert pod["automountServiceAccountToken"] is True
+        default = named(render_chart(), "Job", "t-tidemark-passwords")["spec"]["template"]["spec"]["containers"][0]
+        assert "TIDEMARK_KUBE_API" not in env_of(default), "in-cluster: the service's name"
+
+    def test_should_point_grafana_at_your_own_mysql_as_you_name_it(self) -> None:
+        yours = render_chart(values_files=[CI / "external-stores.yaml"], api_versions=())
+        ours = render_chart()
+        name, key = "t-tidemark-datasources", "tidemark-datasources.yaml"
+        assert "url: mysql.data.svc:3306" in planned(yours)[name][key], "its host as given, not a Service's name"
+        assert "url: t-tidemark-mysql.tidemark.svc:3306" in planned(ours)[name][key]
 
     def test_should_use_a_named_existing_secret_instead(self) -> None:
         own = {"jobs": "mine-jobs", "producer": "mine-producer", "migrate": "mine-migrate"}
@@ -224,6 +321,22 @@ class TestStreams:
         }
         env = producers["t-tidemark-producer-ads"]["spec"]["template"]["spec"]["containers"][0]["env"]
         assert {"name": "TIDEMARK_PRODUCER_STREAM", "value": "ads"} in env
+
+    def test_should_give_each_producer_its_own_metrics_port_in_stream_order(self) -> None:
+        docs = render_chart({"producer": {"metricsPort": 9100}, "streams": {"orders": {"enabled": False}}})
+        ports = {}
+        for d in by_kind(docs, "Deployment"):
+            if d["metadata"]["name"].startswith("t-tidemark-producer-"):
+                container = d["spec"]["template"]["spec"]["containers"][0]
+                (port,) = container["ports"]
+                assert port["name"] == "metrics"
+                assert env_of(container)["TIDEMARK_PRODUCER_METRICS_PORT"] == str(port["containerPort"])
+                ports[d["metadata"]["labels"]["tidemark.io/stream"]] = port["containerPort"]
+        # Sorted enabled producer streams: ads, tracking, userlogs (orders is off).
+        assert ports == {"ads": 9100, "tracking": 9101, "userlogs": 9102}
+        assert "TIDEMARK_PRODUCER_METRICS_PORT" not in named(docs, "ConfigMap", "t-tidemark-producer")["data"]
+        service = named(docs, "Service", "t-tidemark-producer")
+        assert service["spec"]["ports"] == [{"name": "metrics", "port": 9100, "targetPort": "metrics"}]
 
 
 class TestConnector:
@@ -371,20 +484,29 @@ class TestCassandraRoles:
                 if container["command"][-1] == "migrate":
                     superuser = {"name": "t-tidemark-superuser", "key": "password"}
                     assert env["TIDEMARK_CASSANDRA_ADMIN_PASSWORD"] == {"secretKeyRef": superuser}
-        readers = [name for name, pod in pods(docs) if "t-tidemark-superuser" in secrets_read(pod)]
-        assert readers == ["Job/t-tidemark-migrate"]
+        readers = sorted(name for name, pod in pods(docs) if "t-tidemark-superuser" in secrets_read(pod))
+        assert readers == ["CronJob/t-tidemark-migrate", "Job/t-tidemark-migrate"]
         assert planned(docs)["t-tidemark-cassandra-app"] == {
             "username": "tidemark",
             "password": "${password:cassandra}",
         }
 
-    def test_should_create_no_role_in_a_cassandra_of_your_own(self) -> None:
+    def test_should_run_migrate_as_the_admin_role_of_a_cassandra_of_your_own(self) -> None:
         docs = render_chart(values_files=[CI / "external-stores.yaml"], api_versions=())
         assert "t-tidemark-cassandra-app" not in planned(docs)
         migrate = named(docs, "Job", "t-tidemark-migrate")["spec"]["template"]["spec"]["containers"][0]
         env = env_of(migrate)
-        assert env["TIDEMARK_CASSANDRA_ADMIN_USERNAME"] == ""
+        admin = {"name": "cassandra-admin"}
+        assert env["TIDEMARK_CASSANDRA_ADMIN_USERNAME"] == {"secretKeyRef": admin | {"key": "username"}}
+        assert env["TIDEMARK_CASSANDRA_ADMIN_PASSWORD"] == {"secretKeyRef": admin | {"key": "password"}}
         assert env["TIDEMARK_CASSANDRA_USERNAME"]["secretKeyRef"] == {"name": "cassandra-app", "key": "username"}
+        readers = sorted(name for name, pod in pods(docs) if "cassandra-admin" in secrets_read(pod))
+        assert readers == ["CronJob/t-tidemark-migrate", "Job/t-tidemark-migrate"]
+
+    def test_should_refuse_a_cassandra_of_your_own_without_an_admin_secret(self) -> None:
+        external = {"enabled": True, "hosts": "c", "existingSecret": "app"}
+        with pytest.raises(RenderError, match=r"cassandra\.external\.adminSecret is required"):
+            render_chart({"cassandra": {"external": external}})
 
 
 class TestMysql:
@@ -422,6 +544,23 @@ class TestNetworkPolicies:
 
     def test_should_render_none_when_disabled(self) -> None:
         assert not by_kind(render_chart({"networkPolicy": {"enabled": False}}), "NetworkPolicy")
+
+
+class TestPushgateway:
+    def test_should_push_to_the_releases_own_pushgateway(self) -> None:
+        config = named(render_chart({"pushgateway": {"address": "elsewhere:9091"}}), "ConfigMap", "t-tidemark-jobs")
+        assert config["data"]["TIDEMARK_PUSHGATEWAY"] == "t-tidemark-pushgateway:9091", "its own wins"
+
+    def test_should_push_to_a_pushgateway_outside_the_release(self) -> None:
+        docs = render_chart({"pushgateway": {"enabled": False, "address": "127.0.0.1:19091"}})
+        assert named(docs, "ConfigMap", "t-tidemark-jobs")["data"]["TIDEMARK_PUSHGATEWAY"] == "127.0.0.1:19091"
+        assert not [d for d in by_kind(docs, "Deployment") if d["metadata"]["name"] == "t-tidemark-pushgateway"]
+        config = named(render_chart({"pushgateway": {"enabled": False}}), "ConfigMap", "t-tidemark-jobs")["data"]
+        assert config["TIDEMARK_PUSHGATEWAY"] == "", "no Pushgateway: the jobs push nothing"
+
+    def test_should_refuse_a_pushgateway_address_without_a_port(self) -> None:
+        with pytest.raises(RenderError, match=r"pushgateway\.address must be host:port"):
+            render_chart({"pushgateway": {"enabled": False, "address": "pushgateway.example"}})
 
 
 class TestMonitoring:
@@ -483,6 +622,22 @@ class TestContinuousIngest:
         # The heartbeat lives in the pod's writable /tmp.
         assert {"name": "tmp", "mountPath": "/tmp"} in container["volumeMounts"]
 
+    def test_should_be_ready_only_while_its_queries_make_progress(self) -> None:
+        container = named(render_chart(), "Deployment", "t-tidemark-ingest")["spec"]["template"]["spec"]["containers"][
+            0
+        ]
+        assert container["readinessProbe"]["exec"]["command"] == ["python", "-m", "jobs.alive"]
+        assert container["readinessProbe"]["periodSeconds"] == 10
+
+    def test_should_roll_the_ingest_pod_when_the_jobs_config_changes(self) -> None:
+        def checksum(values: dict[str, Any]) -> str:
+            template = named(render_chart(values), "Deployment", "t-tidemark-ingest")["spec"]["template"]
+            return str(template["metadata"]["annotations"]["checksum/config"])
+
+        assert checksum({}) == checksum({})
+        assert checksum({}) != checksum({"reportTimezone": "Asia/Ho_Chi_Minh"})
+        assert checksum({}) == checksum({"producer": {"rate": 7}}), "the producers' settings are not the jobs'"
+
     def test_should_not_scrape_a_cronjob(self) -> None:
         docs = render_chart({"jobs": {"continuousIngest": {"enabled": False}}})
         assert not [m for m in by_kind(docs, "PodMonitor") if m["metadata"]["name"] == "t-tidemark-ingest"]
@@ -511,6 +666,20 @@ class TestChangeDataCaptureOnKubernetes:
         assert connector["schema.history.internal.kafka.topic"] == "tidemark.schema-history"
         streams = {t["spec"]["topicName"] for t in by_kind(docs, "KafkaTopic")}
         assert not {"tidemark", "tidemark.recruit.job", "tidemark.schema-history"} & streams
+
+    @pytest.mark.parametrize("connect", [False, True], ids=["connect-off", "connect-on"])
+    def test_should_run_dims_on_the_change_topic_of_a_debezium_you_run(self, connect: bool) -> None:
+        cdc = {"enabled": connect, "external": {"enabled": True}, "connector": {"topicPrefix": "cdc"}}
+        docs = render_chart({"kafkaConnect": cdc})
+        assert "t-tidemark-dims" in {c["metadata"]["name"] for c in by_kind(docs, "CronJob")}
+        assert named(docs, "ConfigMap", "t-tidemark-jobs")["data"]["TIDEMARK_CDC_JOB_TOPIC"] == "cdc.recruit.job"
+        assert ("topic", "cdc.recruit.job", "literal", ("Describe", "Read")) in acls(
+            named(docs, "KafkaUser", "t-tidemark-jobs")
+        )
+        # Your Debezium, your Connect: the chart runs none, and makes it no login.
+        assert not [d for d in docs if d["kind"] in ("KafkaConnect", "KafkaConnector")]
+        assert "t-tidemark-connect" not in {u["metadata"]["name"] for u in by_kind(docs, "KafkaUser")}
+        assert "t-tidemark-mysql-debezium" not in planned(docs)
 
 
 def acls(user: dict[str, Any]) -> set[tuple[str, str, str, tuple[str, ...]]]:

@@ -21,3 +21,22 @@ def test_should_run_executors_from_the_pod_template_when_one_is_given() -> None:
 
 def test_should_leave_spark_its_own_executor_pods_without_a_template() -> None:
     assert "spark.kubernetes.executor.podTemplateFile" not in kubernetes_conf(JobSettings(**K8S))
+
+
+def test_should_name_the_driver_pod_so_spark_makes_it_the_executors_owner() -> None:
+    conf = kubernetes_conf(JobSettings(**K8S, spark_driver_pod_name="t-tidemark-aggregate-29-x7"))
+    assert conf["spark.kubernetes.driver.pod.name"] == "t-tidemark-aggregate-29-x7"
+    assert "spark.kubernetes.driver.pod.name" not in kubernetes_conf(JobSettings(**K8S))
+
+
+def test_should_request_the_executor_cpu_given_and_sparks_default_otherwise() -> None:
+    conf = kubernetes_conf(JobSettings(**K8S, spark_executor_request_cores="100m"))
+    assert conf["spark.kubernetes.executor.request.cores"] == "100m"
+    assert conf["spark.executor.cores"] == "1", "the tasks an executor runs at once stay as they are"
+    assert "spark.kubernetes.executor.request.cores" not in kubernetes_conf(JobSettings(**K8S))
+
+
+def test_should_listen_on_loopback_only_when_the_driver_advertises_loopback() -> None:
+    assert kubernetes_conf(JobSettings(**K8S))["spark.driver.bindAddress"] == "0.0.0.0"
+    conf = kubernetes_conf(JobSettings(**{**K8S, "spark_driver_host": "127.0.0.1"}))
+    assert (conf["spark.driver.host"], conf["spark.driver.bindAddress"]) == ("127.0.0.1", "127.0.0.1")

@@ -46,6 +46,90 @@ capabilities:
   drop: [ALL]
 {{- end -}}
 
+{{/* A Pod's network with `hostNetwork: true`: the node's, resolving names through the cluster's
+DNS where there is one. Nothing ("") on the pod network. */}}
+{{- define "tidemark.podNetwork" -}}
+{{- if .Values.hostNetwork -}}
+hostNetwork: true
+dnsPolicy: ClusterFirstWithHostNet
+{{- end -}}
+{{- end -}}
+
+{{/* An httpGet probe's action. The kubelet probes status.podIP, which on the host network is the
+node's own address: there it probes loopback. Call with (dict "ctx" $ "path" "/x" "port" "name"). */}}
+{{- define "tidemark.httpGet" -}}
+{path: {{ .path }}, port: {{ .port }}{{ if .ctx.Values.hostNetwork }}, host: 127.0.0.1{{ end }}}
+{{- end -}}
+
+{{/* The Kubernetes API server the Pods that call it use: `kubernetesApi`, or the in-cluster Service. */}}
+{{- define "tidemark.kubernetesApi" -}}
+{{- .Values.kubernetesApi | default "https://kubernetes.default.svc" -}}
+{{- end -}}
+
+{{/* An egress rule to the API server. It is not a pod, and its address depends on the cluster:
+the port `kubernetesApi` names, or in-cluster the Service's (443) and the usual server's (6443),
+which the Service forwards to. */}}
+{{- define "tidemark.kubernetesApiEgress" -}}
+{{- if .Values.kubernetesApi -}}
+{{- $url := urlParse .Values.kubernetesApi -}}
+{{- $port := regexFind ":[0-9]+$" $url.host | trimPrefix ":" | default (ternary "443" "80" (eq $url.scheme "https")) -}}
+- ports: [{port: {{ $port }}, protocol: TCP}]
+{{- else -}}
+- ports: [{port: 443, protocol: TCP}, {port: 6443, protocol: TCP}]
+{{- end -}}
+{{- end -}}
+
+{{/* Where a job pod's Spark executors run: spark.mode, or for the continuous ingest
+jobs.continuousIngest.sparkMode when set. Call with (dict "ctx" $ "continuous" true|false). */}}
+{{- define "tidemark.sparkMode" -}}
+{{- $mode := .ctx.Values.spark.mode -}}
+{{- if and .continuous .ctx.Values.jobs.continuousIngest.sparkMode -}}
+{{- $mode = .ctx.Values.jobs.continuousIngest.sparkMode -}}
+{{- if not (has $mode (list "local" "kubernetes")) -}}
+{{- fail (printf `jobs.continuousIngest.sparkMode must be "", "local" or "kubernetes", not %q` $mode) -}}
+{{- end -}}
+{{- end -}}
+{{- $mode -}}
+{{- end -}}
+
+{{/* "true" when some driver of the release runs its executors as pods (its Role, their pod
+template, their network), "" otherwise. */}}
+{{- define "tidemark.sparkOnKubernetes" -}}
+{{- $continuous := and .Values.jobs.continuousIngest.enabled (eq (include "tidemark.sparkMode" (dict "ctx" . "continuous" true)) "kubernetes") -}}
+{{- if or (eq .Values.spark.mode "kubernetes") $continuous -}}true{{- end -}}
+{{- end -}}
+
+{{/* A driver's Spark settings in a mode, as ConfigMap data: the shared ConfigMap's for
+spark.mode, a pod's env where its mode differs. Call with (dict "ctx" $ "mode" "local|kubernetes"). */}}
+{{- define "tidemark.sparkSettings" -}}
+{{- $ := .ctx -}}
+{{- if eq .mode "kubernetes" -}}
+TIDEMARK_SPARK_MASTER: {{ printf "k8s://%s" (include "tidemark.kubernetesApi" $) | quote }}
+TIDEMARK_SPARK_KUBERNETES_IMAGE: {{ include "tidemark.image" (dict "ctx" $ "image" $.Values.jobs.image) | quote }}
+TIDEMARK_SPARK_KUBERNETES_NAMESPACE: {{ $.Release.Namespace | quote }}
+TIDEMARK_SPARK_KUBERNETES_SERVICE_ACCOUNT: {{ printf "%s-spark" (include "tidemark.fullname" $) | quote }}
+TIDEMARK_SPARK_EXECUTOR_INSTANCES: {{ $.Values.spark.kubernetes.executorInstances | quote }}
+TIDEMARK_SPARK_EXECUTOR_MEMORY: {{ $.Values.spark.kubernetes.executorMemory | quote }}
+TIDEMARK_SPARK_EXECUTOR_CORES: {{ $.Values.spark.kubernetes.executorCores | quote }}
+{{- with $.Values.spark.kubernetes.executorRequestCores }}
+TIDEMARK_SPARK_EXECUTOR_REQUEST_CORES: {{ . | quote }}
+{{- end }}
+TIDEMARK_SPARK_EXECUTOR_POD_TEMPLATE: /etc/tidemark/spark/executor.yaml
+{{- else -}}
+TIDEMARK_SPARK_MASTER: "local[*]"
+{{- end -}}
+{{- end -}}
+
+{{/* The streams that get a producer Deployment, in sorted order (a map's range order): a
+producer's index here is its metrics port's offset from producer.metricsPort. JSON list. */}}
+{{- define "tidemark.producerStreams" -}}
+{{- $streams := list -}}
+{{- range $name, $stream := .Values.streams -}}
+{{- if and $stream.enabled $stream.producer }}{{ $streams = append $streams $name }}{{ end -}}
+{{- end -}}
+{{- toJson $streams -}}
+{{- end -}}
+
 {{/* Fails with a clear message when an operator's CRD is missing and the store is not external. */}}
 {{- define "tidemark.requireApi" -}}
 {{- if not (.ctx.Capabilities.APIVersions.Has .api) -}}
@@ -99,6 +183,17 @@ password. Call with (dict "ctx" $ "client" "producer|jobs"). */}}
 {{- end }}
 {{- end -}}
 
+{{/* "true" when recruit.job's changes reach Kafka (so dims has work): through the chart's own
+Kafka Connect, or a Debezium you run yourself; "" otherwise. */}}
+{{- define "tidemark.cdc" -}}
+{{- if or .Values.kafkaConnect.enabled .Values.kafkaConnect.external.enabled -}}true{{- end -}}
+{{- end -}}
+
+{{/* "true" when the chart deploys Kafka Connect and Debezium itself. */}}
+{{- define "tidemark.ownConnect" -}}
+{{- if and .Values.kafkaConnect.enabled (not .Values.kafkaConnect.external.enabled) -}}true{{- end -}}
+{{- end -}}
+
 {{/* Debezium's change topic for recruit.job: <topic.prefix>.<database>.job. */}}
 {{- define "tidemark.cdcJobTopic" -}}
 {{- printf "%s.%s.job" .Values.kafkaConnect.connector.topicPrefix .Values.mysql.recruitDatabase -}}
@@ -114,10 +209,15 @@ migrate creates, or the one a user's Cassandra gave them. */}}
 {{- if .Values.cassandra.external.enabled -}}{{ required "cassandra.external.existingSecret is required when cassandra.external.enabled" .Values.cassandra.external.existingSecret }}{{- else -}}{{ include "tidemark.fullname" . }}-cassandra-app{{- end -}}
 {{- end -}}
 
-{{/* The Cassandra superuser's Secret k8ssandra-operator writes (<cluster>-superuser): only migrate
-mounts it, to create the keyspace and the jobs' role. */}}
-{{- define "tidemark.cassandraSuperuserSecret" -}}
+{{/* The Secret (username, password) of the role that creates the keyspace, its tables and the
+jobs' role, which only migrate mounts: the superuser's k8ssandra-operator writes
+(<cluster>-superuser), or the one `cassandra.external.adminSecret` names. */}}
+{{- define "tidemark.cassandraAdminSecret" -}}
+{{- if .Values.cassandra.external.enabled -}}
+{{- required "cassandra.external.adminSecret is required when cassandra.external.enabled: name a Secret (keys username, password) of a role that may create the keyspace, its tables and the jobs' role; only migrate mounts it" .Values.cassandra.external.adminSecret -}}
+{{- else -}}
 {{- include "tidemark.fullname" . }}-superuser
+{{- end -}}
 {{- end -}}
 
 
@@ -171,8 +271,16 @@ mounts it, to create the keyspace and the jobs' role. */}}
 {{- end -}}
 {{- end -}}
 
+{{/* host:port the jobs push to: the release's Pushgateway, or `pushgateway.address` ("" = none). */}}
 {{- define "tidemark.pushgateway" -}}
-{{- if .Values.pushgateway.enabled -}}{{ include "tidemark.fullname" . }}-pushgateway:9091{{- end -}}
+{{- if .Values.pushgateway.enabled -}}
+{{- include "tidemark.fullname" . }}-pushgateway:9091
+{{- else if .Values.pushgateway.address -}}
+{{- if not (regexMatch ":[0-9]+$" .Values.pushgateway.address) -}}
+{{- fail (printf "pushgateway.address must be host:port, not %q" .Values.pushgateway.address) -}}
+{{- end -}}
+{{- .Values.pushgateway.address -}}
+{{- end -}}
 {{- end -}}
 
 {{/* The install's name in its metrics, the `release` label: what the jobs push it with
@@ -225,7 +333,7 @@ rendered. `${password:NAME}` is one generated password, the same wherever it app
 {{- $account := include "tidemark.mysqlAccount" (dict "ctx" $ "component" $component) | fromJson -}}
 {{- $secrets = append $secrets (dict "name" $account.secret "labels" (include "tidemark.labels" (dict "ctx" $ "component" $component) | fromYaml) "data" (dict "password" (printf "${password:%s}" (get $mysqlKeys $account.key)))) -}}
 {{- end -}}
-{{- if and .Values.kafkaConnect.enabled (not .Values.kafkaConnect.connector.existingSecret) -}}
+{{- if and (include "tidemark.ownConnect" .) (not .Values.kafkaConnect.connector.existingSecret) -}}
 {{- $secrets = append $secrets (dict "name" (include "tidemark.debeziumSecret" .) "labels" (include "tidemark.labels" (dict "ctx" $ "component" "connect") | fromYaml) "data" (dict "password" "${password:debezium}")) -}}
 {{- end -}}
 {{- end -}}
@@ -249,7 +357,11 @@ datasources:
   - name: tidemark-mysql
     uid: tidemark-mysql
     type: mysql
+    {{- if .Values.mysql.external.enabled }}
+    url: {{ include "tidemark.mysqlHost" . }}:{{ include "tidemark.mysqlPort" . }}
+    {{- else }}
     url: {{ include "tidemark.mysqlHost" . }}.{{ .Release.Namespace }}.svc:{{ include "tidemark.mysqlPort" . }}
+    {{- end }}
     user: grafana
     jsonData:
       database: {{ .Values.mysql.database }}

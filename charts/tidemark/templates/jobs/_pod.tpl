@@ -1,9 +1,20 @@
 {{/* The pod spec every job runs in: CronJobs, the migrate hook and continuous ingest.
-Call with (dict "ctx" $ "job" "<name>" "restartPolicy" "Never"). */}}
+Call with (dict "ctx" $ "job" "<name>" "restartPolicy" "Never"), and "continuous" true for the
+continuous ingest. Its Spark mode (tidemark.sparkMode) decides where its executors run; where it
+is not spark.mode, the pod's env overrides the shared ConfigMap's Spark settings. */}}
 {{- define "tidemark.jobPod" -}}
 {{- $ := .ctx -}}
 {{- $fullname := include "tidemark.fullname" $ -}}
+{{- $mode := include "tidemark.sparkMode" (dict "ctx" $ "continuous" .continuous) -}}
+{{- $executorPods := eq $mode "kubernetes" -}}
 serviceAccountName: {{ $fullname }}-spark
+{{- if and (include "tidemark.sparkOnKubernetes" $) (not $executorPods) }}
+# The account mounts a token for the drivers that make executor pods; this one makes none.
+automountServiceAccountToken: false
+{{- end }}
+{{- with include "tidemark.podNetwork" $ }}
+{{ . }}
+{{- end }}
 securityContext: {{- include "tidemark.podSecurityContext" (dict "uid" 185) | nindent 2 }}
 restartPolicy: {{ .restartPolicy }}
 containers:
@@ -21,24 +32,34 @@ containers:
       {{- if eq .job "migrate" }}
       # Only migrate runs DDL, as the accounts that own the tables.
       {{- include "tidemark.mysqlLoginEnv" (dict "ctx" $ "component" "migrate") | nindent 6 }}
-      {{- if $.Values.cassandra.external.enabled }}
-      # Your Cassandra's admin made the jobs' role: migrate logs in as it and creates no role.
-      - {name: TIDEMARK_CASSANDRA_ADMIN_USERNAME, value: ""}
-      {{- else }}
+      # The Cassandra role that creates the keyspace, its tables and the jobs' role.
       - name: TIDEMARK_CASSANDRA_ADMIN_USERNAME
-        valueFrom: {secretKeyRef: {name: {{ include "tidemark.cassandraSuperuserSecret" $ }}, key: username}}
+        valueFrom: {secretKeyRef: {name: {{ include "tidemark.cassandraAdminSecret" $ }}, key: username}}
       - name: TIDEMARK_CASSANDRA_ADMIN_PASSWORD
-        valueFrom: {secretKeyRef: {name: {{ include "tidemark.cassandraSuperuserSecret" $ }}, key: password}}
-      {{- end }}
+        valueFrom: {secretKeyRef: {name: {{ include "tidemark.cassandraAdminSecret" $ }}, key: password}}
       {{- end }}
       {{- if .continuous }}
       - {name: TIDEMARK_INGEST_TRIGGER, value: continuous}
       - {name: TIDEMARK_INGEST_ALIVE_FILE, value: /tmp/tidemark/alive}
       {{- end }}
-      {{- if eq $.Values.spark.mode "kubernetes" }}
-      # Client mode: executors call back to the driver at this pod's IP.
+      {{- if ne $mode $.Values.spark.mode }}
+      # This driver's Spark mode is not the shared ConfigMap's: `env` wins over `envFrom`.
+      {{- range $name, $value := include "tidemark.sparkSettings" (dict "ctx" $ "mode" $mode) | fromYaml }}
+      - {name: {{ $name }}, value: {{ $value | quote }}}
+      {{- end }}
+      {{- end }}
+      {{- if $executorPods }}
+      # Client mode: executors call the driver back at the pod's IP; on the host network, where
+      # that is the node's address, at 127.0.0.1.
       - name: TIDEMARK_SPARK_DRIVER_HOST
+      {{- if $.Values.hostNetwork }}
+        value: 127.0.0.1
+      {{- else }}
         valueFrom: {fieldRef: {fieldPath: status.podIP}}
+      {{- end }}
+      # Spark makes this pod the executors' owner: they go when it goes, however it ends.
+      - name: TIDEMARK_SPARK_DRIVER_POD_NAME
+        valueFrom: {fieldRef: {fieldPath: metadata.name}}
       {{- end }}
     {{- if .continuous }}
     ports:
@@ -56,19 +77,24 @@ containers:
       periodSeconds: 30
       timeoutSeconds: 10
       failureThreshold: 2
+    # Ready while its queries make progress: what `helm --wait` and a rollout wait for.
+    readinessProbe:
+      exec: {command: ["python", "-m", "jobs.alive"]}
+      periodSeconds: 10
+      timeoutSeconds: 10
     {{- end }}
     resources: {{- toYaml (.resources | default $.Values.jobs.resources) | nindent 6 }}
     volumeMounts:
       - {name: checkpoints, mountPath: /var/lib/tidemark/checkpoints}
       - {name: tmp, mountPath: /tmp}
-      {{- if eq $.Values.spark.mode "kubernetes" }}
+      {{- if $executorPods }}
       - {name: spark-pod-template, mountPath: /etc/tidemark/spark, readOnly: true}
       {{- end }}
 volumes:
   - name: checkpoints
     persistentVolumeClaim: {claimName: {{ $fullname }}-checkpoints}
   - {name: tmp, emptyDir: {}}
-  {{- if eq $.Values.spark.mode "kubernetes" }}
+  {{- if $executorPods }}
   - name: spark-pod-template
     configMap: {name: {{ $fullname }}-spark-pod-template}
   {{- end }}
