@@ -23,7 +23,6 @@ import hashlib
 import os
 import secrets
 import shutil
-import signal
 import socket
 import ssl
 import subprocess
@@ -436,20 +435,28 @@ def apiserver_argv() -> list[str]:
     ]
 
 
+def client_flags(kubeconfig: Path, secure_port: int) -> list[str]:
+    """What a controller-manager or scheduler needs to call the API server as `kubeconfig`'s
+    user and serve its health checks on 127.0.0.1, alone (no leader election)."""
+    return [
+        f"--kubeconfig={kubeconfig}",
+        f"--authentication-kubeconfig={kubeconfig}",
+        f"--authorization-kubeconfig={kubeconfig}",
+        f"--bind-address={HOST}",
+        f"--secure-port={secure_port}",
+        "--leader-elect=false",
+    ]
+
+
 def controller_manager_argv() -> list[str]:
     return [
         str(binary("kube-controller-manager")),
-        f"--kubeconfig={KUBECONFIG}",
-        f"--authentication-kubeconfig={KUBECONFIG}",
-        f"--authorization-kubeconfig={KUBECONFIG}",
-        f"--bind-address={HOST}",
-        f"--secure-port={CONTROLLER_MANAGER_PORT}",
+        *client_flags(KUBECONFIG, CONTROLLER_MANAGER_PORT),
         f"--service-account-private-key-file={PKI / 'sa.key'}",
         f"--root-ca-file={PKI / 'ca.crt'}",
         f"--cluster-signing-cert-file={PKI / 'ca.crt'}",
         f"--cluster-signing-key-file={PKI / 'ca.key'}",
         "--use-service-account-credentials=true",
-        "--leader-elect=false",
         # No cloud, no pod network and no attachable volumes here: the controllers for those
         # would only log errors. The volume binder stays: the node tier binds the checkpoints'
         # claim to a host-path volume.
@@ -545,20 +552,8 @@ def run_up(processes: list[Process]) -> None:
 
 
 def stop(process: Process, grace_s: float = 45) -> None:
-    """SIGTERM to the process's group, SIGKILL after `grace_s`."""
-    pid = process.pid()
-    if pid is None:
-        print(f"{process.name:24} already down")
-        process.pid_file.unlink(missing_ok=True)
-        return
-    os.killpg(pid, signal.SIGTERM)
-    deadline = time.monotonic() + grace_s
-    while pidfile.alive(pid) and time.monotonic() < deadline:
-        time.sleep(0.3)
-    if pidfile.alive(pid):
-        os.killpg(pid, signal.SIGKILL)
-    process.pid_file.unlink(missing_ok=True)
-    print(f"{process.name:24} stopped")
+    stopped = pidfile.stop(process.pid_file, grace_s)
+    print(f"{process.name:24} {'stopped' if stopped else 'already down'}")
 
 
 def up() -> None:
@@ -585,9 +580,10 @@ def rss_mib(pid: int) -> float:
     return 0.0
 
 
-def status() -> int:
+def report(processes: list[Process]) -> int:
+    """A line per process (state, pid, port, RSS, log); gives how many are down."""
     missing = 0
-    for process in PROCESSES:
+    for process in processes:
         pid = process.pid()
         if pid is None:
             missing += 1
@@ -598,6 +594,11 @@ def status() -> int:
             f"{process.name:24} {state:8} pid {pid:<8} port {process.port:<6} rss {rss_mib(pid):6.0f} MiB  "
             f"log {process.log}"
         )
+    return missing
+
+
+def status() -> int:
+    missing = report(PROCESSES)
     built = "built" if (build_dir() / ".complete").exists() else "not built yet"
     print(f"{'binaries':24} {built}: {build_dir()}")
     return missing

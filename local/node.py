@@ -294,16 +294,7 @@ def containerd_argv() -> list[str]:
 
 def scheduler_argv() -> list[str]:
     kubeconfig = scheduler_kubeconfig()
-    return [
-        str(binary("kube-scheduler")),
-        f"--kubeconfig={kubeconfig}",
-        f"--authentication-kubeconfig={kubeconfig}",
-        f"--authorization-kubeconfig={kubeconfig}",
-        f"--bind-address={HOST}",
-        f"--secure-port={SCHEDULER_PORT}",
-        "--leader-elect=false",
-        "--v=1",
-    ]
+    return [str(binary("kube-scheduler")), *apiserver.client_flags(kubeconfig, SCHEDULER_PORT), "--v=1"]
 
 
 def kubelet_argv() -> list[str]:
@@ -470,15 +461,7 @@ def down() -> None:
 
 
 def status() -> int:
-    missing = 0
-    for process in PROCESSES:
-        pid = process.pid()
-        if pid is None:
-            missing += 1
-            print(f"{process.name:24} down")
-            continue
-        state = "up" if process.ready() else "starting"
-        print(f"{process.name:24} {state:8} pid {pid:<8} rss {apiserver.rss_mib(pid):6.0f} MiB  log {process.log}")
+    missing = apiserver.report(PROCESSES)
     if not missing:
         print(f"{'node ' + NAME:24} {'Ready' if node_ready() else 'not Ready'}")
     return missing

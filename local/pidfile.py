@@ -9,6 +9,8 @@ boot), so a reused pid reads as "not running".
 from __future__ import annotations
 
 import os
+import signal
+import time
 from pathlib import Path
 
 
@@ -60,3 +62,18 @@ def alive(pid: int) -> bool:
     except ProcessLookupError:
         return False
     return started(pid) is not None
+
+
+def stop(path: Path, grace_s: float = 45) -> bool:
+    """Stops the process group `path` names: SIGTERM, SIGKILL after `grace_s`; the file goes.
+    False when nothing was running."""
+    pid = read(path)
+    if pid is not None:
+        os.killpg(pid, signal.SIGTERM)
+        deadline = time.monotonic() + grace_s
+        while alive(pid) and time.monotonic() < deadline:
+            time.sleep(0.3)
+        if alive(pid):
+            os.killpg(pid, signal.SIGKILL)
+    path.unlink(missing_ok=True)
+    return pid is not None

@@ -14,7 +14,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import signal
 import socket
 import subprocess
 import sys
@@ -873,19 +872,7 @@ def prefetch() -> None:
 
 def down(names: list[str]) -> None:
     for service in reversed(selected(names)):
-        pid = service.pid()
-        if pid is None:
-            print(f"{service.name:12} already down")
-            service.pid_file.unlink(missing_ok=True)
-            continue
-        os.killpg(pid, signal.SIGTERM)
-        deadline = time.monotonic() + 45
-        while pidfile.alive(pid) and time.monotonic() < deadline:
-            time.sleep(0.3)
-        if pidfile.alive(pid):
-            os.killpg(pid, signal.SIGKILL)
-        service.pid_file.unlink(missing_ok=True)
-        print(f"{service.name:12} stopped")
+        print(f"{service.name:12} {'stopped' if pidfile.stop(service.pid_file) else 'already down'}")
 
 
 def rss_mib(pid: int) -> float:

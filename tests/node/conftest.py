@@ -4,7 +4,7 @@ the local stack, by the same code as `make node-deploy` (local/node_release.py).
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -58,25 +58,14 @@ class Release:
 @pytest.fixture(scope="session")
 def release() -> Iterator[Release]:
     """A fresh release: an earlier one and its data removed, the node started, the images
-    built and imported, then `helm upgrade --install --wait`. Its data is dropped at the end."""
+    built and imported, then `helm upgrade --install` and every rollout. Its data is dropped at
+    the end."""
     try:
         node_release.deploy(fresh=True)
     except (node_release.ReleaseError, node.NodeError, apiserver.ApiServerError) as e:
         pytest.fail(f"the node release did not deploy: {e}")
     yield Release(Cluster(apiserver.KUBECONFIG))
     node_release.remove()
-
-
-def wait_until(what: str, check: Callable[[], Any], dump: Callable[[], str], timeout_s: float) -> Any:
-    """Polls `check` until it gives a truthy value; on the deadline fails with `dump()`."""
-    deadline = time.monotonic() + timeout_s
-    while True:
-        got = check()
-        if got:
-            return got
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{what}: not within {timeout_s:.0f}s\n{dump()}")
-        time.sleep(1)
 
 
 def everything_in(topic: str) -> list[tuple[bytes | None, bytes]]:

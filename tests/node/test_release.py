@@ -5,17 +5,21 @@ rollback under load, the numbers against the oracles, and an uninstall that leav
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import subprocess
 import threading
 import time
+from pathlib import Path
 from typing import Any
 
-from local import apiserver, chaos, node, node_release
+from local import apiserver, chaos, node, node_release, stack
 from local.chaos import PARTS, RunStores
+from tests.apiserver.kube import wait_for
+from tests.integration.conftest import http_json
 
-from .conftest import NAMESPACE, RELEASE, Release, everything_in, wait_until
+from .conftest import NAMESPACE, RELEASE, Release, everything_in
 
 ROOT = node.ROOT
 STREAMS = ("tracking", "ads", "orders", "userlogs")
@@ -42,7 +46,7 @@ def running_pods(release: Release) -> list[dict[str, Any]]:
 
 
 def test_should_make_every_deployment_available(release: Release) -> None:
-    wait_until("every Deployment Available", lambda: available(release) >= DEPLOYMENTS, release.dump, 300)
+    wait_for("every Deployment Available", lambda: available(release) >= DEPLOYMENTS, release.dump, 300)
     pods = running_pods(release)
     assert all(ready(p) for p in pods if "job-name" not in p["metadata"]["labels"]), release.dump()
     # Every Pod is on the node, on its host network, and nothing advertises the node's address.
@@ -88,7 +92,7 @@ def raw_rows(stores: RunStores) -> dict[str, int]:
 
 def test_should_land_the_producers_events_in_kafka_cassandra_and_mysql(release: Release) -> None:
     stores = RunStores(node_release.RUN)
-    wait_until(
+    wait_for(
         "raw rows of every stream in Cassandra and hourly rows in MySQL",
         lambda: (
             all(raw_rows(stores).values())
@@ -100,12 +104,15 @@ def test_should_land_the_producers_events_in_kafka_cassandra_and_mysql(release: 
     )
 
 
-def run_job(release: Release, cronjob: str, timeout_s: float = 900) -> str:
-    """`kubectl create job --from=cronjob/…`, waited for to Complete; gives its log."""
-    name = f"{cronjob}-node-{int(time.time())}"
-    release.kubectl("create", "job", f"--from=cronjob/{RELEASE}-{cronjob}", name)
-    wait_until(f"Job {name} Complete", lambda: job_finished(release, name), release.dump, timeout_s)
-    return release.kubectl("logs", f"job/{name}")
+def run_jobs(release: Release, *cronjobs: str, timeout_s: float = 900) -> dict[str, str]:
+    """`kubectl create job --from=cronjob/…` of each at once, each waited for to Complete; gives
+    each one's log."""
+    names = {cronjob: f"{cronjob}-node-{int(time.time())}" for cronjob in cronjobs}
+    for cronjob, name in names.items():
+        release.kubectl("create", "job", f"--from=cronjob/{RELEASE}-{cronjob}", name)
+    for name in names.values():
+        wait_for(f"Job {name} Complete", functools.partial(job_finished, release, name), release.dump, timeout_s)
+    return {cronjob: release.kubectl("logs", f"job/{name}") for cronjob, name in names.items()}
 
 
 def job_finished(release: Release, name: str) -> bool:
@@ -116,8 +123,8 @@ def job_finished(release: Release, name: str) -> bool:
 
 
 def test_should_run_migrate_and_dims_from_their_cronjobs(release: Release) -> None:
-    assert "migrate done" in run_job(release, "migrate")
-    assert "dims done" in run_job(release, "dims")
+    logs = run_jobs(release, "migrate", "dims")
+    assert "migrate done" in logs["migrate"] and "dims done" in logs["dims"], logs
 
 
 def test_should_run_aggregate_with_executor_pods_through_make_trigger_and_show_its_log(release: Release) -> None:
@@ -134,6 +141,7 @@ def test_should_run_aggregate_with_executor_pods_through_make_trigger_and_show_i
     watcher = threading.Thread(target=watch, daemon=True)
     watcher.start()
     env = {**os.environ, "KUBECONFIG": str(apiserver.KUBECONFIG), "NAMESPACE": NAMESPACE, "RELEASE": RELEASE}
+    started = time.time()
     try:
         done = subprocess.run(
             ["make", "-s", "trigger", "JOB=aggregate"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=1200
@@ -143,11 +151,19 @@ def test_should_run_aggregate_with_executor_pods_through_make_trigger_and_show_i
         watcher.join()
     assert done.returncode == 0, f"{done.stdout}\n{done.stderr}\n{release.dump()}"
     assert executors, f"no executor Pod ({EXECUTOR}) while aggregate ran\n{release.dump()}"
-    wait_until("no executor Pod left", lambda: not release.pods(EXECUTOR), release.dump, 120)
+    wait_for("no executor Pod left", lambda: not release.pods(EXECUTOR), release.dump, 120)
     logs = subprocess.run(
         ["make", "-s", "logs", "JOB=aggregate"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
     )
     assert logs.returncode == 0 and "aggregate done" in logs.stdout, f"{logs.stdout}\n{logs.stderr}"
+    # The run pushed its metrics to the Pushgateway outside the release (pushgateway.address).
+    groups = http_json(f"http://{stack.HOST}:{stack.PORTS['pushgateway']}/api/v1/metrics")["data"]
+    pushed = [
+        float(g["push_time_seconds"]["metrics"][0]["value"])
+        for g in groups
+        if g["labels"] == {"job": "tidemark_aggregate", "release": f"{NAMESPACE}/{RELEASE}"}
+    ]
+    assert pushed and max(pushed) >= started, groups
 
 
 def ingest_pod(release: Release) -> dict[str, Any]:
@@ -181,9 +197,9 @@ def test_should_restart_ingest_after_kill9_and_report_it_truthfully(release: Rel
         now = ingest_pod(release)
         return now if now["status"]["containerStatuses"][0]["restartCount"] > restarts else None
 
-    wait_until("the kubelet restarts the killed ingest", restarted, release.dump, 120)
+    wait_for("the kubelet restarts the killed ingest", restarted, release.dump, 120)
     # Not Ready until the new driver beats: readiness reads its heartbeat, not the old one's.
-    started = wait_until(
+    started = wait_for(
         "the restarted ingest Ready",
         lambda: ready(p := ingest_pod(release)) and p["status"]["containerStatuses"][0]["state"].get("running"),
         release.dump,
@@ -209,7 +225,7 @@ def test_should_roll_every_deployment_on_upgrade_and_back_on_rollback(release: R
     before = pod_uids(release)
     # A changed setting for the producers and for the jobs: both ConfigMaps' checksums change.
     node_release.install({"producer": {"rate": 25}, "jobs": {"env": {"TIDEMARK_SPARK_LOG_LEVEL": "WARN"}}})
-    wait_until(
+    wait_for(
         "every Deployment Available after the upgrade", lambda: available(release) >= DEPLOYMENTS, release.dump, 300
     )
     after = pod_uids(release)
@@ -218,7 +234,7 @@ def test_should_roll_every_deployment_on_upgrade_and_back_on_rollback(release: R
     assert rate == "25"
 
     release.helm("rollback", RELEASE, "1", "--wait", "--timeout", "10m")
-    wait_until(
+    wait_for(
         "every Deployment Available after the rollback", lambda: available(release) >= DEPLOYMENTS, release.dump, 300
     )
     rolled = pod_uids(release)
@@ -241,7 +257,7 @@ def test_should_count_every_acknowledged_event_exactly_once(release: Release) ->
     """Producers stopped, ingest caught up: each stream against its oracle over exactly what Kafka
     acknowledged, through the kill -9, the upgrade and the rollback."""
     release.kubectl("scale", "deployment", "-l", release.component("producer"), "--replicas=0")
-    wait_until("the producers stopped", lambda: not release.pods(release.component("producer")), release.dump, 120)
+    wait_for("the producers stopped", lambda: not release.pods(release.component("producer")), release.dump, 120)
     sent = acknowledged()
     stores = RunStores(node_release.RUN)
     results: dict[str, Any] = {}
@@ -252,7 +268,7 @@ def test_should_count_every_acknowledged_event_exactly_once(release: Release) ->
             r["lost"] == 0 and r["double_counted"] == 0 and r["raw_rows"] == r["raw_expected"] for r in results.values()
         )
 
-    wait_until("every stream equal to its oracle", exact, lambda: json.dumps(results, indent=2, default=str), 300)
+    wait_for("every stream equal to its oracle", exact, lambda: json.dumps(results, indent=2, default=str), 300)
     assert all(r["events_sent"] > 0 for r in results.values()), results
 
 
@@ -262,4 +278,19 @@ def test_should_leave_no_pod_job_or_executor_after_uninstall(release: Release) -
     def empty() -> bool:
         return not release.pods() and not json.loads(release.kubectl("get", "jobs", "-o", "json"))["items"]
 
-    wait_until("no Pod, Job or executor left", empty, release.dump, 180)
+    wait_for("no Pod, Job or executor left", empty, release.dump, 180)
+
+
+def test_should_give_the_host_back_on_node_down_and_come_up_again(release: Release) -> None:
+    """`make node-down` then `make node-up`, twice each: every host change undone, and back."""
+    before = json.loads(node.HOST_STATE.read_text())
+    for _ in range(2):
+        node.down()
+    assert not node.HOST_STATE.exists() and not node.kubepods() and not node.mounts_under(node.NODE)
+    for name, value in before["sysctls"].items():
+        assert (Path("/proc/sys") / name).read_text().strip() == value, name
+    assert not any(Path(p).exists() for p in before["created"]), before["created"]
+    assert all(p.pid() is None for p in node.PROCESSES)
+    for _ in range(2):
+        node.up()
+    assert node.node_ready() and json.loads(node.HOST_STATE.read_text()) == before
