@@ -233,7 +233,7 @@ def deploy(fresh: bool = False) -> None:
 
 def remove() -> None:
     """Uninstalls the release, deletes its namespace and volume, and drops its data."""
-    if node.apiserver.PROCESSES[1].pid() is not None:
+    if apiserver.PROCESSES[1].pid() is not None:  # the API server
         listed = json.loads(helm("list", "--namespace", NAMESPACE, "--output", "json"))
         if any(r["name"] == RELEASE for r in listed):
             helm("uninstall", RELEASE, "--namespace", NAMESPACE, "--wait", "--timeout", "5m")

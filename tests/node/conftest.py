@@ -58,14 +58,16 @@ class Release:
 @pytest.fixture(scope="session")
 def release() -> Iterator[Release]:
     """A fresh release: an earlier one and its data removed, the node started, the images
-    built and imported, then `helm upgrade --install` and every rollout. Its data is dropped at
-    the end."""
+    built and imported, then `helm upgrade --install` and every rollout. At the end its data is
+    dropped and the node stopped."""
     try:
         node_release.deploy(fresh=True)
     except (node_release.ReleaseError, node.NodeError, apiserver.ApiServerError) as e:
         pytest.fail(f"the node release did not deploy: {e}")
     yield Release(Cluster(apiserver.KUBECONFIG))
     node_release.remove()
+    # The host as the tier found it: the kubelet's sysctls, cgroups, mounts and paths undone.
+    node.down()
 
 
 def everything_in(topic: str) -> list[tuple[bytes | None, bytes]]:

@@ -208,7 +208,7 @@ def test_should_restart_ingest_after_kill9_and_report_it_truthfully(release: Rel
     name = ingest_pod(release)["metadata"]["name"]
     beat = in_container(release, name, "ingest", "date -u -r /tmp/tidemark/alive +%Y-%m-%dT%H:%M:%SZ").strip()
     assert beat >= started, f"Ready on a heartbeat from before the restart ({beat} < {started})"
-    assert release.kubectl("exec", name, "-c", "ingest", "--", "python", "-m", "jobs.alive") is not None
+    assert "ingest is alive" in release.kubectl("exec", name, "-c", "ingest", "--", "python", "-m", "jobs.alive")
 
 
 def pod_uids(release: Release) -> dict[str, str]:
