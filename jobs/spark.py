@@ -114,6 +114,10 @@ def kubernetes_conf(settings: JobSettings) -> dict[str, str]:
         "spark.executor.instances": str(settings.spark_executor_instances),
         "spark.executor.memory": settings.spark_executor_memory,
         "spark.executor.cores": str(settings.spark_executor_cores),
+        # The executors mount no claims, and the driver's role may not delete any: Spark's
+        # default would try at every stop (an ERROR in each job's log), and granting it would
+        # let a job delete every claim of the namespace (the stores' included).
+        "spark.kubernetes.driver.ownPersistentVolumeClaim": "false",
     }
     if settings.spark_driver_pod_name:
         conf["spark.kubernetes.driver.pod.name"] = settings.spark_driver_pod_name

@@ -85,7 +85,17 @@ trigger() {
 
 logs() {
   local job=${1:?JOB= is required}
-  kubectl -n "$NAMESPACE" logs --tail=200 -l "app.kubernetes.io/component=$job" --max-log-requests 10
+  # Each started Pod of the component, oldest first. A Pod still creating its container (a
+  # CronJob's next run, say) has no log yet, and `kubectl logs -l` would fail on it outright.
+  local pods pod
+  pods=$(kubectl -n "$NAMESPACE" get pods -l "app.kubernetes.io/component=$job" \
+    --field-selector=status.phase!=Pending --sort-by=.metadata.creationTimestamp -o name)
+  [ -n "$pods" ] || { echo "no started Pod of $job in namespace $NAMESPACE" >&2; return 1; }
+  for pod in $pods; do
+    echo "==> $pod"
+    # A Pod may go (a CronJob prunes its history) between the listing and its log.
+    kubectl -n "$NAMESPACE" logs --tail=200 --all-containers "$pod" || echo "($pod is gone)" >&2
+  done
 }
 
 down() {

@@ -156,6 +156,8 @@ def test_should_run_aggregate_with_executor_pods_through_make_trigger_and_show_i
         ["make", "-s", "logs", "JOB=aggregate"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
     )
     assert logs.returncode == 0 and "aggregate done" in logs.stdout, f"{logs.stdout}\n{logs.stderr}"
+    errors = [line for line in logs.stdout.splitlines() if " ERROR " in line]
+    assert not errors, "\n".join(errors)
     # The run pushed its metrics to the Pushgateway outside the release (pushgateway.address).
     groups = http_json(f"http://{stack.HOST}:{stack.PORTS['pushgateway']}/api/v1/metrics")["data"]
     pushed = [

@@ -61,10 +61,15 @@ def test_should_read_a_missing_or_garbled_file_as_not_running(tmp_path: Path) ->
 
 def test_should_stop_the_process_group_a_file_names_and_forget_it(tmp_path: Path) -> None:
     # A server that ignores SIGTERM: the grace runs out and SIGKILL ends it, children included.
-    child = subprocess.Popen(["sh", "-c", "trap '' TERM; sleep 60 & wait"], start_new_session=True)
+    # It says so once the trap is set: a SIGTERM before that would end it early.
+    child = subprocess.Popen(
+        ["sh", "-c", "trap '' TERM; echo trapped; sleep 60 & wait"], start_new_session=True, stdout=subprocess.PIPE
+    )
+    assert child.stdout is not None and child.stdout.readline() == b"trapped\n"
     path = tmp_path / "server.pid"
     pidfile.write(path, child.pid)
     assert pidfile.stop(path, grace_s=0.5) is True
     child.wait(timeout=10)
     assert child.returncode == -9 and not path.exists()
     assert pidfile.stop(path) is False
+    child.stdout.close()

@@ -40,3 +40,7 @@ def test_should_listen_on_loopback_only_when_the_driver_advertises_loopback() ->
     assert kubernetes_conf(JobSettings(**K8S))["spark.driver.bindAddress"] == "0.0.0.0"
     conf = kubernetes_conf(JobSettings(**{**K8S, "spark_driver_host": "127.0.0.1"}))
     assert (conf["spark.driver.host"], conf["spark.driver.bindAddress"]) == ("127.0.0.1", "127.0.0.1")
+
+
+def test_should_never_ask_to_delete_claims_the_drivers_role_may_not_touch() -> None:
+    assert kubernetes_conf(JobSettings(**K8S))["spark.kubernetes.driver.ownPersistentVolumeClaim"] == "false"
