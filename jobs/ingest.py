@@ -83,6 +83,7 @@ def placement(settings: JobSettings, spec: StreamSpec, now: datetime) -> Placeme
         max_future_seconds=settings.max_future_seconds,
         retention_days=retention_days(settings, spec.name),
         schema_registry_url=settings.schema_registry_url,
+        schema_registry_wait_seconds=settings.schema_registry_wait_seconds,
     )
 
 

@@ -6,19 +6,26 @@ that answers, but not as a registry (a wrong path, so 404 for every id), would o
 every event into an `unknown_schema_id` reject. A registry that does not answer at start is an
 outage: the run fails without reading, and the next run (or the continuous driver's restart)
 tries again. During a run, a 404 for an id is the id's: that event is an `unknown_schema_id`
-reject.
+reject, asked again at the id's next message (a later registration is seen). Any other failure
+is the registry's: the lookup waits for it (TIDEMARK_SCHEMA_REGISTRY_WAIT_SECONDS, a restart
+fits in it), and then fails the batch, which is read again by the next run; never a reject.
 """
 
 from __future__ import annotations
 
-import functools
 import json
+import logging
+import time
 import urllib.error
 import urllib.parse
 import urllib.request
 from typing import Any, Literal
 
 import fastavro
+
+from jobs.spec import Unavailable
+
+log = logging.getLogger("tidemark.registry")
 
 SETTING = "TIDEMARK_SCHEMA_REGISTRY_URL"
 TIMEOUT_SECONDS = 10
@@ -33,23 +40,61 @@ class RegistryUnusable(SystemExit):
     the process with its message."""
 
 
-class RegistryUnavailable(RuntimeError):
-    """The registry did not answer at start: the run fails, and the next one tries again."""
+class RegistryUnavailable(Unavailable):
+    """The registry did not answer, or answered 5xx: the run fails, and the next one tries again."""
 
 
-@functools.lru_cache(maxsize=256)
-def writer_schema(url: str, schema_id: int) -> Any:
-    """The writer schema of `schema_id`; None when the registry does not know the id (404). Any
-    other failure raises, and the engine's classifier makes that message a `parse_error` reject
-    (its bytes kept): not cached, so the next message asks again."""
+# Writer schemas found, by (url, id): a registered id's schema never changes. An id not found
+# is not kept, so a later registration is seen at its next message.
+_found: dict[tuple[str, int], Any] = {}
+FIRST_PAUSE_SECONDS = 0.5
+LONGEST_PAUSE_SECONDS = 10.0
+
+
+def writer_schema(url: str, schema_id: int, wait_seconds: float = 0) -> Any:
+    """The writer schema of `schema_id`; None when the registry does not know the id (404).
+    While the registry fails, asks again with growing pauses for up to `wait_seconds`, then
+    raises `RegistryUnavailable`."""
+    key = (url, schema_id)
+    if key in _found:
+        return _found[key]
+    deadline = time.monotonic() + wait_seconds
+    pause = FIRST_PAUSE_SECONDS
+    while True:
+        try:
+            schema = fetch(url, schema_id)
+        except RegistryUnavailable as e:
+            if time.monotonic() + pause > deadline:
+                raise
+            log.warning("%s; asking again in %.1fs", e, pause)
+            time.sleep(pause)
+            pause = min(pause * 2, LONGEST_PAUSE_SECONDS)
+            continue
+        if schema is not None:
+            _found[key] = schema
+        return schema
+
+
+def fetch(url: str, schema_id: int) -> Any:
+    """One lookup: the parsed writer schema, None on 404, `RegistryUnavailable` otherwise."""
+    where = f"{url.rstrip('/')}/schemas/ids/{schema_id}"
     try:
-        with urllib.request.urlopen(f"{url.rstrip('/')}/schemas/ids/{schema_id}", timeout=TIMEOUT_SECONDS) as response:
-            body = json.loads(response.read())
+        with urllib.request.urlopen(where, timeout=TIMEOUT_SECONDS) as response:
+            body = response.read()
     except urllib.error.HTTPError as e:
         if e.code == 404:
             return None
-        raise
-    return fastavro.parse_schema(json.loads(body["schema"]))
+        raise RegistryUnavailable(
+            f"the schema registry answered GET {where} with {e.code} {e.reason}: {excerpt(e.read())}"
+        ) from e
+    except OSError as e:  # refused, unresolvable, timed out: URLError and TimeoutError are OSErrors
+        raise RegistryUnavailable(f"the schema registry did not answer GET {where}: {getattr(e, 'reason', e)}") from e
+    try:
+        text = json.loads(body)["schema"]
+    except (ValueError, KeyError, TypeError) as e:
+        # Not the registry's answer (a proxy's page, say): the registry's problem, not the id's.
+        raise RegistryUnavailable(f"GET {where} answered no schema: {excerpt(body)}") from e
+    return fastavro.parse_schema(json.loads(text))
 
 
 def verdict(status: int, body: bytes) -> Verdict:

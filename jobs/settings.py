@@ -53,6 +53,9 @@ class JobSettings(KafkaAccess):
     shop_database: str = Field(default="shop", pattern=r"^[A-Za-z][A-Za-z0-9_]{0,63}$")
     # Confluent-API schema registry for Avro writer schemas ("" = each stream's built-in schema).
     schema_registry_url: str = ""
+    # How long one writer-schema lookup waits for a registry that does not answer (or answers
+    # 5xx) before the batch fails and is left for the next run: a registry's restart fits in it.
+    schema_registry_wait_seconds: int = Field(default=120, ge=0)
 
     # Debezium's topic for recruit.job: <topic.prefix>.<database>.<table>.
     cdc_job_topic: str = "tidemark.recruit.job"

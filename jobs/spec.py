@@ -30,6 +30,11 @@ STREAM_NAME = r"^[a-z][a-z0-9_]{0,23}$"
 CLASSIFIED_HEAD = ("topic", "partition", "offset", "payload", "reason", "detail", "bucket", "shard", "event_time")
 
 
+class Unavailable(RuntimeError):
+    """A dependency a `parse` asks (a schema registry) did not answer. Not the message's fault:
+    the batch fails and is read again, and the message never becomes a reject."""
+
+
 @dataclass(frozen=True)
 class Reject:
     """Why one message is not an event. `detail` names the offending value when there is one."""
@@ -48,6 +53,7 @@ class Placement:
     max_future_seconds: int
     retention_days: int  # 0 = keep forever: no lower bound on event time
     schema_registry_url: str = ""  # Confluent-API registry for Avro writer schemas ("" = built-in)
+    schema_registry_wait_seconds: float = 0  # how long a lookup waits for a failing registry
 
 
 @dataclass(frozen=True)
@@ -288,6 +294,8 @@ def python_classifier(
     def parse_one(value: bytes | bytearray | None) -> list[tuple[Any, ...]]:
         try:
             got = parse(bytes(value or b""))
+        except Unavailable:
+            raise  # the batch fails and is retried: an outage is never the message's fault
         except Exception as e:  # noqa: BLE001 - one record must never stop the stream
             # A parse is meant never to raise; if one does, the record is a reject that says
             # why, and the batch goes on rather than failing and being retried for ever.

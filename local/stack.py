@@ -668,9 +668,14 @@ def apicurio() -> Path:
 
 
 def prepare_registry() -> list[str]:
-    # In-memory H2 storage (the server's default): schemas live as long as the process.
+    # H2 in a file rather than the server's default in-memory database: registered schemas and
+    # their ids outlive a restart, as a real registry's store does, so a registry killed while
+    # ads flow (make chaos) comes back knowing every id its producers framed.
+    data = STACK / "registry"
+    data.mkdir(parents=True, exist_ok=True)
     return java(
         "-Xmx256m",
+        f"-Dapicurio.datasource.url=jdbc:h2:file:{data / 'registry'}",
         f"-Dquarkus.http.port={PORTS['registry']}",
         f"-Dquarkus.http.host={HOST}",
         "-jar",

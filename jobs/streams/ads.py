@@ -75,14 +75,15 @@ def _record_of(body: bytes, writer: Any) -> dict[str, Any] | Reject:
     return record
 
 
-def parse(payload: bytes, registry_url: str = "") -> ParseResult:
-    """One Kafka message value to its one raw row, or a reject with the reason."""
+def parse(payload: bytes, registry_url: str = "", registry_wait_seconds: float = 0) -> ParseResult:
+    """One Kafka message value to its one raw row, or a reject with the reason. Raises
+    `RegistryUnavailable` (the batch fails) when the registry does not answer in time."""
     if len(payload) < 5:
         return Reject("too_short", f"{len(payload)} bytes")
     if payload[0] != 0:
         return Reject("bad_magic_byte", f"magic byte {payload[0]}")
     (schema_id,) = struct.unpack(">I", payload[1:5])
-    writer = writer_schema(registry_url, schema_id) if registry_url else BUILT_IN
+    writer = writer_schema(registry_url, schema_id, registry_wait_seconds) if registry_url else BUILT_IN
     if writer is None:
         return Reject("unknown_schema_id", f"schema id {schema_id}")
     record = _record_of(payload[5:], writer)
@@ -130,7 +131,11 @@ RAW_FIELDS = (
 
 
 def classify(records: DataFrame, placement: Placement) -> DataFrame:
-    parse_with = functools.partial(parse, registry_url=placement.schema_registry_url)
+    parse_with = functools.partial(
+        parse,
+        registry_url=placement.schema_registry_url,
+        registry_wait_seconds=placement.schema_registry_wait_seconds,
+    )
     return python_classifier(parse_with, RAW_FIELDS, "event_id", BUCKET_SECONDS)(records, placement)
 
 

@@ -7,8 +7,11 @@ from __future__ import annotations
 
 import io
 import os
+import signal
 import subprocess
 import sys
+import threading
+import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -113,6 +116,85 @@ def test_ingest_stops_before_reading_on_a_registry_url_that_is_no_registry(
         1,
         f"{beat} does not exist: ingest has not beaten yet (starting)",
     )
+
+
+def test_a_registry_killed_mid_run_is_waited_for_and_no_event_becomes_a_reject(
+    spark: Any, tmp_path: Path, cassandra: Session
+) -> None:
+    """The continuous driver has read a first batch (its writer schema found); then the registry
+    is killed (-9) and ads of a schema id not looked up yet arrive: their lookups are refused
+    and wait until the registry is back, and every ad lands. None is a reject."""
+    pipeline = Pipeline(spark, tmp_path, streams=("ads",))
+    pipeline.migrate()
+    first_id = register(f"{pipeline.name}.ads-value", AD_EVENT_SCHEMA)
+    later_id = register(f"{pipeline.name}.evolved-value", EVOLVED)
+    at = (datetime.now(timezone.utc) - timedelta(minutes=3)).replace(tzinfo=None).isoformat()
+    records = [
+        {"ad_id": f"ad_{i % 5}", "timestamp": at, "clicks": i % 3, "views": 10 + i, "cost": 0.25 * i} for i in range(50)
+    ]
+    pipeline.send_messages("ads", [(r["ad_id"].encode(), encode(r, first_id)) for r in records[:25]])
+    registry = next(s for s in stack.SERVICES if s.name == "registry")
+    env = {
+        **os.environ,
+        **pipeline.env,
+        "TIDEMARK_SCHEMA_REGISTRY_URL": stack.REGISTRY_URL,
+        "TIDEMARK_SCHEMA_REGISTRY_WAIT_SECONDS": "180",
+        "TIDEMARK_INGEST_TRIGGER": "continuous",
+        "TIDEMARK_INGEST_INTERVAL_SECONDS": "1",
+    }
+    ingest = subprocess.Popen(
+        [sys.executable, "-m", "jobs", "ingest"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
+    said: list[str] = []
+    first_batch = threading.Event()
+
+    def read() -> None:
+        assert ingest.stdout is not None
+        for line in ingest.stdout:
+            said.append(line)
+            if "ads batch 0: 25 raw" in line:
+                first_batch.set()
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    try:
+        assert first_batch.wait(300), "".join(said[-50:])
+        pid = registry.pid()
+        assert pid is not None
+        os.killpg(pid, signal.SIGKILL)
+        while registry.pid() is not None or stack.port_open(registry.port):
+            time.sleep(0.2)
+        later = []
+        for r in records[25:]:
+            body = io.BytesIO()
+            fastavro.schemaless_writer(body, fastavro.parse_schema(EVOLVED), {**r, "campaign": "autumn"})
+            later.append((r["ad_id"].encode(), confluent_frame(later_id, body.getvalue())))
+        pipeline.send_messages("ads", later)
+        time.sleep(15)  # the lookups of later_id are refused meanwhile
+        back = subprocess.run(
+            [sys.executable, "local/stack.py", "up", "registry"], cwd=ROOT, capture_output=True, text=True
+        )
+        assert back.returncode == 0, back.stderr[-2000:]
+        deadline = time.monotonic() + 300
+        while len(raw := list(cassandra.execute(f"SELECT schema_id FROM {pipeline.name}.ads_raw"))) < 50:
+            assert ingest.poll() is None and time.monotonic() < deadline, "".join(said[-80:])
+            time.sleep(1)
+    finally:
+        if registry.pid() is None:
+            subprocess.run([sys.executable, "local/stack.py", "up", "registry"], cwd=ROOT, capture_output=True)
+        os.killpg(ingest.pid, signal.SIGTERM)
+        ingest.wait(timeout=120)
+        reader.join(timeout=10)
+    log = "".join(said)
+    assert "did not answer GET" in log and "asking again" in log, "the outage did not reach a lookup:\n" + log[-5000:]
+    assert not list(cassandra.execute(f"SELECT offset FROM {pipeline.name}.rejects"))
+    assert sorted(r.schema_id for r in raw) == [first_id] * 25 + [later_id] * 25
 
 
 def _consume(topic: str) -> list[Any]:

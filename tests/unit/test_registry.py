@@ -4,9 +4,9 @@ and one that does not answer is an outage, never a reason to reject events."""
 
 from __future__ import annotations
 
+import json
 import socket
 import threading
-import urllib.error
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -16,8 +16,10 @@ from jobs import ingest, registry
 from jobs.registry import RegistryUnavailable, RegistryUnusable, check, verdict
 from jobs.settings import JobSettings
 from jobs.spec import StreamSpec
+from jobs.streams import ads
 from jobs.streams.ads import STREAM as ADS
 from jobs.streams.tracking import STREAM as TRACKING
+from jobs.wire import AD_EVENT_SCHEMA, confluent_frame
 
 
 class Server:
@@ -99,23 +101,62 @@ def test_should_fail_as_an_outage_on_a_registry_that_answers_5xx(server: Server)
         check(server.url)
 
 
-def test_should_fail_as_an_outage_on_a_registry_that_refuses_connections() -> None:
+def closed_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]  # closed again when the block ends: nobody listens there
+        return int(s.getsockname()[1])  # closed again when the block ends: nobody listens there
+
+
+def test_should_fail_as_an_outage_on_a_registry_that_refuses_connections() -> None:
+    port = closed_port()
     with pytest.raises(
         RegistryUnavailable, match=r"did not answer \(GET .*/subjects: \[Errno 111\] Connection refused"
     ):
         check(f"http://127.0.0.1:{port}/apis/ccompat/v7")
 
 
-def test_should_read_an_id_the_registry_does_not_know_as_none_during_a_run(server: Server) -> None:
-    """A URL that passed the check: a 404 for an id is the id's (a reject), a 5xx the registry's (the batch fails)."""
+def test_should_read_an_id_the_registry_does_not_know_as_none_and_ask_again_later(server: Server) -> None:
+    """A URL that passed the check: a 404 for an id is the id's (a reject), and not remembered:
+    the id registered later is found at its next message."""
     server.answer = (404, b'{"message":"No content with ID \'987654\' was found.","error_code":40403}')
     assert registry.writer_schema(server.url, 987_654) is None
+    server.answer = (200, json.dumps({"schema": json.dumps(AD_EVENT_SCHEMA)}).encode())
+    assert registry.writer_schema(server.url, 987_654)["name"] == "AdEvent"
     server.answer = (503, b"")
-    with pytest.raises(urllib.error.HTTPError, match="503"):
+    assert registry.writer_schema(server.url, 987_654)["name"] == "AdEvent", "a found schema is kept"
+    assert server.paths.count("/apis/ccompat/v7/schemas/ids/987654") == 2
+
+
+@pytest.mark.parametrize(
+    ("status", "body"),
+    [(503, b"upstream connect error"), (500, b""), (429, b""), (401, b""), (200, b"<html>a proxy's page</html>")],
+)
+def test_should_fail_the_batch_never_the_message_when_the_registry_fails(
+    server: Server, status: int, body: bytes
+) -> None:
+    server.answer = (status, body)
+    with pytest.raises(RegistryUnavailable, match=r"/schemas/ids/987655"):
         registry.writer_schema(server.url, 987_655)
+    with pytest.raises(RegistryUnavailable):
+        ads.parse(confluent_frame(987_655, b""), registry_url=server.url)
+
+
+def test_should_fail_the_batch_when_the_registry_refuses_connections() -> None:
+    url = f"http://127.0.0.1:{closed_port()}/apis/ccompat/v7"
+    with pytest.raises(RegistryUnavailable, match=r"did not answer GET .*/schemas/ids/7: .*Connection refused"):
+        registry.writer_schema(url, 7)
+
+
+def test_should_wait_for_a_registry_that_comes_back_within_the_wait(server: Server) -> None:
+    server.answer = (503, b"")
+    found = json.dumps({"schema": json.dumps(AD_EVENT_SCHEMA)}).encode()
+    timer = threading.Timer(1.2, lambda: setattr(server, "answer", (200, found)))
+    timer.start()
+    try:
+        assert registry.writer_schema(server.url, 987_656, wait_seconds=30)["name"] == "AdEvent"
+    finally:
+        timer.cancel()
+    assert server.paths.count("/apis/ccompat/v7/schemas/ids/987656") >= 2
 
 
 @pytest.mark.parametrize(
