@@ -5,7 +5,8 @@ no other step. A raw table's TTL follows its stream's retention on every run. Ea
 table gets an index on (period, key) when it has none: aggregate's rollup and prune read a
 period's partials by key, and without it each read scans the period (or the whole table).
 Rejects that older installs keyed by the day they were seen move to a table keyed by topic,
-partition and offset. Money columns that older installs created as DOUBLE become DECIMAL
+partition and offset. Tables an older install made with a case-folding collation are converted
+to the binary one (schema.COLLATION). Money columns that older installs created as DOUBLE become DECIMAL
 (MODIFY rounds each stored value to the micro-unit; a bucket's next recompute is exact). Each
 stream's shard count is recorded on its first run and a different one refused (jobs/layout.py).
 """
@@ -135,6 +136,12 @@ def run(settings: JobSettings, metrics: RunMetrics) -> None:
                 )
         cursor.execute(f"USE `{settings.mysql_database}`")
         layout.settle_shards(conn, list(STREAMS), settings.shards)
+        for table in folding_tables(cursor, settings.mysql_database):
+            # Rebuilds the table once; no key can collide, a binary collation only tells more apart.
+            cursor.execute(
+                f"ALTER TABLE `{settings.mysql_database}`.`{table}` "
+                f"CONVERT TO CHARACTER SET utf8mb4 COLLATE {schema.COLLATION}"
+            )
         for table, column, definition in DECIMAL_MONEY:
             if column_type(cursor, settings.mysql_database, table, column) == "double":
                 cursor.execute(f"ALTER TABLE `{settings.mysql_database}`.{table} MODIFY {column} {definition}")
@@ -198,3 +205,14 @@ def column_type(cursor: Any, database: str, table: str, column: str) -> str | No
     )
     row = cursor.fetchone()
     return str(row[0]).lower() if row else None
+
+
+def folding_tables(cursor: Any, database: str) -> list[str]:
+    """The database's tables that an older install created with a collation other than the
+    binary one (utf8mb4's default folds case and accents)."""
+    cursor.execute(
+        "SELECT table_name FROM information_schema.tables WHERE table_schema = %s "
+        "AND table_type = 'BASE TABLE' AND table_collation <> %s ORDER BY table_name",
+        (database, schema.COLLATION),
+    )
+    return [str(row[0]) for row in cursor.fetchall()]

@@ -36,9 +36,16 @@ def rejects_ddl(keyspace: str, table: str, ttl_days: int) -> str:
 ) WITH default_time_to_live = {ttl_days * 86400}"""
 
 
+# Text compares byte for byte in the jobs' database, as raw stores it: `ad_7` and `AD_7` are two
+# keys of a rollup, never one row both upsert (a case-folding collation made every run fail).
+COLLATION = "utf8mb4_bin"
+
+
 def mysql_ddl(database: str) -> list[str]:
     return [
-        f"CREATE DATABASE IF NOT EXISTS `{database}` CHARACTER SET utf8mb4",
+        f"CREATE DATABASE IF NOT EXISTS `{database}` CHARACTER SET utf8mb4 COLLATE {COLLATION}",
+        # An older install's database: its tables are converted by migrate (jobs/migrate.py).
+        f"ALTER DATABASE `{database}` CHARACTER SET utf8mb4 COLLATE {COLLATION}",
         # Which buckets ingest touched, and when; aggregate reads those marked after its
         # watermark through the (stream, marked_at) index, so its cost follows new data.
         f"""CREATE TABLE IF NOT EXISTS `{database}`.dirty_buckets (

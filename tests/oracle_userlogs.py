@@ -92,6 +92,8 @@ def _auth_ok(body: Any) -> bool:
         and _ids_ok(body, False)
         and _instant(body.get("timestamp")) is not None
         and (body.get("success") is None) != (body.get("failure_reason") is None)
+        # The reason (or success name) fits the rollup's key column.
+        and len(str(body["success"] if body.get("success") is not None else body["failure_reason"])) <= 128
     )
 
 
@@ -101,6 +103,7 @@ def _element_ok(e: Any) -> bool:
         and _ids_ok(e, False)
         and _instant(e.get("timestamp")) is not None
         and isinstance(e.get("event_details") or {}, dict)
+        and (e.get("event_type") is None or len(str(e["event_type"])) <= 64)
     )
 
 

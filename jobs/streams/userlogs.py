@@ -50,6 +50,10 @@ MAX_DURATION_SECONDS = 366 * 86_400
 # JSON nested deeper than this is rejected: the records are shallow, and Python could neither
 # print (as text or a reject's detail) nor digest a value nested close to the recursion limit.
 MAX_DEPTH = 64
+# The longest text each rollup keys by, in characters (its MySQL column's length). A longer one
+# is a `too_long` reject at ingest, never an aggregate that fails on it.
+MAX_DETAIL_CHARS = 128  # an auth event's success name or failure reason
+MAX_EVENT_TYPE_CHARS = 64
 
 
 def _uuid(value: Any) -> str | None:
@@ -191,6 +195,9 @@ def parse_auth(payload: bytes) -> ParseResult:
     success, failure = record.get("success"), record.get("failure_reason")
     if (success is None) == (failure is None):
         return Reject("bad_outcome", f"success={success!s:.32} failure_reason={failure!s:.32}")
+    detail, named = (str(success), "success") if success is not None else (str(failure), "failure_reason")
+    if len(detail) > MAX_DETAIL_CHARS:
+        return Reject("too_long", f"{named}: {len(detail)} characters > {MAX_DETAIL_CHARS}")
     return [
         {
             "event_time": moment,
@@ -201,7 +208,7 @@ def parse_auth(payload: bytes) -> ParseResult:
             "ip_address": _text(record.get("ip_address")),
             "device": _text(record.get("device")),
             "outcome": "success" if success is not None else "failure",
-            "outcome_detail": str(success if success is not None else failure),
+            "outcome_detail": detail,
         }
     ]
 
@@ -221,6 +228,9 @@ def _activity_row(element: Any, index: int, message_id: str) -> dict[str, Any] |
     details = element.get("event_details") or {}
     if not isinstance(details, dict):
         return Reject("wrong_shape", "event_details is not an object")
+    event_type = _text(element.get("event_type")) or ""
+    if len(event_type) > MAX_EVENT_TYPE_CHARS:
+        return Reject("too_long", f"event_type: {len(event_type)} characters > {MAX_EVENT_TYPE_CHARS}")
     return {
         "event_time": moment,
         "event_id": f"{message_id}:{index}",
@@ -347,10 +357,10 @@ def auth_mysql_ddl(database: str) -> list[str]:
     return [
         f"""CREATE TABLE IF NOT EXISTS `{database}`.user_auth_partials (
   bucket DATETIME NOT NULL, hour DATETIME NOT NULL, outcome VARCHAR(16) NOT NULL,
-  detail VARCHAR(128) NOT NULL, events INT NOT NULL,
+  detail VARCHAR({MAX_DETAIL_CHARS}) NOT NULL, events INT NOT NULL,
   PRIMARY KEY (bucket, hour, outcome, detail), KEY by_hour (hour))""",
         f"""CREATE TABLE IF NOT EXISTS `{database}`.user_auth_hourly (
-  hour DATETIME NOT NULL, outcome VARCHAR(16) NOT NULL, detail VARCHAR(128) NOT NULL,
+  hour DATETIME NOT NULL, outcome VARCHAR(16) NOT NULL, detail VARCHAR({MAX_DETAIL_CHARS}) NOT NULL,
   events INT NOT NULL, updated_at DATETIME(6) NOT NULL,
   PRIMARY KEY (hour, outcome, detail))""",
     ]
@@ -359,11 +369,11 @@ def auth_mysql_ddl(database: str) -> list[str]:
 def activity_mysql_ddl(database: str) -> list[str]:
     return [
         f"""CREATE TABLE IF NOT EXISTS `{database}`.user_activity_partials (
-  bucket DATETIME NOT NULL, hour DATETIME NOT NULL, event_type VARCHAR(64) NOT NULL,
+  bucket DATETIME NOT NULL, hour DATETIME NOT NULL, event_type VARCHAR({MAX_EVENT_TYPE_CHARS}) NOT NULL,
   events INT NOT NULL,
   PRIMARY KEY (bucket, hour, event_type), KEY by_hour (hour))""",
         f"""CREATE TABLE IF NOT EXISTS `{database}`.user_activity_hourly (
-  hour DATETIME NOT NULL, event_type VARCHAR(64) NOT NULL, events INT NOT NULL,
+  hour DATETIME NOT NULL, event_type VARCHAR({MAX_EVENT_TYPE_CHARS}) NOT NULL, events INT NOT NULL,
   updated_at DATETIME(6) NOT NULL,
   PRIMARY KEY (hour, event_type))""",
     ]

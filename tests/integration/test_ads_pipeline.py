@@ -67,6 +67,8 @@ def edge_cases() -> list[dict[str, Any]]:
         record("ad_same", _iso(on_boundary), cost=0.1),
         record("ad_same", _iso(on_boundary), cost=0.2),  # same ad and time, another cost: another event
         record("ad_late", _iso(NOW - timedelta(hours=9))),  # hours late: lands all the same
+        record("ad_7", _iso(on_boundary)),
+        record("AD_7", _iso(on_boundary), clicks=5),  # another ad: ids compare exactly, case and all
     ]
 
 

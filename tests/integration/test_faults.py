@@ -13,6 +13,7 @@ import orjson
 import pytest
 
 from local import stack
+from producer.ads import encode as encode_ad
 from producer.beacons import timeuuid_at
 from tests.oracle import event_time
 
@@ -89,6 +90,31 @@ def test_money_is_decimal_and_an_older_install_is_upgraded(spark: Any, tmp_path:
     assert pipeline.sql("SELECT SUM(spend_hour), SUM(clicks) FROM events WHERE job_id = 9998") == [
         (Decimal("1.000000"), Decimal(10))
     ]
+
+
+def test_text_keys_of_an_older_install_are_made_exact(spark: Any, tmp_path: Path) -> None:
+    """An install whose tables fold case (utf8mb4's default collation): migrate makes every
+    table of the jobs' database binary, and then `ad_7` and `AD_7` are two rows."""
+    pipeline = Pipeline(spark, tmp_path, streams=("ads",))
+    pipeline.migrate()
+    folding = "CONVERT TO CHARACTER SET utf8mb4 COLLATE utf8mb4_general_ci"
+    pipeline.sql(f"ALTER TABLE ad_window_partials {folding}")
+    pipeline.sql(f"ALTER TABLE ad_window_stats {folding}")
+    pipeline.sql(f"ALTER DATABASE `{pipeline.name}` CHARACTER SET utf8mb4 COLLATE utf8mb4_general_ci")
+    pipeline.migrate()
+    collations = pipeline.sql(
+        "SELECT DISTINCT collation_name FROM information_schema.columns "
+        "WHERE table_schema = %s AND collation_name IS NOT NULL",
+        pipeline.name,
+    )
+    assert collations == [("utf8mb4_bin",)]
+    at = (datetime.now(timezone.utc) - timedelta(minutes=5)).replace(tzinfo=None).isoformat()
+    records = [{"ad_id": ad, "timestamp": at, "clicks": 1, "views": 2, "cost": 0.5} for ad in ("ad_7", "AD_7", "Ad_7")]
+    pipeline.send_messages("ads", [(r["ad_id"].encode(), encode_ad(r)) for r in records])
+    pipeline.ingest()
+    pipeline.aggregate()
+    ads = pipeline.sql("SELECT ad_id, SUM(total_clicks) FROM ad_window_stats GROUP BY ad_id ORDER BY ad_id")
+    assert ads == [("AD_7", Decimal(2)), ("Ad_7", Decimal(2)), ("ad_7", Decimal(2))]
 
 
 def test_aggregate_reads_at_quorum_by_default(spark: Any, tmp_path: Path) -> None:

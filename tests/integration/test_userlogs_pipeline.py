@@ -58,6 +58,10 @@ GOOD = [
     ("auth", encode(auth())),  # a failed login: null session id
     ("auth", encode(auth(timestamp=AT.isoformat() + "Z", failure_reason="mfa_failed"))),
     ("auth", encode(auth(timestamp=OFFSET, session_id=SESSION, success="login_success", failure_reason=None))),
+    # `Click` is not `click`: two rows of one hour. An event type longer than its column is
+    # that element's reject, never a failing aggregate.
+    ("activity", encode([event(4, event_type="Click"), event(5, event_type="x" * 65)])),
+    ("auth", encode(auth(failure_reason="Wrong_Password"))),
 ]
 BAD = {
     "bad_json": ("session", b'{"user_id": '),
@@ -66,6 +70,7 @@ BAD = {
     "bad_session_id": ("auth", encode(auth(session_id="not-a-uuid"))),
     "bad_timestamp": ("auth", encode(auth(timestamp="yesterday"))),
     "bad_outcome": ("auth", encode(auth(success="login_success"))),  # both success and failure_reason
+    "too_long": ("auth", encode(auth(failure_reason="account locked after " + "x" * 180))),
 }
 NEITHER = ("auth", encode(auth(failure_reason=None)))
 
@@ -94,7 +99,7 @@ def test_the_raw_tables_keep_every_event(userlogs: Pipeline, cassandra: Session)
     assert count("user_auth_raw") == len(want.auth)
     assert count("user_activity_raw") == len(want.activity)
     arrays = [json.loads(v) for p, v in dict.fromkeys(userlogs.parts) if p == "activity" and v.startswith(b"[")]
-    assert len(want.activity) == sum(len(a) for a in arrays) - 1, "every element but the one bad one"
+    assert len(want.activity) == sum(len(a) for a in arrays) - 2, "every element but the two bad ones"
     nulls = cassandra.execute(f"SELECT session_id, outcome FROM {userlogs.name}.user_auth_raw")
     assert any(r.session_id is None and r.outcome == "failure" for r in nulls)
 
@@ -123,3 +128,6 @@ def test_each_bad_message_lands_in_rejects_with_its_reason(userlogs: Pipeline, c
     element = by_payload[GOOD[3][1]]
     assert (element.stream, element.reason) == ("userlogs_activity", "bad_user_id")
     assert element.detail.startswith("element 1:")
+    assert by_payload[BAD["too_long"][1]].detail == "failure_reason: 201 characters > 128"
+    long_type = by_payload[GOOD[7][1]]
+    assert (long_type.reason, long_type.detail) == ("too_long", "element 1: too_long event_type: 65 characters > 64")
