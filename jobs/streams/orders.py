@@ -22,7 +22,6 @@ reads the customers table (its cost follows the customers, never the orders' his
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Iterable
 from typing import Any
@@ -31,6 +30,7 @@ from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 from pyspark.sql.types import DoubleType, IntegerType, LongType, StringType
 
+from jobs import strict_json
 from jobs.settings import JobSettings
 from jobs.spec import (
     AggregateContext,
@@ -53,9 +53,6 @@ UNKNOWN = ""  # a customer without a source or state is grouped under ""
 MAX_AMOUNT = 1e12
 MAX_QUANTITY = 2**31 - 1  # an INT column
 BIGINT = (-(2**63), 2**63 - 1)  # the ids' LONG columns
-# JSON nested deeper than this is rejected: an order is flat, and Python could not print (for
-# a reject's detail) a value nested close to the recursion limit.
-MAX_DEPTH = 64
 
 
 def _integer(value: Any) -> int | None:
@@ -105,34 +102,9 @@ def _out_of_range(key: str, value: int | None, low: int, high: int) -> Reject | 
     return None if value is None or low <= value <= high else Reject("out_of_range", f"{key}={str(value)[:64]}")
 
 
-def _too_deep(payload: bytes, value: Any) -> bool:
-    """Whether JSON `value` nests containers deeper than MAX_DEPTH (walked only when its text
-    has that many brackets at all)."""
-    if payload.count(b"[") + payload.count(b"{") <= MAX_DEPTH:
-        return False
-    level = [value]
-    for _ in range(MAX_DEPTH):
-        level = [c for v in level for c in (v.values() if isinstance(v, dict) else v if isinstance(v, list) else ())]
-        if not level:
-            return False
-    return True
-
-
-def _load(payload: bytes) -> Any:
-    """The message's JSON value, or the reject when it is not JSON."""
-    try:
-        # The standard library, not orjson: pandas writes a missing float as a bare NaN token.
-        value = json.loads(payload)
-    except RecursionError:
-        return Reject("bad_json", f"nested deeper than {MAX_DEPTH}")
-    except (ValueError, UnicodeDecodeError):
-        return Reject("bad_json")
-    return Reject("bad_json", f"nested deeper than {MAX_DEPTH}") if _too_deep(payload, value) else value
-
-
 def parse(payload: bytes) -> ParseResult:
     """One Kafka message value to its one raw row, or a reject with the reason."""
-    order = _load(payload)
+    order = strict_json.load(payload)
     if isinstance(order, Reject):
         return order
     if not isinstance(order, dict):

@@ -69,6 +69,12 @@ def _one_json_object(text: Column) -> Column:
     return stripped.rlike(r"\}\s*$") & closes_once
 
 
+def _duplicate_key(keys: Column) -> Column:
+    """`duplicate key 'name'` for the first key of `keys` given more than once."""
+    twice = F.filter(keys, lambda k: F.size(F.filter(keys, lambda other: other == k)) > 1)
+    return F.format_string("duplicate key '%s'", F.substring(twice[0], 1, 64))
+
+
 def timeuuid_micros(uuid_text: Column) -> Column:
     """Microseconds since the Unix epoch encoded in a version-1 UUID (lower-case text)."""
     ticks_hex = F.concat(F.substring(uuid_text, 16, 3), F.substring(uuid_text, 10, 4), F.substring(uuid_text, 1, 8))
@@ -131,6 +137,8 @@ def classify_records(
         F.length("value").alias("payload_bytes"),
         text.alias("text"),
         beacon.alias("b"),
+        # The object's own keys in order: Spark's reader keeps a key's last value silently.
+        F.json_object_keys(text).alias("keys"),
     )
     # Spark's cast keeps bytes that are not UTF-8 as they are (its JSON reader then reads them
     # as U+FFFD); Java's decoder replaces them, so a round trip through it changes the bytes.
@@ -143,9 +151,10 @@ def classify_records(
         "payload",
         "payload_bytes",
         # Why the payload is not one JSON object ("" when Spark could not parse it); NULL if it is.
-        F.when(unparsed, "")
-        .when(invalid_utf8, "invalid UTF-8")
+        F.when(invalid_utf8, "invalid UTF-8")
+        .when(unparsed, "")
         .when(~_one_json_object(F.col("text")), "text after the JSON object")
+        .when(F.size(F.array_distinct("keys")) < F.size("keys"), _duplicate_key(F.col("keys")))
         .alias("not_json_object"),
         F.lower(F.trim(F.col("b.create_time"))).alias("create_time"),
         *[F.col(f"b.{name}").alias(f"b_{name}") for name in BEACON_FIELDS if name != "create_time"],

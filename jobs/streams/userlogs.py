@@ -32,6 +32,7 @@ from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 from pyspark.sql.types import DoubleType, IntegerType, StringType
 
+from jobs import strict_json
 from jobs.spec import (
     AggregateContext,
     ParseResult,
@@ -47,9 +48,6 @@ BUCKET_SECONDS = 60
 # A session's duration at most (s), a year: far inside the DECIMAL(20,3) each is cast to, and
 # 1e19 sessions in a bucket before its DECIMAL(30,3) sum could overflow.
 MAX_DURATION_SECONDS = 366 * 86_400
-# JSON nested deeper than this is rejected: the records are shallow, and Python could neither
-# print (as text or a reject's detail) nor digest a value nested close to the recursion limit.
-MAX_DEPTH = 64
 # The longest text each rollup keys by, in characters (its MySQL column's length). A longer one
 # is a `too_long` reject at ingest, never an aggregate that fails on it.
 MAX_DETAIL_CHARS = 128  # an auth event's success name or failure reason
@@ -69,32 +67,9 @@ def _text(value: Any) -> str | None:
     return None if value is None else str(value)
 
 
-def _too_deep(payload: bytes, value: Any) -> bool:
-    """Whether JSON `value` nests containers deeper than MAX_DEPTH (walked only when its text
-    has that many brackets at all)."""
-    if payload.count(b"[") + payload.count(b"{") <= MAX_DEPTH:
-        return False
-    level = [value]
-    for _ in range(MAX_DEPTH):
-        level = [c for v in level for c in (v.values() if isinstance(v, dict) else v if isinstance(v, list) else ())]
-        if not level:
-            return False
-    return True
-
-
-def _load(payload: bytes) -> Any:
-    try:
-        value = json.loads(payload)
-    except RecursionError:
-        return Reject("bad_json", f"nested deeper than {MAX_DEPTH}")
-    except (ValueError, UnicodeDecodeError):
-        return Reject("bad_json")
-    return Reject("bad_json", f"nested deeper than {MAX_DEPTH}") if _too_deep(payload, value) else value
-
-
 def _object(payload: bytes, what: str) -> Any:
     """The message's JSON object, or a reject: not JSON, or not an object."""
-    record = _load(payload)
+    record = strict_json.load(payload)
     if isinstance(record, dict | Reject):
         return record
     return Reject("wrong_shape", f"{what} is an object, not {type(record).__name__}")
@@ -245,7 +220,7 @@ def _activity_row(element: Any, index: int, message_id: str) -> dict[str, Any] |
 
 def parse_activity(payload: bytes) -> ParseResult:
     """Every element of the array, each a row or a reject of its own (an empty array is valid)."""
-    events = _load(payload)
+    events = strict_json.load(payload)
     if isinstance(events, Reject):
         return events
     if not isinstance(events, list):
