@@ -118,6 +118,9 @@ def kubernetes_conf(settings: JobSettings) -> dict[str, str]:
         # default would try at every stop (an ERROR in each job's log), and granting it would
         # let a job delete every claim of the namespace (the stores' included).
         "spark.kubernetes.driver.ownPersistentVolumeClaim": "false",
+        # An executor's Python workers read a UDF's naive datetimes in their process's zone:
+        # UTC, whatever the image or node says (the driver sets its own in `session`).
+        "spark.executorEnv.TZ": "UTC",
     }
     if settings.spark_driver_pod_name:
         conf["spark.kubernetes.driver.pod.name"] = settings.spark_driver_pod_name

@@ -16,7 +16,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from pyspark.sql import Column, DataFrame
@@ -236,7 +236,8 @@ OLDEST_EVENT_MICROS = 0
 def time_bounds_micros(placement: Placement) -> tuple[int, int]:
     """The oldest and newest event time (µs) ingest accepts: retention back (never before the
     epoch), max_future ahead."""
-    now_micros = int(placement.now.timestamp() * 1_000_000)
+    # `now` is naive UTC: read as UTC, never in the process's zone.
+    now_micros = int(placement.now.replace(tzinfo=timezone.utc).timestamp() * 1_000_000)
     oldest = OLDEST_EVENT_MICROS
     if placement.retention_days:
         oldest = max(oldest, now_micros - placement.retention_days * 86_400 * 1_000_000)

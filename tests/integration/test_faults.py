@@ -322,3 +322,16 @@ def test_a_zone_newer_than_the_jvm_rules_reports_by_the_one_database(spark: Any,
     pipeline.ingest()
     pipeline.aggregate()
     assert_matches_oracle(pipeline)
+
+
+def test_jobs_compute_in_utc_whatever_the_host_and_jvm_zone(spark: Any, tmp_path: Path) -> None:
+    """Ingest and aggregate as their own processes on a host 13:45 ahead of UTC, whose JVMs
+    default to another zone still: every bucket and hour is the oracle's, in UTC."""
+    pipeline = Pipeline(spark, tmp_path)
+    pipeline.migrate()
+    pipeline.send(list(factory(47).stream(300, datetime.now(timezone.utc), spread=timedelta(hours=3))))
+    far = {"TZ": "Pacific/Chatham", "JAVA_TOOL_OPTIONS": "-Duser.timezone=Pacific/Kiritimati"}
+    for job in ("ingest", "aggregate"):
+        done = pipeline.run_main("jobs", job, extra_env=far)
+        assert done.returncode == 0, (job, done.stderr[-3000:])
+    assert_matches_oracle(pipeline)

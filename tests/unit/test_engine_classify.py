@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+import time
+from datetime import datetime, timezone
 
+import pytest
 from pyspark.sql import SparkSession
 from pyspark.sql.types import StringType
 
-from jobs.spec import Placement, python_classifier
+from jobs.spec import Placement, Unavailable, python_classifier, time_bounds_micros
 
 from .conftest import records
 
@@ -29,3 +31,32 @@ def test_should_reject_a_record_whose_parse_raises_and_keep_the_rest(spark: Spar
         (1, "parse_error", "RecursionError: maximum recursion depth exceeded", None),
         (2, None, None, "b"),
     ]
+
+
+def unavailable(payload: bytes) -> list[dict[str, object]]:
+    if payload == b"needs the registry":
+        raise Unavailable("the schema registry did not answer")
+    return [{"event_time": NOW, "name": payload.decode()}]
+
+
+def test_should_fail_the_batch_when_a_dependency_is_down_never_reject_its_record(spark: SparkSession) -> None:
+    classify = python_classifier(unavailable, [("name", StringType())], "name", 60)
+    frame = classify(records(spark, [b"a", b"needs the registry"]), Placement(NOW, 4, 1000, 3600, 0))  # type: ignore[arg-type]
+    with pytest.raises(Exception, match="the schema registry did not answer"):
+        frame.collect()
+
+
+@pytest.mark.parametrize("zone", ["Pacific/Chatham", "America/Los_Angeles"])
+def test_should_bound_event_times_in_utc_whatever_the_process_zone(zone: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    placement = Placement(NOW, 4, 1000, 3600, 1)  # a day back, an hour ahead
+    monkeypatch.setenv("TZ", zone)
+    time.tzset()
+    try:
+        oldest, newest = time_bounds_micros(placement)
+    finally:
+        monkeypatch.undo()
+        time.tzset()
+    assert (oldest, newest) == (
+        int(datetime(2026, 11, 21, 12, 0, tzinfo=timezone.utc).timestamp() * 1_000_000),
+        int(datetime(2026, 11, 22, 13, 0, tzinfo=timezone.utc).timestamp() * 1_000_000),
+    )

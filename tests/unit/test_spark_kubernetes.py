@@ -44,3 +44,7 @@ def test_should_listen_on_loopback_only_when_the_driver_advertises_loopback() ->
 
 def test_should_never_ask_to_delete_claims_the_drivers_role_may_not_touch() -> None:
     assert kubernetes_conf(JobSettings(**K8S))["spark.kubernetes.driver.ownPersistentVolumeClaim"] == "false"
+
+
+def test_should_run_the_executors_python_in_utc_whatever_the_image_says() -> None:
+    assert kubernetes_conf(JobSettings(**K8S))["spark.executorEnv.TZ"] == "UTC"
