@@ -8,6 +8,11 @@ transaction replaces those partials, re-rolls every period their old or new part
 (deleting the period's rows whose key no partial produces any more), clears exactly the marks
 it consumed and advances the watermark. A crash loses at most the chunk in flight: its marks
 stay, so the next run redoes it and lands the same numbers.
+
+A chunk MySQL refuses for its data (a value too long or out of range, a duplicate key) is
+split in halves until the buckets that fail alone are found; those are set aside with their
+error (their marks stay for the next run; counted as `buckets_set_aside`, which alerts) and
+the chunks behind them go on. A store that does not answer fails the run as before.
 """
 
 from __future__ import annotations
@@ -40,6 +45,9 @@ ROWS_PER_STATEMENT = 2_000
 # MySQL's answers to two transactions wanting each other's rows: retry the chunk.
 RETRYABLE_ERRNOS = (1205, 1213)  # lock wait timeout, deadlock
 CHUNK_ATTEMPTS = 5
+# MySQL's answers that a chunk's data cannot be stored (1406 too long, 1264 out of range, 1062
+# a duplicate key, …): the chunk's own fault, not the store's, so retrying cannot help.
+DATA_ERRORS = (mysql.connector.errors.DataError, mysql.connector.errors.IntegrityError)
 
 Mark = tuple[datetime, datetime]  # (bucket, marked_at)
 
@@ -69,12 +77,14 @@ def release(conn: Any, name: str) -> None:
     cursor.fetchall()
 
 
-def dirty_marks(conn: Any, stream: str, through: datetime, limit: int) -> list[Mark]:
-    """The next chunk of marks this run owns: the oldest buckets marked no later than `through`."""
+def dirty_marks(conn: Any, stream: str, through: datetime, limit: int, after: datetime | None = None) -> list[Mark]:
+    """The next chunk of marks this run owns: the oldest buckets after `after` marked no later
+    than `through` (each bucket is visited once a run, so one set aside is not tried again)."""
     cursor = conn.cursor()
     cursor.execute(
-        "SELECT bucket, marked_at FROM dirty_buckets WHERE stream = %s AND marked_at <= %s ORDER BY bucket LIMIT %s",
-        (stream, through, limit),
+        "SELECT bucket, marked_at FROM dirty_buckets WHERE stream = %s AND marked_at <= %s "
+        "AND bucket > COALESCE(%s, '1000-01-01') ORDER BY bucket LIMIT %s",
+        (stream, through, after, limit),
     )
     return [(bucket, marked_at) for bucket, marked_at in cursor.fetchall()]
 
@@ -270,6 +280,40 @@ def aggregate_chunk(
     )
 
 
+def settle_chunk(
+    spark: SparkSession,
+    conn: Any,
+    context: RunContext,
+    spec: StreamSpec,
+    *,
+    marks: list[Mark],
+    metrics: RunMetrics,
+    set_aside: list[datetime],
+) -> None:
+    """Aggregates a chunk; when MySQL refuses its data, its halves apart, down to the buckets
+    that fail alone, which go to `set_aside`."""
+    try:
+        aggregate_chunk(spark, conn, context, spec, marks=marks, metrics=metrics)
+    except DATA_ERRORS as e:
+        if len(marks) == 1:
+            log.error(
+                "%s: bucket %s set aside: %s; its mark stays and the next run tries it again", spec.name, marks[0][0], e
+            )
+            set_aside.append(marks[0][0])
+            return
+        half = len(marks) // 2
+        log.warning(
+            "%s: chunk of %d buckets (%s .. %s) refused: %s; trying its halves apart",
+            spec.name,
+            len(marks),
+            marks[0][0],
+            marks[-1][0],
+            e,
+        )
+        for part in (marks[:half], marks[half:]):
+            settle_chunk(spark, conn, context, spec, marks=part, metrics=metrics, set_aside=set_aside)
+
+
 def run_id(spec: StreamSpec) -> str:
     """Names one run of one stream: sortable by time, unique across concurrent installs."""
     return f"{spec.name}-{datetime.now(timezone.utc):%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:6]}"
@@ -309,13 +353,18 @@ def aggregate_stream(spark: SparkSession, settings: JobSettings, spec: StreamSpe
                 metrics.rows_written += in_transaction(conn, lambda cursor: spec.before_run(cursor, context))  # type: ignore[misc]
             through = newest_mark(conn, spec.name)
             chunks = 0
+            set_aside: list[datetime] = []
+            after: datetime | None = None
             while through is not None:
-                marks = dirty_marks(conn, spec.name, through, settings.aggregate_chunk_buckets)
+                marks = dirty_marks(conn, spec.name, through, settings.aggregate_chunk_buckets, after)
                 if not marks:
                     break
-                aggregate_chunk(spark, conn, context, spec, marks=marks, metrics=metrics)
+                settle_chunk(spark, conn, context, spec, marks=marks, metrics=metrics, set_aside=set_aside)
+                after = marks[-1][0]
                 chunks += 1
             metrics.chunks += chunks
+            # Pushed every run, 0 included: the alert clears once a run stores them.
+            metrics.stream_values[spec.name, "buckets_set_aside"] = len(set_aside)
             if spec.gauges is not None:
                 for key, value in spec.gauges(conn.cursor(), context).items():
                     metrics.stream_values[spec.name, key] = value

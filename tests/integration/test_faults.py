@@ -16,8 +16,9 @@ from local import stack
 from producer.ads import encode as encode_ad
 from producer.beacons import timeuuid_at
 from tests.oracle import event_time
+from tests.oracle_ads import expected_windows
 
-from .pipeline import Pipeline
+from .pipeline import AD_WINDOW_COLUMNS, Pipeline
 from .test_tracking_edges import PLAIN, valid_beacon
 from .test_tracking_pipeline import assert_matches_oracle, factory
 
@@ -335,3 +336,36 @@ def test_jobs_compute_in_utc_whatever_the_host_and_jvm_zone(spark: Any, tmp_path
         done = pipeline.run_main("jobs", job, extra_env=far)
         assert done.returncode == 0, (job, done.stderr[-3000:])
     assert_matches_oracle(pipeline)
+
+
+def test_a_bucket_mysql_refuses_is_set_aside_and_the_rest_go_on(spark: Any, tmp_path: Path) -> None:
+    """A target column narrower than what raw holds (an operator's ALTER, say): MySQL refuses
+    one bucket's rows (1406). That bucket is set aside, counted and kept dirty; every other
+    bucket, before and after it, lands; once the column is wide again the next run stores it."""
+    pipeline = Pipeline(spark, tmp_path, streams=("ads",))
+    pipeline.migrate()
+    pipeline.sql("ALTER TABLE ad_window_stats MODIFY ad_id VARCHAR(5) NOT NULL")
+    start = (datetime.now(timezone.utc) - timedelta(minutes=30)).replace(second=0, microsecond=0, tzinfo=None)
+    values = []
+    for minute in range(12):
+        ad = "ad_too_long" if minute == 5 else f"ad_{minute % 3}"
+        at = (start + timedelta(minutes=minute, seconds=10)).isoformat()
+        values.append(encode_ad({"ad_id": ad, "timestamp": at, "clicks": minute, "views": 10, "cost": 0.5}))
+    pipeline.send_messages("ads", [(None, v) for v in values])
+    pipeline.ingest()
+
+    first = pipeline.aggregate(aggregate_chunk_buckets=8)
+
+    assert first.stream_values["ads", "buckets_set_aside"] == 1
+    stored = {ad for ad, _ in pipeline.ad_windows()}
+    assert stored == {"ad_0", "ad_1", "ad_2"}, "every bucket but the refused one, before it and after it"
+    left = pipeline.sql("SELECT bucket FROM dirty_buckets WHERE stream = 'ads'")
+    assert left == [(start + timedelta(minutes=5),)]
+    pipeline.sql("ALTER TABLE ad_window_stats MODIFY ad_id VARCHAR(255) NOT NULL")
+
+    second = pipeline.aggregate()
+
+    assert second.stream_values["ads", "buckets_set_aside"] == 0
+    assert pipeline.ad_windows() == {
+        k: {c: w[c] for c in AD_WINDOW_COLUMNS} for k, w in expected_windows(values).items()
+    }
