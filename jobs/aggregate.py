@@ -9,6 +9,14 @@ transaction replaces those partials, re-rolls every period their old or new part
 it consumed and advances the watermark. A crash loses at most the chunk in flight: its marks
 stay, so the next run redoes it and lands the same numbers.
 
+Fencing: a run takes the stream's next lease token once it holds the lock, and every
+transaction it commits first locks the lease row and checks that the token is still its own
+and that its lock connection still holds the lock; otherwise it rolls back and the run stops
+(`LockLost`). So a run whose lock connection died (a network cut, a killed session, a host
+that froze past `TIDEMARK_AGGREGATE_LOCK_IDLE_SECONDS`) never commits over a newer run. The
+lock connection is pinged while the run works and times out on the server when it stops
+answering, so a vanished host holds a stream's marks for that long at most.
+
 A chunk MySQL refuses for its data (a value too long or out of range, a duplicate key) is
 split in halves until the buckets that fail alone are found; those are set aside with their
 error (their marks stay for the next run; counted as `buckets_set_aside`, which alerts) and
@@ -19,6 +27,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterable, Sequence
@@ -56,6 +65,10 @@ class InjectedFault(RuntimeError):
     """Raised on purpose between the upserts and the watermark (crash-recovery tests)."""
 
 
+class LockLost(RuntimeError):
+    """This run no longer holds its stream: its transaction was rolled back, and it stops."""
+
+
 def lock_name(settings: JobSettings, stream: str) -> str:
     # MySQL lock names are at most 64 characters and server-wide: key by database and stream.
     name = f"tidemark.aggregate.{settings.mysql_database}.{stream}"
@@ -69,6 +82,61 @@ def acquire(conn: Any, name: str, wait_seconds: int) -> bool:
     cursor.execute("SELECT GET_LOCK(%s, %s)", (name, wait_seconds))
     (got,) = cursor.fetchone()
     return bool(got == 1)
+
+
+def take_lease(conn: Any, stream: str, run: str) -> int:
+    """The stream's next fencing token, now this run's. Waits while an older run commits."""
+    cursor = conn.cursor()
+    cursor.execute(
+        "INSERT INTO aggregate_leases (stream, token, run_id, taken_at) VALUES (%s, 1, %s, NOW(6)) "
+        "ON DUPLICATE KEY UPDATE token = token + 1, run_id = VALUES(run_id), taken_at = VALUES(taken_at)",
+        (stream, run),
+    )
+    token: int = scalar(conn, "SELECT token FROM aggregate_leases WHERE stream = %s", stream)
+    return token
+
+
+def fence(cursor: Any, stream: str, context: RunContext, *, hold: bool = True) -> None:
+    """The run still the holder of both the lease and the lock, or `LockLost`. Inside a
+    transaction, before it writes (`hold`): the lease row stays locked until it ends, so no
+    newer run takes the lease between this check and the commit."""
+    cursor.execute(f"SELECT token FROM aggregate_leases WHERE stream = %s{' FOR UPDATE' if hold else ''}", (stream,))
+    row = cursor.fetchone()
+    token = row[0] if row else None
+    cursor.execute("SELECT IS_USED_LOCK(%s)", (context.lock_name,))
+    (holder,) = cursor.fetchone()
+    if token != context.lease or holder != context.lock_connection_id:
+        raise LockLost(
+            f"{stream}: run {context.run_id} lost its lock (lease {context.lease}, now {token}; lock held by "
+            f"connection {holder}, this run's was {context.lock_connection_id}): it stops without committing"
+        )
+
+
+class KeepAlive:
+    """Pings the lock connection while the run works, so the server's idle timeout ends the
+    connection (and frees the lock) only when this process stops answering."""
+
+    def __init__(self, lock: Any, every_seconds: float) -> None:
+        self._lock = lock
+        self._every = every_seconds
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="aggregate-lock-keepalive", daemon=True)
+
+    def _run(self) -> None:
+        while not self._stop.wait(self._every):
+            try:
+                scalar(self._lock, "SELECT 1")
+            except mysql.connector.Error as e:
+                log.warning("the aggregate's lock connection failed a ping: %s (its next commit checks it)", e)
+                return
+
+    def __enter__(self) -> KeepAlive:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
 
 
 def release(conn: Any, name: str) -> None:
@@ -195,6 +263,7 @@ def commit_chunk(
     conn.start_transaction()
     try:
         cursor = conn.cursor()
+        fence(cursor, spec.name, context)
         before = periods_of(cursor, spec.rollup, buckets)
         replace_partials(cursor, spec.rollup, buckets, partial_rows)
         touched = reroll(cursor, spec.rollup, before | periods_of(cursor, spec.rollup, buckets), context)
@@ -319,12 +388,14 @@ def run_id(spec: StreamSpec) -> str:
     return f"{spec.name}-{datetime.now(timezone.utc):%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:6]}"
 
 
-def in_transaction(conn: Any, work: Callable[[Any], int]) -> int:
-    """Runs `work(cursor)` in one transaction, retried when MySQL reports a deadlock."""
+def in_transaction(conn: Any, stream: str, context: RunContext, work: Callable[[Any], int]) -> int:
+    """Runs `work(cursor)` in one fenced transaction, retried when MySQL reports a deadlock."""
     for attempt in range(1, CHUNK_ATTEMPTS + 1):
         conn.start_transaction()
         try:
-            done = work(conn.cursor())
+            cursor = conn.cursor()
+            fence(cursor, stream, context)
+            done = work(cursor)
             conn.commit()
             return done
         except mysql.connector.Error as e:
@@ -343,39 +414,72 @@ def aggregate_stream(spark: SparkSession, settings: JobSettings, spec: StreamSpe
     name = lock_name(settings, spec.name)
     try:
         layout.settle_shards(conn, [spec.name], settings.shards)
+        # The server ends the lock's connection, and frees the lock, once it idles this long.
+        lock.cursor().execute(f"SET SESSION wait_timeout = {int(settings.aggregate_lock_idle_seconds)}")
         if not acquire(lock, name, settings.aggregate_lock_wait_seconds):
             log.info("another aggregate of %s is running; leaving its buckets to it", spec.name)
             metrics.skipped_streams.append(spec.name)
             return
         try:
-            context = RunContext(run_id=run_id(spec), settings=settings)
-            if spec.before_run is not None:
-                metrics.rows_written += in_transaction(conn, lambda cursor: spec.before_run(cursor, context))  # type: ignore[misc]
-            through = newest_mark(conn, spec.name)
-            chunks = 0
-            set_aside: list[datetime] = []
-            after: datetime | None = None
-            while through is not None:
-                marks = dirty_marks(conn, spec.name, through, settings.aggregate_chunk_buckets, after)
-                if not marks:
-                    break
-                settle_chunk(spark, conn, context, spec, marks=marks, metrics=metrics, set_aside=set_aside)
-                after = marks[-1][0]
-                chunks += 1
-            metrics.chunks += chunks
-            # Pushed every run, 0 included: the alert clears once a run stores them.
-            metrics.stream_values[spec.name, "buckets_set_aside"] = len(set_aside)
-            if spec.gauges is not None:
-                for key, value in spec.gauges(conn.cursor(), context).items():
-                    metrics.stream_values[spec.name, key] = value
-            newest_visible = newest_event_time(conn, spec.name)
-            if newest_visible is not None:
-                metrics.newest_event_timestamp[spec.name] = newest_visible.replace(tzinfo=timezone.utc).timestamp()
+            # Asked before the pings start: the connection is the keep-alive thread's from then on.
+            lock_id: int = scalar(lock, "SELECT CONNECTION_ID()")
+            with KeepAlive(lock, settings.aggregate_lock_idle_seconds / 4):
+                run_stream(spark, settings, spec, metrics, conn=conn, lock=(name, lock_id))
         finally:
-            release(lock, name)
+            try:
+                release(lock, name)
+            except mysql.connector.Error as e:
+                # A lost lock connection took the lock with it: nothing to release.
+                log.warning("%s: could not release the aggregate lock: %s", spec.name, e)
     finally:
         conn.close()
         lock.close()
+
+
+def run_stream(
+    spark: SparkSession,
+    settings: JobSettings,
+    spec: StreamSpec,
+    metrics: RunMetrics,
+    *,
+    conn: Any,
+    lock: tuple[str, int],
+) -> None:
+    """One run of one stream, holding its lock (its name and the id of the connection holding
+    it): the lease, the stream's own first step, the chunks, the gauges."""
+    run = run_id(spec)
+    context = RunContext(
+        run_id=run,
+        settings=settings,
+        lease=take_lease(conn, spec.name, run),
+        lock_name=lock[0],
+        lock_connection_id=lock[1],
+    )
+    before_run = spec.before_run
+    if before_run is not None:
+        metrics.rows_written += in_transaction(conn, spec.name, context, lambda cursor: before_run(cursor, context))
+    through = newest_mark(conn, spec.name)
+    chunks = 0
+    set_aside: list[datetime] = []
+    after: datetime | None = None
+    while through is not None:
+        # A run that was frozen past its lock's idle time learns it here rather than at a commit.
+        fence(conn.cursor(), spec.name, context, hold=False)
+        marks = dirty_marks(conn, spec.name, through, settings.aggregate_chunk_buckets, after)
+        if not marks:
+            break
+        settle_chunk(spark, conn, context, spec, marks=marks, metrics=metrics, set_aside=set_aside)
+        after = marks[-1][0]
+        chunks += 1
+    metrics.chunks += chunks
+    # Pushed every run, 0 included: the alert clears once a run stores them.
+    metrics.stream_values[spec.name, "buckets_set_aside"] = len(set_aside)
+    if spec.gauges is not None:
+        for key, value in spec.gauges(conn.cursor(), context).items():
+            metrics.stream_values[spec.name, key] = value
+    newest_visible = newest_event_time(conn, spec.name)
+    if newest_visible is not None:
+        metrics.newest_event_timestamp[spec.name] = newest_visible.replace(tzinfo=timezone.utc).timestamp()
 
 
 def run(settings: JobSettings, spark: SparkSession, metrics: RunMetrics, streams: list[str] | None = None) -> None:

@@ -55,6 +55,14 @@ def mysql_ddl(database: str) -> list[str]:
   PRIMARY KEY (stream, bucket),
   KEY by_mark (stream, marked_at)
 )""",
+        # Each aggregate run of a stream takes the next token under the stream's named lock, and
+        # commits a chunk only while the token is still its own (jobs/aggregate.py: fencing).
+        f"""CREATE TABLE IF NOT EXISTS `{database}`.aggregate_leases (
+  stream VARCHAR(32) NOT NULL PRIMARY KEY,
+  token BIGINT NOT NULL,
+  run_id VARCHAR(64) NOT NULL,
+  taken_at DATETIME(6) NOT NULL
+)""",
         f"""CREATE TABLE IF NOT EXISTS `{database}`.watermarks (
   stream VARCHAR(32) NOT NULL PRIMARY KEY,
   marked_through DATETIME(6) NOT NULL,

@@ -104,6 +104,9 @@ class JobSettings(KafkaAccess):
     aggregate_chunk_buckets: int = Field(default=60, ge=1, le=10_000)
     # A second aggregate of the same stream waits this long for the first, then exits 0.
     aggregate_lock_wait_seconds: int = Field(default=30, ge=0)
+    # How long MySQL keeps an aggregate's lock after its run stops answering (a frozen or
+    # vanished host): the run pings its lock connection well within it while it lives.
+    aggregate_lock_idle_seconds: int = Field(default=60, ge=3)
 
     checkpoint_dir: str = ".stack/checkpoints"
     spark_master: str = "local[*]"

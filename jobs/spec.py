@@ -62,6 +62,11 @@ class RunContext:
 
     run_id: str  # stamps the rows this run changed (e.g. orders' batch_id)
     settings: JobSettings
+    # The run's fencing token and its lock (jobs/aggregate.py): a transaction commits only while
+    # the lease is still this run's and its lock connection still holds the lock.
+    lease: int = 0
+    lock_name: str = ""
+    lock_connection_id: int = 0
 
 
 # A SQL step of a rollup: (cursor inside the chunk's transaction, affected periods, run) -> rows touched.

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import os
 import random
+import signal
+import subprocess
+import sys
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 from pathlib import Path
@@ -18,6 +22,7 @@ from producer.beacons import timeuuid_at
 from tests.oracle import event_time
 from tests.oracle_ads import expected_windows
 
+from .conftest import ROOT
 from .pipeline import AD_WINDOW_COLUMNS, Pipeline
 from .test_tracking_edges import PLAIN, valid_beacon
 from .test_tracking_pipeline import assert_matches_oracle, factory
@@ -366,6 +371,106 @@ def test_a_bucket_mysql_refuses_is_set_aside_and_the_rest_go_on(spark: Any, tmp_
     second = pipeline.aggregate()
 
     assert second.stream_values["ads", "buckets_set_aside"] == 0
+    assert pipeline.ad_windows() == {
+        k: {c: w[c] for c in AD_WINDOW_COLUMNS} for k, w in expected_windows(values).items()
+    }
+
+
+def ads_minutes(start: datetime, minutes: range, clicks: int) -> list[bytes]:
+    """One ad event 10 s into each minute from `start`: one 30-s bucket per minute."""
+    return [
+        encode_ad(
+            {
+                "ad_id": f"ad_{minute % 3}",
+                "timestamp": (start + timedelta(minutes=minute, seconds=10)).isoformat(),
+                "clicks": clicks,
+                "views": 10,
+                "cost": 0.5,
+            }
+        )
+        for minute in minutes
+    ]
+
+
+def test_a_run_that_lost_its_lock_never_commits_over_a_newer_run(spark: Any, tmp_path: Path) -> None:
+    from jobs import aggregate
+    from jobs.metrics import RunMetrics
+    from jobs.spec import RunContext
+    from jobs.stores import mysql_connection
+    from jobs.streams import STREAMS
+
+    pipeline = Pipeline(spark, tmp_path, streams=("ads",))
+    pipeline.migrate()
+    start = (datetime.now(timezone.utc) - timedelta(minutes=30)).replace(second=0, microsecond=0, tzinfo=None)
+    values = ads_minutes(start, range(4), clicks=1)
+    pipeline.send_messages("ads", [(None, v) for v in values])
+    pipeline.ingest()
+    # A run holds the lock and its lease and has chosen its chunk...
+    settings = pipeline.settings()
+    lock, conn = mysql_connection(settings), mysql_connection(settings)
+    name = aggregate.lock_name(settings, "ads")
+    assert aggregate.acquire(lock, name, 0)
+    lock_id = aggregate.scalar(lock, "SELECT CONNECTION_ID()")
+    stale = RunContext("stale", settings, aggregate.take_lease(conn, "ads", "stale"), name, lock_id)
+    marks = aggregate.dirty_marks(conn, "ads", aggregate.newest_mark(conn, "ads"), 100)
+    # ...when its lock connection dies (a network cut, a killed session): the lock is free, and
+    # a newer run takes it and stores newer events of the same buckets.
+    pipeline.sql(f"KILL CONNECTION {lock_id}")
+    newer = ads_minutes(start, range(4), clicks=7)
+    pipeline.send_messages("ads", [(None, v) for v in newer])
+    pipeline.ingest()
+    pipeline.aggregate(aggregate_lock_wait_seconds=30)
+
+    with pytest.raises(aggregate.LockLost, match="lost its lock"):
+        aggregate.aggregate_chunk(spark, conn, stale, STREAMS["ads"], marks=marks, metrics=RunMetrics("aggregate"))
+    conn.close()
+
+    assert pipeline.ad_windows() == {
+        k: {c: w[c] for c in AD_WINDOW_COLUMNS} for k, w in expected_windows(values + newer).items()
+    }
+
+
+def test_a_frozen_run_frees_its_stream_and_cannot_commit_when_it_wakes(spark: Any, tmp_path: Path) -> None:
+    """kill -STOP of an aggregate mid-run (a host that froze or vanished): MySQL ends its idle
+    lock connection after TIDEMARK_AGGREGATE_LOCK_IDLE_SECONDS, so the next run takes the
+    stream; kill -CONT: the frozen run's next commit is refused and it exits non-zero."""
+    pipeline = Pipeline(spark, tmp_path, streams=("ads",))
+    pipeline.migrate()
+    start = (datetime.now(timezone.utc) - timedelta(minutes=40)).replace(second=0, microsecond=0, tzinfo=None)
+    values = ads_minutes(start, range(24), clicks=2)
+    pipeline.send_messages("ads", [(None, v) for v in values])
+    pipeline.ingest()
+    env = {
+        **os.environ,
+        **pipeline.env,
+        "TIDEMARK_AGGREGATE_CHUNK_BUCKETS": "1",
+        "TIDEMARK_AGGREGATE_LOCK_IDLE_SECONDS": "5",
+    }
+    frozen = subprocess.Popen(
+        [sys.executable, "-m", "jobs", "aggregate"],
+        cwd=ROOT,
+        env=env,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    said: list[str] = []
+    assert frozen.stderr is not None
+    for line in frozen.stderr:
+        said.append(line)
+        if "ads chunk:" in line:
+            os.killpg(frozen.pid, signal.SIGSTOP)
+            break
+    try:
+        assert "ads chunk:" in said[-1], "".join(said[-40:])
+        pipeline.aggregate(aggregate_lock_wait_seconds=120)
+        assert pipeline.ad_windows() == {
+            k: {c: w[c] for c in AD_WINDOW_COLUMNS} for k, w in expected_windows(values).items()
+        }
+    finally:
+        os.killpg(frozen.pid, signal.SIGCONT)
+    rest = frozen.communicate(timeout=300)[1]
+    assert frozen.returncode != 0 and "lost its lock" in rest, rest[-3000:]
     assert pipeline.ad_windows() == {
         k: {c: w[c] for c in AD_WINDOW_COLUMNS} for k, w in expected_windows(values).items()
     }
