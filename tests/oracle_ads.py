@@ -76,15 +76,16 @@ def valid(record: dict[str, Any]) -> bool:
 
 
 def expected_windows(values: Iterable[bytes]) -> dict[WindowKey, dict[str, Any]]:
-    events = set()
+    # No event id: the message as written (frame, schema id, body) is the identity.
+    by_bytes = {}
     for value in values:
         try:
             record = decode(value)
         except Undecodable:
             continue
         if valid(record):
-            # No event id: the whole record is the identity.
-            events.add(tuple(record[k] for k in ("ad_id", "timestamp", "clicks", "views", "cost")))
+            by_bytes[value] = tuple(record[k] for k in ("ad_id", "timestamp", "clicks", "views", "cost"))
+    events = by_bytes.values()
     windows: dict[WindowKey, dict[str, Any]] = defaultdict(
         lambda: {"total_clicks": 0, "total_views": 0, "total_cost": Decimal(0), "event_count": 0}
     )

@@ -2,8 +2,9 @@
 
 The wire contract is the one existing ad producers speak: topic `ad_topic`, key = the ad id,
 value = the Confluent wire format (byte 0, a 4-byte big-endian schema id, then the Avro binary
-of `AdEvent`). There is no event id: identity is the whole record, so a byte-identical re-send
-counts once at any distance and a record differing in any field is another event.
+of `AdEvent`). There is no event id: identity is the message as written (schema id and bytes),
+so a byte-identical re-send counts once at any distance, and two records that differ in any
+field, even one outside the reader's schema (a newer writer's), are two events.
 
 Raw events land in `ads_raw` by 30-s bucket. Each bucket's exact per-ad sums go to
 `ad_window_partials` twice, once for each window holding it (the windows starting at the bucket
@@ -21,7 +22,6 @@ import struct
 from typing import Any
 
 import fastavro
-import orjson
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 from pyspark.sql.types import DoubleType, IntegerType, LongType, StringType
@@ -52,10 +52,9 @@ MAX_COUNT = 2**31 - 1  # an Avro int; a hand-made frame can carry a longer varin
 BUILT_IN = fastavro.parse_schema(AD_EVENT_SCHEMA)
 
 
-def event_id(record: dict[str, Any]) -> str:
-    """The record's identity: a digest of every field's value."""
-    canonical = orjson.dumps([record["ad_id"], record["timestamp"], record["clicks"], record["views"], record["cost"]])
-    return hashlib.blake2b(canonical, digest_size=16).hexdigest()
+def event_id(payload: bytes) -> str:
+    """The message's identity: a digest of its bytes as written (frame, schema id and body)."""
+    return hashlib.blake2b(payload, digest_size=16).hexdigest()
 
 
 def _record_of(body: bytes, writer: Any) -> dict[str, Any] | Reject:
@@ -108,7 +107,7 @@ def parse(payload: bytes, registry_url: str = "", registry_wait_seconds: float =
     return [
         {
             "event_time": moment,
-            "event_id": event_id(record),
+            "event_id": event_id(payload),
             "ad_id": record["ad_id"],
             "timestamp_text": record["timestamp"],
             "clicks": record["clicks"],

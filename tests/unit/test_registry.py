@@ -4,12 +4,14 @@ and one that does not answer is an outage, never a reason to reject events."""
 
 from __future__ import annotations
 
+import io
 import json
 import socket
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+import fastavro
 import pytest
 
 from jobs import ingest, registry
@@ -174,3 +176,21 @@ def test_should_check_the_registry_only_for_a_stream_that_reads_it(
     monkeypatch.setattr(registry, "check", urls.append)
     ingest.check_registry(JobSettings(schema_registry_url=url), streams)
     assert urls == ([url] if checked else [])
+
+
+def test_should_identify_an_ad_by_its_bytes_as_written_beyond_the_readers_fields(server: Server) -> None:
+    """Two messages of a newer writer that differ only in a field AdEvent does not read: two events."""
+    newer = {**AD_EVENT_SCHEMA, "fields": [*AD_EVENT_SCHEMA["fields"], {"name": "campaign", "type": "string"}]}
+    server.answer = (200, json.dumps({"schema": json.dumps(newer)}).encode())
+    record = {"ad_id": "ad_0007", "timestamp": "2026-11-22T10:00:15", "clicks": 3, "views": 40, "cost": 12.5}
+
+    def written(campaign: str) -> bytes:
+        body = io.BytesIO()
+        fastavro.schemaless_writer(body, fastavro.parse_schema(newer), {**record, "campaign": campaign})
+        return confluent_frame(4242, body.getvalue())
+
+    spring, autumn, again = (ads.parse(written(c), registry_url=server.url) for c in ("spring", "autumn", "spring"))
+    assert isinstance(spring, list) and isinstance(autumn, list) and isinstance(again, list)
+    assert (spring[0]["ad_id"], spring[0]["cost"]) == (autumn[0]["ad_id"], autumn[0]["cost"]) == ("ad_0007", 12.5)
+    assert spring[0]["event_id"] != autumn[0]["event_id"]
+    assert again[0]["event_id"] == spring[0]["event_id"], "a byte-identical re-send is the same event"
