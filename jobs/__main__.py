@@ -5,6 +5,7 @@ ingest      [--stream NAME ...] Kafka topics into Cassandra raw tables, marking 
 aggregate   [--stream NAME ...] dirty buckets into exact rows in MySQL, one run per stream at a time
 dims        Debezium change events of recruit.job into analytics.job_dim
 backfill    --stream NAME --from T --to T: mark a time range dirty
+replay-rejects --stream NAME [--reason R] [--since T]: classify kept rejects again
 
 Without --stream, ingest and aggregate drive every enabled stream (TIDEMARK_<STREAM>_ENABLED).
 `python -m jobs <name> --help` shows one job's arguments and every setting with its default.
@@ -16,7 +17,7 @@ import argparse
 import logging
 import sys
 
-from jobs import aggregate, backfill, dims, ingest, migrate
+from jobs import aggregate, backfill, dims, ingest, migrate, replay_rejects
 from jobs.metrics import RunMetrics, forget
 from jobs.settings import JobSettings, load, settings_help
 from jobs.spark import session
@@ -28,6 +29,7 @@ JOBS = {
     "aggregate": aggregate.__doc__,
     "dims": dims.__doc__,
     "backfill": backfill.__doc__,
+    "replay-rejects": replay_rejects.__doc__,
 }
 
 
@@ -43,7 +45,11 @@ def parser() -> argparse.ArgumentParser:
     for name, doc in JOBS.items():
         job = jobs.add_parser(
             name,
-            parents=[backfill.arguments()] if name == "backfill" else [],
+            parents=[backfill.arguments()]
+            if name == "backfill"
+            else [replay_rejects.arguments()]
+            if name == "replay-rejects"
+            else [],
             description=doc,
             epilog=settings_help(JobSettings),
             formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -63,7 +69,7 @@ def streams_of(args: argparse.Namespace, settings: JobSettings) -> dict[str, tup
     """The streams a run drives, with their topics: each gets its own metrics group."""
     if args.job in ("ingest", "aggregate"):
         specs = configured(settings, args.stream)
-    elif args.job == "backfill":
+    elif args.job in ("backfill", "replay-rejects"):
         specs = configured(settings, [args.stream])
     else:
         return {}
@@ -84,6 +90,8 @@ def run_job(args: argparse.Namespace, settings: JobSettings, argv: list[str], me
     try:
         if args.job == "dims":
             dims.run(settings, spark, metrics)
+        elif args.job == "replay-rejects":
+            replay_rejects.run(settings, spark, argv, metrics)
         elif args.job == "ingest":
             ingest.run(settings, spark, metrics, args.stream)
         else:

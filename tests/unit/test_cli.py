@@ -15,7 +15,7 @@ COMMANDS = [
     ["producer"],
     ["producer", "load-customers"],
     ["jobs"],
-    *[["jobs", job] for job in ("migrate", "ingest", "aggregate", "dims", "backfill")],
+    *[["jobs", job] for job in ("migrate", "ingest", "aggregate", "dims", "backfill", "replay-rejects")],
 ]
 # Nothing listens here: a command that tried to start would hang or fail, not print help.
 NOWHERE = {"TIDEMARK_KAFKA_BOOTSTRAP": "127.0.0.1:9", "TIDEMARK_MYSQL_PORT": "9", "TIDEMARK_CASSANDRA_PORT": "9"}
