@@ -145,10 +145,20 @@ def release(conn: Any, name: str) -> None:
     cursor.fetchall()
 
 
-def dirty_marks(conn: Any, stream: str, through: datetime, limit: int, after: datetime | None = None) -> list[Mark]:
-    """The next chunk of marks this run owns: the oldest buckets after `after` marked no later
-    than `through` (each bucket is visited once a run, so one set aside is not tried again)."""
+def dirty_marks(
+    conn: Any, stream: str, through: datetime, limit: int, after: datetime | None = None, *, newest_first: bool = False
+) -> list[Mark]:
+    """The next chunk of marks this run owns, marked no later than `through`: the oldest buckets
+    after `after`, or with `newest_first` the newest before it. Each bucket is visited once a
+    run, so one set aside is not tried again. A chunk is always in bucket order."""
     cursor = conn.cursor()
+    if newest_first:
+        cursor.execute(
+            "SELECT bucket, marked_at FROM dirty_buckets WHERE stream = %s AND marked_at <= %s "
+            "AND bucket < COALESCE(%s, '9999-12-31') ORDER BY bucket DESC LIMIT %s",
+            (stream, through, after, limit),
+        )
+        return sorted((bucket, marked_at) for bucket, marked_at in cursor.fetchall())
     cursor.execute(
         "SELECT bucket, marked_at FROM dirty_buckets WHERE stream = %s AND marked_at <= %s "
         "AND bucket > COALESCE(%s, '1000-01-01') ORDER BY bucket LIMIT %s",
@@ -337,16 +347,19 @@ def aggregate_chunk(
     metrics.rows_written += touched
     metrics.buckets_recomputed += len(marks)
     log.info(
-        "%s chunk: %d buckets (%s .. %s), %d raw rows, %d rows upserted or deleted, %.1fs (%s)",
+        "%s chunk: %s, %d raw rows, %d rows upserted or deleted, %.1fs (%s)",
         spec.name,
-        len(marks),
-        marks[0][0],
-        marks[-1][0],
+        span(marks),
         rows,
         touched,
         time.monotonic() - started,
         timings(passes),
     )
+
+
+def span(marks: list[Mark]) -> str:
+    """`N buckets (first .. last)`, for the log."""
+    return f"{len(marks)} buckets ({marks[0][0]} .. {marks[-1][0]})"
 
 
 def settle_chunk(
@@ -371,14 +384,7 @@ def settle_chunk(
             set_aside.append(marks[0][0])
             return
         half = len(marks) // 2
-        log.warning(
-            "%s: chunk of %d buckets (%s .. %s) refused: %s; trying its halves apart",
-            spec.name,
-            len(marks),
-            marks[0][0],
-            marks[-1][0],
-            e,
-        )
+        log.warning("%s: chunk of %s refused: %s; trying its halves apart", spec.name, span(marks), e)
         for part in (marks[:half], marks[half:]):
             settle_chunk(spark, conn, context, spec, marks=part, metrics=metrics, set_aside=set_aside)
 
@@ -408,7 +414,16 @@ def in_transaction(conn: Any, stream: str, context: RunContext, work: Callable[[
     raise AssertionError("unreachable")
 
 
-def aggregate_stream(spark: SparkSession, settings: JobSettings, spec: StreamSpec, metrics: RunMetrics) -> None:
+def aggregate_stream(
+    spark: SparkSession,
+    settings: JobSettings,
+    spec: StreamSpec,
+    metrics: RunMetrics,
+    *,
+    slice_chunks: int | None = None,
+) -> None:
+    """One run of one stream: every dirty bucket, oldest first; or with `slice_chunks` (ingest's
+    aggregation after each micro-batch) that many chunks at most, newest first."""
     lock = mysql_connection(settings)
     conn = mysql_connection(settings)
     name = lock_name(settings, spec.name)
@@ -424,7 +439,7 @@ def aggregate_stream(spark: SparkSession, settings: JobSettings, spec: StreamSpe
             # Asked before the pings start: the connection is the keep-alive thread's from then on.
             lock_id: int = scalar(lock, "SELECT CONNECTION_ID()")
             with KeepAlive(lock, settings.aggregate_lock_idle_seconds / 4):
-                run_stream(spark, settings, spec, metrics, conn=conn, lock=(name, lock_id))
+                run_stream(spark, settings, spec, metrics, conn=conn, lock=(name, lock_id), slice_chunks=slice_chunks)
         finally:
             try:
                 release(lock, name)
@@ -444,6 +459,7 @@ def run_stream(
     *,
     conn: Any,
     lock: tuple[str, int],
+    slice_chunks: int | None = None,
 ) -> None:
     """One run of one stream, holding its lock (its name and the id of the connection holding
     it): the lease, the stream's own first step, the chunks, the gauges."""
@@ -462,14 +478,17 @@ def run_stream(
     chunks = 0
     set_aside: list[datetime] = []
     after: datetime | None = None
-    while through is not None:
+    newest_first = slice_chunks is not None
+    while through is not None and (slice_chunks is None or chunks < slice_chunks):
         # A run that was frozen past its lock's idle time learns it here rather than at a commit.
         fence(conn.cursor(), spec.name, context, hold=False)
-        marks = dirty_marks(conn, spec.name, through, settings.aggregate_chunk_buckets, after)
+        marks = dirty_marks(
+            conn, spec.name, through, settings.aggregate_chunk_buckets, after, newest_first=newest_first
+        )
         if not marks:
             break
         settle_chunk(spark, conn, context, spec, marks=marks, metrics=metrics, set_aside=set_aside)
-        after = marks[-1][0]
+        after = marks[0][0] if newest_first else marks[-1][0]
         chunks += 1
     metrics.chunks += chunks
     # Pushed every run, 0 included: the alert clears once a run stores them.

@@ -184,7 +184,8 @@ def aggregate_now(spark: SparkSession, settings: JobSettings, spec: StreamSpec) 
     # or the next batch does: never hold up ingest waiting for it.
     unblocking = settings.model_copy(update={"aggregate_lock_wait_seconds": 0})
     try:
-        aggregate.aggregate_stream(spark, unblocking, spec, metrics)
+        # A bounded slice, newest first: a backlog (a big backfill) never makes a batch long.
+        aggregate.aggregate_stream(spark, unblocking, spec, metrics, slice_chunks=settings.ingest_aggregate_chunks)
     except Exception:
         # The buckets stay dirty: the next batch's run (or the aggregate CronJob) redoes them.
         log.exception("%s: aggregate after the batch failed", spec.name)

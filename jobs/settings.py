@@ -137,6 +137,10 @@ class JobSettings(KafkaAccess):
     # session: freshness of seconds with the continuous trigger, one JVM start per cycle with
     # a CronJob. Off, aggregate is its own job.
     ingest_aggregates: bool = False
+    # Chunks (of aggregate_chunk_buckets) one such aggregation does at most, newest buckets
+    # first: after a big backfill a micro-batch stays short (its probes never see a stall) and
+    # fresh data stays fresh; the aggregate CronJob works through the backlog.
+    ingest_aggregate_chunks: int = Field(default=2, ge=1)
     spark_ui_port: int = Field(default=4040, gt=0, lt=65536)
     # Spark's own log level (its JVM and py4j); ERROR keeps a job's log to its stage lines.
     spark_log_level: Literal["ERROR", "WARN", "INFO", "DEBUG"] = "ERROR"

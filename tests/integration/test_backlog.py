@@ -1,0 +1,70 @@
+"""Ingest's own aggregation after a big backfill: a bounded slice per micro-batch, newest
+buckets first, so a batch stays short and fresh data stays fresh; the aggregate job works
+through the backlog."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+from cassandra.cluster import Session
+
+from tests.oracle import event_time
+
+from .pipeline import Pipeline
+from .test_tracking_edges import PLAIN
+from .test_tracking_pipeline import assert_matches_oracle, factory
+
+
+def test_a_micro_batch_aggregates_a_newest_first_slice_of_a_backlog(spark: Any, tmp_path: Path) -> None:
+    pipeline = Pipeline(spark, tmp_path)
+    pipeline.migrate()
+    now = datetime.now(timezone.utc).replace(second=0, microsecond=0)
+    # Three hours of history marked dirty (180 one-minute buckets), ending an hour ago.
+    pipeline.backfill((now - timedelta(hours=4)).isoformat(), (now - timedelta(hours=1)).isoformat())
+    fresh = list(factory(71, PLAIN).stream(30, now - timedelta(minutes=3), spread=timedelta(minutes=2)))
+    pipeline.send(fresh)
+
+    ingested = pipeline.ingest(ingest_aggregates=True, ingest_aggregate_chunks=1, aggregate_chunk_buckets=10)
+
+    marked = ingested.buckets_recomputed  # the fresh events' buckets, a few minutes
+    dirty = [bucket for (bucket,) in pipeline.sql("SELECT bucket FROM dirty_buckets WHERE stream = 'tracking'")]
+    assert 0 < marked < 10
+    assert len(dirty) == 180 + marked - 10, "one chunk of ten, the rest left for the aggregate job"
+    assert max(dirty) < (now - timedelta(hours=1)).replace(tzinfo=None), "the newest buckets went first"
+    assert_matches_oracle(pipeline)  # every fresh event is in MySQL already
+
+    pipeline.aggregate()
+    assert not pipeline.sql("SELECT bucket FROM dirty_buckets WHERE stream = 'tracking'")
+    assert_matches_oracle(pipeline)
+
+
+def test_a_backfill_leaves_buckets_past_the_raw_retention_as_they_are(
+    spark: Any, tmp_path: Path, cassandra: Session
+) -> None:
+    """Aggregates of hours whose raw rows expired are right and cannot be recomputed: a
+    backfill over them marks only the buckets inside the retention, and names the rest."""
+    pipeline = Pipeline(spark, tmp_path)
+    pipeline.migrate()
+    now = datetime.now(timezone.utc)
+    old = list(factory(81, PLAIN).stream(30, now - timedelta(days=3), spread=timedelta(minutes=10)))
+    recent = list(factory(82, PLAIN).stream(30, now - timedelta(hours=2), spread=timedelta(minutes=10)))
+    pipeline.send(old + recent)
+    pipeline.ingest(tracking_retention_days=0)  # an export replayed with the horizon lifted
+    pipeline.aggregate()
+    assert_matches_oracle(pipeline)
+    # The old events' raw rows expire (simulated: deleted, bucket by bucket).
+    buckets = {event_time(b["create_time"]).replace(second=0, microsecond=0, tzinfo=None) for b in old}
+    for bucket in buckets:
+        for shard in range(pipeline.settings().shards):
+            cassandra.execute(
+                f"DELETE FROM {pipeline.name}.tracking_raw WHERE bucket = %s AND shard = %s", (bucket, shard)
+            )
+
+    backfilled = pipeline.backfill((now - timedelta(days=4)).isoformat(), now.isoformat(), tracking_retention_days=1)
+
+    # One day of one-minute buckets, not four (the minute the horizon falls in is not marked).
+    assert 24 * 60 - 1 <= backfilled.buckets_recomputed <= 24 * 60
+    pipeline.aggregate()
+    assert_matches_oracle(pipeline)  # the old hours are as they were
