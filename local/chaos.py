@@ -2,11 +2,14 @@
 are killed with SIGKILL one at a time, then the pipeline drains and MySQL and Cassandra are
 compared with the independent oracles over exactly the events Kafka acknowledged.
 
-    python -m local.chaos [--seed N] [--faults kafka,cassandra,mariadb,connect,ingest,aggregate,dims]
+    python -m local.chaos [--seed N] [--faults kafka,cassandra,…,lock]  (every kind by default)
 
 The seed (printed first; random unless given) picks the order of the faults and the moment of
-each. A server is restarted as the stack would (`local/stack.py up <service>`); a job is simply
-run again, as the Deployment (continuous ingest, aggregating each micro-batch) and the CronJobs
+each. A server is restarted as the stack would (`local/stack.py up <service>`); a paused one
+(pause-kafka, pause-cassandra, pause-mariadb) is frozen with SIGSTOP for 30-60 s and let go; the
+`lock` fault kills the MySQL connection holding a running aggregate's lock; the ads stream reads
+its writer schemas from the stack's registry (`registry` kills it); a job is simply run again,
+as the Deployment (continuous ingest, aggregating each micro-batch) and the CronJobs
 (aggregate, dims; Forbid) would. Producers run in this process: a message counts as sent once
 Kafka acknowledged it; a message Kafka refused is sent again, and after a broker restart the
 last acknowledged messages are sent once more, as an at-least-once producer would, so they must
@@ -44,9 +47,18 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "out"
-SERVERS = ("kafka", "cassandra", "mariadb", "connect")
+# Servers killed with SIGKILL and started again as the stack would.
+SERVERS = ("kafka", "cassandra", "mariadb", "connect", "registry")
+# Gray failures: a server frozen (SIGSTOP) for 30-60 s, then let go (SIGCONT): its sockets stay
+# open and nothing answers, which clients see as timeouts rather than refusals.
+PAUSES = ("pause-kafka", "pause-cassandra", "pause-mariadb")
 JOBS = ("ingest", "aggregate", "dims")
-FAULTS = (*SERVERS, *JOBS)
+# The MySQL connection holding a running aggregate's lock, killed (a network cut): the run
+# must notice and stop without committing, and the next run must store its buckets.
+LOCK = "lock"
+FAULTS = (*SERVERS, *PAUSES, *JOBS, LOCK)
+PAUSE_SECONDS = (30.0, 60.0)
+SLOT_SECONDS = 65.0  # of the chaos phase, per fault
 STREAMS = ("tracking", "ads", "orders", "userlogs")
 PARTS = {"tracking": ("",), "ads": ("",), "orders": ("",), "userlogs": ("session", "auth", "activity")}
 
@@ -107,6 +119,7 @@ def environment(name: str) -> dict[str, str]:
         "TIDEMARK_SHOP_DATABASE": f"{name}_shop",
         "TIDEMARK_CHECKPOINT_DIR": str(stack.STACK / "chaos" / name),
         "TIDEMARK_PUSHGATEWAY": "",
+        "TIDEMARK_SCHEMA_REGISTRY_URL": stack.REGISTRY_URL,
         **{f"TIDEMARK_{s.upper()}_ENABLED": "true" for s in STREAMS},
     }
 
@@ -121,7 +134,9 @@ class Producers:
     """Every stream's generator at its rate, in one thread, through one idempotent acks=all
     producer. `acked[stream]` holds (part, key, value) of each acknowledged send, re-sends included."""
 
-    def __init__(self, env: Mapping[str, str], rates: Rates, seed: int, customers: int, jobs: int) -> None:
+    def __init__(
+        self, env: Mapping[str, str], rates: Rates, seed: int, *, customers: int, jobs: int, ad_schema_id: int
+    ) -> None:
         from producer.ads import AdEventFactory
         from producer.beacons import BeaconFactory, Mix
         from producer.catalog import synthetic_catalog
@@ -131,7 +146,7 @@ class Producers:
         self.env = env
         self.rates = rates
         self.beacons = BeaconFactory(synthetic_catalog(jobs, 20, seed), Mix(late_max_hours=2), seed)
-        self.ads = AdEventFactory(seed=seed)
+        self.ads = AdEventFactory(seed=seed, schema_id=ad_schema_id)
         self.orders = OrderFactory(customers=customers, seed=seed)
         self.userlogs = UserLogFactory(seed=seed)
         self.acked: dict[str, list[tuple[str, bytes | None, bytes]]] = {s: [] for s in STREAMS}
@@ -320,6 +335,7 @@ class Chaos:
         self.counter = 0
         self.restarting: dict[str, threading.Thread] = {}
         self.up_results: dict[str, int] = {}
+        self.ad_schema_id = 0  # the registry's id of AdEvent for this run (setup)
 
     def say(self, what: str) -> None:
         print(f"[{time.monotonic() - self.t0:6.0f}s] {what}", flush=True)
@@ -384,6 +400,7 @@ class Chaos:
     def setup(self, producers_jobs: int, customers: int) -> None:
         from local import debezium, topics
         from producer import orders, recruit
+        from producer.ads import register_schema
         from producer.catalog import synthetic_catalog
         from producer.settings import ProducerSettings
 
@@ -404,6 +421,9 @@ class Chaos:
         shop = recruit.connect(settings, database=f"{self.name}_shop")
         orders.upsert_customers(shop, orders.synthetic_customers(customers, self.args.seed))
         shop.close()
+        # The ads producers frame the id the registry gives AdEvent, as a producer with the
+        # registry in use does; ingest reads the writer schema back by that id.
+        self.ad_schema_id = register_schema(self.env["TIDEMARK_SCHEMA_REGISTRY_URL"], f"{self.name}.ads-value")
         config = debezium.config(f"{self.name}_recruit", self.name, server_id=random.randrange(10_000, 1_000_000))
         debezium.grant(self.name)
         self.connect_call(f"/connectors/{self.name}/config", config, "PUT")
@@ -443,6 +463,10 @@ class Chaos:
 
     def inject(self, fault: Fault, now: float) -> bool:
         """Injects the fault if its moment came; False while a job of its kind is not far enough in."""
+        if fault.kind in PAUSES:
+            return self.pause(fault, now)
+        if fault.kind == LOCK:
+            return self.cut_lock(fault, now)
         if fault.kind in SERVERS:
             from local import stack
 
@@ -481,12 +505,66 @@ class Chaos:
         self.say(f"fault: kill -9 {fault.kind} {offset:.0f}s into its run (pid {job.proc.pid})")
         return True
 
+    def pause(self, fault: Fault, now: float) -> bool:
+        """SIGSTOP of a server's process group for 30-60 s (from the seed), then SIGCONT."""
+        from local import stack
+
+        name = fault.kind.removeprefix("pause-")
+        service = next(s for s in stack.SERVICES if s.name == name)
+        pid = service.pid()
+        if pid is None:
+            fault.note = "was not running"
+            return False
+        low, high = PAUSE_SECONDS
+        seconds = low + (fault.offset - 3) / 17 * (high - low)  # the seed's offset (3-20) mapped
+        os.killpg(pid, signal.SIGSTOP)
+        fault.injected = now
+        self.say(f"fault: SIGSTOP {name} (pid {pid}) for {seconds:.0f}s")
+
+        def resume() -> None:
+            time.sleep(seconds)
+            os.killpg(pid, signal.SIGCONT)
+            fault.recovered = time.monotonic()
+            self.say(f"{name}: SIGCONT after {fault.recovered - now:.0f}s")
+
+        thread = threading.Thread(target=resume, daemon=True)
+        thread.start()
+        self.restarting[fault.kind] = thread
+        return True
+
+    def cut_lock(self, fault: Fault, now: float) -> bool:
+        """Kills the MySQL connections holding the streams' aggregate locks while an aggregate
+        run is well into its work (ingest's own aggregation may hold one too)."""
+        from jobs.aggregate import lock_name
+        from jobs.settings import JobSettings
+        from jobs.streams import STREAMS as SPECS
+
+        job = self.running("aggregate")
+        lengths = [j.ended - j.started for j in self.runs if j.kind == "aggregate" and j.ok and j.ended is not None]
+        if job is None or now - job.started < kill_offset(fault.offset, lengths):
+            return False
+        settings = JobSettings(mysql_database=self.name)
+        names = [lock_name(settings, spec.name) for spec in SPECS.values()]
+        holders = [
+            (name, holder)
+            for name in names
+            for (holder,) in self.sql(f"SELECT IS_USED_LOCK('{name}')")
+            if holder is not None
+        ]
+        if not holders:
+            return False
+        for _, holder in holders:
+            RunStores(self.name).execute(f"KILL CONNECTION {int(holder)}")
+        fault.injected = fault.recovered = now
+        self.say("fault: killed the lock connections of " + ", ".join(f"{n} ({h})" for n, h in holders))
+        return True
+
     def survived(self, fault: Fault) -> bool:
         """Back up (a server), and every job kind succeeded in a run that started after it."""
         if fault.recovered is None:
             return False
         after = fault.recovered
-        kinds = JOBS if fault.kind in SERVERS else (fault.kind,)
+        kinds = JOBS if fault.kind in (*SERVERS, *PAUSES) else ("aggregate",) if fault.kind == LOCK else (fault.kind,)
         for kind in kinds:
             ok = any(
                 j.kind == kind
@@ -669,6 +747,20 @@ class RunStores:
         finally:
             conn.close()
 
+    def execute(self, statement: str) -> None:
+        """A statement that returns no rows (KILL, say), as the tables' owner."""
+        import mysql.connector
+
+        from local import stack
+
+        conn = mysql.connector.connect(
+            host=stack.HOST, port=stack.PORTS["mariadb"], user=stack.OWNER_USER, password=stack.OWNER_PASSWORD
+        )
+        try:
+            conn.cursor().execute(statement)
+        finally:
+            conn.close()
+
     def raw_counts(self, tables: list[str]) -> dict[str, int]:
         from local import stack
 
@@ -848,7 +940,12 @@ def main(argv: list[str]) -> int:
     )
     parser.add_argument("--seed", type=int, default=None, help="picks the faults' order and moments (default random)")
     parser.add_argument("--faults", default=",".join(FAULTS), help=f"comma-separated, of {', '.join(FAULTS)}")
-    parser.add_argument("--seconds", type=float, default=360, help="length of the chaos phase")
+    parser.add_argument(
+        "--seconds",
+        type=float,
+        default=None,
+        help=f"length of the chaos phase (default {SLOT_SECONDS:.0f}s per fault: a pause and its recovery fit in one)",
+    )
     parser.add_argument("--rate", type=float, default=40, help="tracking events/s")
     parser.add_argument("--side-rate", type=float, default=8, help="ads and orders events/s, userlogs loops/s /4")
     parser.add_argument("--interval", type=int, default=5, help="continuous ingest's micro-batch interval, seconds")
@@ -866,10 +963,12 @@ def main(argv: list[str]) -> int:
     kinds = [f for f in args.faults.split(",") if f]
     if set(kinds) - set(FAULTS):
         parser.error(f"--faults: unknown {sorted(set(kinds) - set(FAULTS))}; known: {', '.join(FAULTS)}")
+    if args.seconds is None:
+        args.seconds = SLOT_SECONDS * len(kinds)
 
     from local import cleanup, stack
 
-    down = [s for s in SERVERS if next(x for x in stack.SERVICES if x.name == s).pid() is None]
+    down = [s for s in SERVERS if next(x for x in stack.SERVICES if x.name == s).pid() is None]  # registry too
     if down:
         sys.exit(f"chaos: the local stack is not up ({', '.join(down)}): run `make stack-up`")
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
@@ -883,7 +982,7 @@ def main(argv: list[str]) -> int:
     producers: Producers | None = None
     try:
         chaos.setup(producers_jobs=200, customers=200)
-        producers = Producers(chaos.env, rates, args.seed, customers=200, jobs=200)
+        producers = Producers(chaos.env, rates, args.seed, customers=200, jobs=200, ad_schema_id=chaos.ad_schema_id)
         producers.start()
         chaos.continuous_ingest()
         chaos.say(f"producers and the pipeline running; chaos for {args.seconds:.0f}s")
