@@ -249,7 +249,7 @@ def identity(stream: str, payload: bytes) -> Hashable:
     """A message's identity as each stream documents it (its raw table's key): rows of one
     identity are one raw row, the last write winning."""
     if stream == "ads":
-        return tuple(oracle_ads.decode(payload).values())  # every field's value, not the schema id
+        return payload  # the message as written: schema id and bytes
     body = json.loads(payload)
     if stream == "tracking":
         return str(body["create_time"]).strip().lower()
