@@ -1,10 +1,11 @@
 """`python -m jobs ingest [--stream NAME ...]`: each stream's Kafka topics into its raw table.
 
 Each micro-batch writes a stream's valid events to its raw table (bucketed by event time,
-sharded by identity), the rest to `rejects` with the reason and raw bytes, and then marks the
-touched buckets dirty. Offsets are checkpointed only after all three, so a crash replays the
-batch and the identity keys make the replay land on the same rows. Streams run as concurrent
-queries with one checkpoint each.
+sharded by identity; for a stream whose identity is global, removing an event's earlier versions
+from their buckets: jobs/versions.py), the rest to `rejects` with the reason and raw bytes, and
+then marks the touched buckets dirty. Offsets are checkpointed only after all three, so a crash
+replays the batch and the identity keys make the replay land on the same rows. Streams run as
+concurrent queries with one checkpoint each.
 """
 
 from __future__ import annotations
@@ -22,12 +23,12 @@ from pyspark.sql import DataFrame, Row, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql.streaming.query import StreamingQuery
 
-from jobs import aggregate, layout, offsets, registry
+from jobs import aggregate, layout, offsets, registry, versions
 from jobs.alive import stalled
 from jobs.kafka_auth import kafka_python_options, spark_options
 from jobs.metrics import RunMetrics
 from jobs.settings import JobSettings
-from jobs.spec import Placement, StreamSpec
+from jobs.spec import RAW_TTL_COLUMN, Placement, StreamSpec, seconds_to_live
 from jobs.stores import mark_dirty, mysql_connection, write_cassandra
 from jobs.streams import configured, retention_days
 from jobs.timing import timing, timings
@@ -55,23 +56,41 @@ def checkpoint(settings: JobSettings, job: str, topics: tuple[str, ...]) -> str:
     return str(Path(settings.checkpoint_dir) / f"{job}-{'+'.join(topics)}")
 
 
-def raw_rows(classified: DataFrame, spec: StreamSpec) -> DataFrame:
-    """The valid events, shaped as the stream's raw table."""
-    return classified.where(F.col("reason").isNull()).select(*spec.raw_columns)
+def write_raw(classified: DataFrame, spec: StreamSpec, settings: JobSettings, place: Placement) -> list[datetime]:
+    """The valid events into the raw table, each living `retention` from its event time. For a
+    stream whose identity is global, the earlier versions of its events leave their buckets
+    (jobs/versions.py); returns those buckets, to mark dirty."""
+    ttl = RAW_TTL_COLUMN if place.retention_days else None  # else kept forever
+    version = versions.VERSION_COLUMN if spec.global_identity else None
+    rows = classified.where(F.col("reason").isNull()).select(
+        *spec.raw_columns,
+        *([seconds_to_live(F.col("event_time"), place).alias(ttl)] if ttl else []),
+        *([versions.version_of(F.col("timestamp"), F.col("offset"), place.now).alias(version)] if version else []),
+    )
+    write_cassandra(rows, settings, spec.raw_table, ttl_column=ttl, write_time_column=version)
+    if spec.global_identity is None:
+        return []
+    return versions.settle(rows, spec.global_identity, spec.raw_table, settings, ttl)
 
 
-def reject_rows(classified: DataFrame, stream: str, now: datetime) -> DataFrame:
-    """The rejected records, shaped as the `rejects` table, with the raw bytes kept."""
+def reject_rows(classified: DataFrame, stream: str, now: datetime, keep_bytes: int) -> DataFrame:
+    """The rejected records, shaped as the `rejects` table: the raw bytes kept up to
+    `keep_bytes` (the largest payload a stream parses), with the whole payload's size and digest."""
+    payload = F.col("payload")
     return classified.where(F.col("reason").isNotNull()).select(
         F.lit(stream).alias("stream"),
         F.lit(now.date()).alias("seen_day"),
         "topic",
         "partition",
+        F.to_date("timestamp").alias("kafka_day"),
         "offset",
+        F.col("timestamp").alias("kafka_time"),
         F.lit(now).cast("timestamp").alias("seen_at"),
         "reason",
         "detail",
-        "payload",
+        F.substring(payload, 1, keep_bytes).alias("payload"),
+        F.length(payload).alias("payload_bytes"),
+        F.sha2(payload, 256).alias("payload_sha256"),
     )
 
 
@@ -100,7 +119,8 @@ def batch_stats(classified: DataFrame, spec: StreamSpec) -> DataFrame:
 def ingest_batch(batch: DataFrame, batch_id: int, spec: StreamSpec, settings: JobSettings, metrics: RunMetrics) -> None:
     started = time.monotonic()
     now = datetime.now(timezone.utc).replace(tzinfo=None)
-    classified = spec.classify(batch, placement(settings, spec, now))
+    place = placement(settings, spec, now)
+    classified = spec.classify(batch, place)
     # A valid row's bytes live on in its raw columns: cache them only for the rejects.
     classified = classified.withColumn("payload", F.when(F.col("reason").isNotNull(), F.col("payload"))).persist()
     passes: dict[str, float] = {}
@@ -108,9 +128,9 @@ def ingest_batch(batch: DataFrame, batch_id: int, spec: StreamSpec, settings: Jo
         # Three passes over the cached batch (the first one classifies): the raw rows, the
         # rejects, the counts.
         with timing(passes, "raw"):
-            write_cassandra(raw_rows(classified, spec), settings, spec.raw_table)
+            superseded = write_raw(classified, spec, settings, place)
         with timing(passes, "rejects"):
-            write_cassandra(reject_rows(classified, spec.name, now), settings, "rejects")
+            write_cassandra(reject_rows(classified, spec.name, now, settings.max_payload_bytes), settings, "rejects")
         with timing(passes, "counts"):
             stats = batch_stats(classified, spec).collect()
         with timing(passes, "offsets"):
@@ -126,7 +146,7 @@ def ingest_batch(batch: DataFrame, batch_id: int, spec: StreamSpec, settings: Jo
             sum(gaps.values()),
             ", ".join(f"{topic}/{partition}: {n}" for (topic, partition), n in sorted(gaps.items())),
         )
-    buckets = sorted({row.bucket for row in stats if row.bucket is not None})
+    buckets = sorted({row.bucket for row in stats if row.bucket is not None} | set(superseded))
     mark_dirty(settings, spec.name, buckets)
 
     valid, rejected = record(metrics, spec, stats, len(buckets))

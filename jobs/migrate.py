@@ -4,8 +4,9 @@ Every stream's tables are created whether or not it is enabled, so enabling one 
 no other step. A raw table's TTL follows its stream's retention on every run. Each partials
 table gets an index on (period, key) when it has none: aggregate's rollup and prune read a
 period's partials by key, and without it each read scans the period (or the whole table).
-Rejects that older installs keyed by the day they were seen move to a table keyed by topic,
-partition and offset. Tables an older install made with a case-folding collation are converted
+Rejects that older installs keyed by the day they were seen, or by Kafka partition alone, move to
+a table keyed by topic, partition, record day and offset (jobs/schema.py), their payloads cut to
+`TIDEMARK_MAX_PAYLOAD_BYTES`. Tables an older install made with a case-folding collation are converted
 to the binary one (schema.COLLATION). Money columns that older installs created as DOUBLE become DECIMAL
 (MODIFY rounds each stored value to the micro-unit; a bucket's next recompute is exact). Each
 stream's shard count is recorded on its first run and a different one refused (jobs/layout.py).
@@ -13,9 +14,10 @@ stream's shard count is recorded on its first run and a different one refused (j
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any
 
-from jobs import layout, schema
+from jobs import layout, schema, versions
 from jobs.metrics import RunMetrics
 from jobs.settings import JobSettings
 from jobs.stores import cassandra_session, mysql_connection
@@ -36,6 +38,10 @@ def cassandra_statements(settings: JobSettings) -> list[str]:
         ttl = retention_days(settings, spec.name) * 86_400
         statements += spec.cassandra_ddl(keyspace, ttl)
         statements.append(f"ALTER TABLE {keyspace}.{spec.raw_table} WITH default_time_to_live = {ttl}")
+        if spec.global_identity is not None:
+            table = versions.versions_table(spec.raw_table)
+            statements.append(versions.versions_ddl(keyspace, spec.raw_table, spec.global_identity, ttl))
+            statements.append(f"ALTER TABLE {keyspace}.{table} WITH default_time_to_live = {ttl}")
     return statements
 
 
@@ -119,7 +125,7 @@ def run(settings: JobSettings, metrics: RunMetrics) -> None:
         # than every few seconds, and a migrate may follow another at once.
         if manages_role(settings) and not jobs_can_log_in(settings):
             session.execute(password_statement(settings), timeout=60)
-        upgrade_rejects(session, settings.cassandra_keyspace, settings.raw_ttl_days)
+        upgrade_rejects(session, settings.cassandra_keyspace, settings.raw_ttl_days, settings.max_payload_bytes)
     finally:
         cluster.shutdown()
     conn = mysql_connection(as_owner(settings), database=False)
@@ -149,23 +155,43 @@ def run(settings: JobSettings, metrics: RunMetrics) -> None:
         conn.close()
 
 
-REJECT_COLUMNS = "topic, partition, offset, stream, seen_day, seen_at, reason, detail, payload"
+REJECTS_KEY = ["topic", "partition", "kafka_day"]  # schema.rejects_ddl's partition key
+REJECT_COLUMNS = (
+    "topic, partition, kafka_day, offset, kafka_time, stream, seen_day, seen_at, reason, detail, payload, "
+    "payload_bytes, payload_sha256"
+)
 REJECTS_UPGRADE = "rejects_upgrade"
 
 
-def upgrade_rejects(session: Any, keyspace: str, ttl_days: int) -> None:
-    """Rejects were keyed by (stream, seen_day), so a record read again on another day was
-    stored twice. A Cassandra table's key cannot change: the rows move to a table of the new
+def upgrade_rejects(session: Any, keyspace: str, ttl_days: int, keep_bytes: int) -> None:
+    """Older installs keyed rejects by (stream, seen_day), so a record read again on another
+    day was stored twice, then by (topic, partition), so one partition grew for ever with whole
+    payloads. A Cassandra table's key cannot change: the rows move to a table of the new
     shape, the old table is made anew and they move back. Every step can run again, so a
     migrate that dies midway is finished by the next one."""
-    if partition_key(session, keyspace, "rejects") == ["stream", "seen_day"]:
+    if partition_key(session, keyspace, "rejects") not in ([], REJECTS_KEY):
         session.execute(schema.rejects_ddl(keyspace, REJECTS_UPGRADE, ttl_days), timeout=60)
-        copy_rejects(session, keyspace, "rejects", REJECTS_UPGRADE)
+        copy_rejects(session, keyspace, "rejects", REJECTS_UPGRADE, keep_bytes)
         session.execute(f"DROP TABLE {keyspace}.rejects", timeout=60)
         session.execute(schema.rejects_ddl(keyspace, "rejects", ttl_days), timeout=60)
     if partition_key(session, keyspace, REJECTS_UPGRADE):
-        copy_rejects(session, keyspace, REJECTS_UPGRADE, "rejects")
+        copy_rejects(session, keyspace, REJECTS_UPGRADE, "rejects", keep_bytes)
         session.execute(f"DROP TABLE {keyspace}.{REJECTS_UPGRADE}", timeout=60)
+
+
+def upgraded_reject(row: dict[str, Any], keep_bytes: int) -> dict[str, Any]:
+    """A reject row of any older shape as the current table keeps it. A row that never knew its
+    record's time takes the time it was seen; its payload is cut as ingest cuts one."""
+    payload = bytes(row["payload"] or b"")
+    whole = row.get("payload_bytes") is None
+    return {
+        **{name: row.get(name) for name in REJECT_COLUMNS.split(", ")},
+        "kafka_day": row.get("kafka_day") or row["seen_day"],
+        "kafka_time": row.get("kafka_time") or row["seen_at"],
+        "payload": payload[:keep_bytes],
+        "payload_bytes": len(payload) if whole else row["payload_bytes"],
+        "payload_sha256": hashlib.sha256(payload).hexdigest() if whole else row["payload_sha256"],
+    }
 
 
 def partition_key(session: Any, keyspace: str, table: str) -> list[str]:
@@ -177,10 +203,14 @@ def partition_key(session: Any, keyspace: str, table: str) -> list[str]:
     return [row.column_name for row in sorted(rows, key=lambda r: r.position) if row.kind == "partition_key"]
 
 
-def copy_rejects(session: Any, keyspace: str, source: str, target: str) -> None:
-    insert = session.prepare(f"INSERT INTO {keyspace}.{target} ({REJECT_COLUMNS}) VALUES ({', '.join(['?'] * 9)})")
-    for row in session.execute(f"SELECT {REJECT_COLUMNS} FROM {keyspace}.{source}", timeout=60):
-        session.execute(insert, tuple(row))
+def copy_rejects(session: Any, keyspace: str, source: str, target: str, keep_bytes: int) -> None:
+    names = REJECT_COLUMNS.split(", ")
+    insert = session.prepare(
+        f"INSERT INTO {keyspace}.{target} ({REJECT_COLUMNS}) VALUES ({', '.join(['?'] * len(names))})"
+    )
+    for row in session.execute(f"SELECT * FROM {keyspace}.{source}", timeout=60):
+        upgraded = upgraded_reject(row._asdict(), keep_bytes)
+        session.execute(insert, tuple(upgraded[name] for name in names))
 
 
 def has_index(cursor: Any, database: str, table: str, columns: tuple[str, ...]) -> bool:

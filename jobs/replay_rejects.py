@@ -5,20 +5,23 @@ Each reject whose payload now gives rows becomes them: written to the raw table 
 identity (a second replay, or a crash between the steps, lands on the same rows), their buckets
 marked dirty for the next aggregate, and the reject deleted. The rest stay, with the reason and
 detail they get now. A message that is still partly rejected (an activity array with a bad
-element) keeps its reject row, and its good rows are written.
+element) keeps its reject row, and its good rows are written. A reject that kept only the first
+`TIDEMARK_MAX_PAYLOAD_BYTES` of its payload (an oversize message) cannot be classified again: it
+is counted, named in the log, and left.
 """
 
 from __future__ import annotations
 
 import argparse
 import logging
+from dataclasses import dataclass
 from datetime import datetime, timezone
 
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from jobs.backfill import instant
-from jobs.ingest import placement, raw_rows, reject_rows
+from jobs.ingest import placement, reject_rows, write_raw
 from jobs.metrics import RunMetrics
 from jobs.settings import JobSettings
 from jobs.spec import StreamSpec
@@ -26,6 +29,13 @@ from jobs.stores import cassandra_session, mark_dirty, read_cassandra, write_cas
 from jobs.streams import NAMES, configured
 
 log = logging.getLogger("tidemark.replay")
+
+
+@dataclass(frozen=True)
+class Replayed:
+    became_rows: int  # rejects that now parse: written as rows and deleted from rejects
+    stayed: int  # still rejected, with today's reason
+    cut: int  # kept only in part (larger than TIDEMARK_MAX_PAYLOAD_BYTES): not replayed
 
 
 def arguments() -> argparse.ArgumentParser:
@@ -44,56 +54,77 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
 
 
 def kept_rejects(spark: SparkSession, settings: JobSettings, stream: str, args: argparse.Namespace) -> DataFrame:
-    """The stream's rejects the arguments choose, as the Kafka records they were."""
+    """The stream's rejects the arguments choose, with `whole` telling those that kept their
+    whole payload from those cut (jobs/schema.py)."""
     rejects = read_cassandra(spark.read, settings, "rejects").where(F.col("stream") == stream)
     if args.reason:
         rejects = rejects.where(F.col("reason") == args.reason)
     if args.since:
         rejects = rejects.where(F.col("seen_at") >= F.lit(args.since.astimezone(timezone.utc).replace(tzinfo=None)))
-    return rejects.select(F.col("payload").alias("value"), "topic", "partition", "offset")
+    return rejects.select(
+        F.col("payload").alias("value"),
+        "topic",
+        "partition",
+        "offset",
+        F.col("kafka_time").alias("timestamp"),
+        (F.length("payload") == F.col("payload_bytes")).alias("whole"),
+    )
 
 
-def replay(spark: SparkSession, settings: JobSettings, spec: StreamSpec, args: argparse.Namespace) -> tuple[int, int]:
-    """Replays one stream's rejects; returns (rejects that became rows, rejects that stay)."""
+def replay(spark: SparkSession, settings: JobSettings, spec: StreamSpec, args: argparse.Namespace) -> Replayed:
+    """Replays one stream's rejects that kept their whole payload."""
     now = datetime.now(timezone.utc).replace(tzinfo=None)
-    records = kept_rejects(spark, settings, spec.name, args).persist()
+    chosen = kept_rejects(spark, settings, spec.name, args).persist()
     try:
-        classified = spec.classify(records, placement(settings, spec, now)).persist()
+        cut = chosen.where(~F.col("whole")).count()
+        records = chosen.where(F.col("whole")).drop("whole")
+        place = placement(settings, spec, now)
+        classified = spec.classify(records, place).persist()
         try:
-            write_cassandra(raw_rows(classified, spec), settings, spec.raw_table)
+            superseded = write_raw(classified, spec, settings, place)
             # Still rejected: rewritten in place (same Kafka key) with today's reason.
-            write_cassandra(reject_rows(classified, spec.name, now), settings, "rejects")
+            kept = settings.max_payload_bytes
+            write_cassandra(reject_rows(classified, spec.name, now, kept), settings, "rejects")
             by_record = (
-                classified.groupBy("topic", "partition", "offset")
+                classified.groupBy("topic", "partition", F.to_date("timestamp").alias("kafka_day"), "offset")
                 .agg(F.max(F.col("reason").isNotNull().cast("int")).alias("rejected"))
                 .collect()
             )
-            buckets = [
+            buckets = superseded + [
                 r.bucket for r in classified.where(F.col("reason").isNull()).select("bucket").distinct().collect()
             ]
         finally:
             classified.unpersist()
     finally:
-        records.unpersist()
+        chosen.unpersist()
     # Marked before the rejects go: a crash in between replays them again onto the same rows.
     mark_dirty(settings, spec.name, buckets)
-    parsed = [(r.topic, r.partition, r.offset) for r in by_record if not r.rejected]
+    parsed = [(r.topic, r.partition, r.kafka_day, r.offset) for r in by_record if not r.rejected]
     cluster, session = cassandra_session(settings)
     try:
         delete = session.prepare(
-            f"DELETE FROM {settings.cassandra_keyspace}.rejects WHERE topic = ? AND partition = ? AND offset = ?"
+            f"DELETE FROM {settings.cassandra_keyspace}.rejects "
+            "WHERE topic = ? AND partition = ? AND kafka_day = ? AND offset = ?"
         )
         for key in parsed:
             session.execute(delete, key)
     finally:
         cluster.shutdown()
-    return len(parsed), len(by_record) - len(parsed)
+    return Replayed(became_rows=len(parsed), stayed=len(by_record) - len(parsed), cut=cut)
 
 
 def run(settings: JobSettings, spark: SparkSession, argv: list[str], metrics: RunMetrics) -> None:
     args = parse_args(argv)
     for spec in configured(settings, [args.stream]):
-        became_rows, stayed = replay(spark, settings, spec, args)
-        metrics.rows_read += became_rows + stayed
-        metrics.rows_written += became_rows
-        log.info("%s: %d rejects became rows, %d stay rejects", spec.name, became_rows, stayed)
+        done = replay(spark, settings, spec, args)
+        metrics.rows_read += done.became_rows + done.stayed + done.cut
+        metrics.rows_written += done.became_rows
+        log.info("%s: %d rejects became rows, %d stay rejects", spec.name, done.became_rows, done.stayed)
+        if done.cut:
+            log.warning(
+                "%s: %d rejects kept only part of their payload (larger than TIDEMARK_MAX_PAYLOAD_BYTES when "
+                "ingested) and were not replayed; their whole bytes are in Kafka at the topic, partition and "
+                "offset of their row while the topic retains them",
+                spec.name,
+                done.cut,
+            )

@@ -21,18 +21,26 @@ def cassandra_ddl(keyspace: str, replication_factor: int, raw_ttl_days: int) -> 
 
 def rejects_ddl(keyspace: str, table: str, ttl_days: int) -> str:
     """One row per rejected Kafka record, keyed by where it lies in Kafka: reading the same
-    record again, on any day and by any run, overwrites its row rather than adding one."""
+    record again, on any day and by any run, overwrites its row rather than adding one. A
+    partition holds one Kafka partition's rejects of one day (the record's own timestamp, so
+    a re-read lands in the same one), and a row keeps at most `TIDEMARK_MAX_PAYLOAD_BYTES` of
+    its payload (all of any payload that could parse) with the whole payload's size and
+    SHA-256: a flood of huge messages cannot grow a partition without bound."""
     return f"""CREATE TABLE IF NOT EXISTS {keyspace}.{table} (
   topic text,
   partition int,
+  kafka_day date,
   offset bigint,
+  kafka_time timestamp,
   stream text,
   seen_day date,
   seen_at timestamp,
   reason text,
   detail text,
   payload blob,
-  PRIMARY KEY ((topic, partition), offset)
+  payload_bytes int,
+  payload_sha256 text,
+  PRIMARY KEY ((topic, partition, kafka_day), offset)
 ) WITH default_time_to_live = {ttl_days * 86400}"""
 
 

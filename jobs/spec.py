@@ -27,7 +27,18 @@ from jobs.settings import JobSettings
 
 STREAM_NAME = r"^[a-z][a-z0-9_]{0,23}$"
 # The columns every classified frame starts with (see the module docstring).
-CLASSIFIED_HEAD = ("topic", "partition", "offset", "payload", "reason", "detail", "bucket", "shard", "event_time")
+CLASSIFIED_HEAD = (
+    "topic",
+    "partition",
+    "offset",
+    "timestamp",  # the Kafka record's: where its reject row lies (jobs/schema.py)
+    "payload",
+    "reason",
+    "detail",
+    "bucket",
+    "shard",
+    "event_time",
+)
 
 
 class Unavailable(RuntimeError):
@@ -104,6 +115,15 @@ class AggregateContext:
 
 
 @dataclass(frozen=True)
+class GlobalIdentity:
+    """The raw column that identifies an event in every bucket, and its CQL type: the newest
+    version of an event replaces the others wherever their buckets were (jobs/versions.py)."""
+
+    column: str
+    cql_type: str
+
+
+@dataclass(frozen=True)
 class StreamSpec:
     """One workload. `name` and `bucket_seconds` are permanent: they key raw rows, marks,
     rejects, checkpoints and metrics."""
@@ -141,6 +161,8 @@ class StreamSpec:
     # topic, each with its own raw table and rollup). `--stream <family>` runs every part;
     # enabled and retention are the family's settings, the topic is each part's own.
     family: str = ""
+    # Set when an event's identity holds across buckets (an order ID), not only within one.
+    global_identity: GlobalIdentity | None = None
 
     @property
     def stream(self) -> str:
@@ -161,6 +183,8 @@ def index(*streams: StreamSpec) -> dict[str, StreamSpec]:
         clashing = set(spec.raw_columns) & set(CLASSIFIED_HEAD)
         if clashing - {"bucket", "shard", "event_time"}:
             raise ValueError(f"stream {spec.name!r}: raw columns {sorted(clashing)} are the classified frame's own")
+        if spec.global_identity is not None and spec.global_identity.column not in spec.raw_columns:
+            raise ValueError(f"stream {spec.name!r}: global_identity {spec.global_identity.column} is not a raw column")
         unknown = set(spec.aggregate_columns) - set(spec.raw_columns)
         if unknown:
             raise ValueError(f"stream {spec.name!r}: aggregate_columns {sorted(unknown)} are not raw columns")
@@ -249,6 +273,22 @@ def time_bounds_micros(placement: Placement) -> tuple[int, int]:
     return oldest, now_micros + placement.max_future_seconds * 1_000_000
 
 
+# Cassandra refuses a TTL above 20 years; a longer retention keeps rows that long at most.
+MAX_TTL_SECONDS = 20 * 365 * 86_400
+RAW_TTL_COLUMN = "ttl_seconds"  # the connector's per-row TTL (option `ttl`), not a table column
+
+
+def seconds_to_live(event_time: Column, placement: Placement) -> Column:
+    """A raw row's TTL: it expires `retention` after its event time, not after it was written,
+    so a late, re-sent or replayed event leaves with its bucket's other rows (a recompute never
+    sees half a bucket: jobs/backfill.py skips buckets older than the retention). Never below
+    one second: a TTL of 0 would keep the row forever."""
+    now_micros = int(placement.now.replace(tzinfo=timezone.utc).timestamp() * 1_000_000)
+    deadline = now_micros - placement.retention_days * 86_400 * 1_000_000
+    left = F.floor((F.unix_micros(event_time) - F.lit(deadline)) / 1_000_000)
+    return F.least(F.greatest(left, F.lit(1)), F.lit(MAX_TTL_SECONDS)).cast("int")
+
+
 def outside_bounds(micros: Column, placement: Placement) -> Column:
     oldest, newest = time_bounds_micros(placement)
     return (micros < oldest) | (micros > newest)
@@ -260,6 +300,7 @@ def classified(*, reason: Column, detail: Column, bucket: Column, shard: Column,
         F.col("topic"),
         F.col("partition"),
         F.col("offset"),
+        F.col("timestamp"),
         F.col("payload"),
         reason.alias("reason"),
         detail.alias("detail"),
@@ -325,6 +366,7 @@ def python_classifier(
             "topic",
             "partition",
             "offset",
+            "timestamp",
             F.col("value").alias("payload"),
             size.alias("payload_bytes"),
             # An oversize payload is never parsed: it is a reject whatever it holds.
@@ -335,6 +377,7 @@ def python_classifier(
             "topic",
             "partition",
             "offset",
+            "timestamp",
             "payload",
             "payload_bytes",
             F.explode(F.when(F.col("p").isNull(), F.array(F.lit(None).cast(row_type))).otherwise(F.col("p"))).alias(

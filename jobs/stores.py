@@ -42,10 +42,27 @@ def cassandra_session(settings: JobSettings) -> tuple[Cluster, Session]:
 
 
 # Per read and write rather than in the session: one Spark session may serve several settings.
-def write_cassandra(frame: DataFrame, settings: JobSettings, table: str) -> None:
-    frame.write.format("org.apache.spark.sql.cassandra").mode("append").options(
-        keyspace=settings.cassandra_keyspace, table=table
-    ).option("spark.cassandra.output.consistency.level", settings.cassandra_write_consistency).save()
+def write_cassandra(
+    frame: DataFrame,
+    settings: JobSettings,
+    table: str,
+    *,
+    ttl_column: str | None = None,
+    write_time_column: str | None = None,
+) -> None:
+    """Appends the frame's rows. `ttl_column` names a column holding each row's TTL in seconds,
+    `write_time_column` one holding its write time in µs (the connector writes them as USING
+    TTL and USING TIMESTAMP, not as columns)."""
+    writer = (
+        frame.write.format("org.apache.spark.sql.cassandra")
+        .mode("append")
+        .options(keyspace=settings.cassandra_keyspace, table=table)
+    )
+    if ttl_column is not None:
+        writer = writer.option("ttl", ttl_column)
+    if write_time_column is not None:
+        writer = writer.option("writetime", write_time_column)
+    writer.option("spark.cassandra.output.consistency.level", settings.cassandra_write_consistency).save()
 
 
 def read_cassandra(frame_reader: Any, settings: JobSettings, table: str) -> DataFrame:

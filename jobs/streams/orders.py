@@ -4,8 +4,10 @@
 The wire contract is the one existing order producers speak: topic `orderstopicdemo`, no key,
 one JSON object per order written the way pandas writes a row of an orders CSV (`"ID"`,
 `"Created At"` with an offset, `"Discount"` as a float, a bare `NaN` or null, `"Product ID"`,
-`"Quantity"`, `"Subtotal"`, `"Tax"`, `"Total"`, `"User ID"`). Identity is the order ID: a
-re-sent order overwrites itself. Orders are business records: kept forever by default.
+`"Quantity"`, `"Subtotal"`, `"Tax"`, `"Total"`, `"User ID"`). Identity is the order ID, in
+every bucket: a re-sent order replaces its earlier version wherever that lies, even in another
+hour (a corrected `"Created At"`), the newest by Kafka timestamp winning (jobs/versions.py).
+Orders are business records: kept forever by default.
 
 Totals are a fresh join of all orders with the current customers, kept incrementally in three
 steps, each exact (DECIMAL of each amount's shortest decimal form):
@@ -34,6 +36,7 @@ from jobs import strict_json
 from jobs.settings import JobSettings
 from jobs.spec import (
     AggregateContext,
+    GlobalIdentity,
     ParseResult,
     Reject,
     Rollup,
@@ -415,4 +418,5 @@ STREAM = StreamSpec(
     ),
     before_run=sync_customers,
     gauges=unmatched_orders,
+    global_identity=GlobalIdentity("order_id", "bigint"),
 )

@@ -133,6 +133,7 @@ def classify_records(
         "topic",
         "partition",
         "offset",
+        "timestamp",
         F.col("value").alias("payload"),
         F.length("value").alias("payload_bytes"),
         text.alias("text"),
@@ -148,6 +149,7 @@ def classify_records(
         "topic",
         "partition",
         "offset",
+        "timestamp",
         "payload",
         "payload_bytes",
         # Why the payload is not one JSON object ("" when Spark could not parse it); NULL if it is.

@@ -5,7 +5,9 @@ a zone-less timestamp means UTC. The stream has three parts, one per topic, each
 raw table and hourly rollup (in the report time zone; `hour` is the hour's start):
 
 - `userlogs_session` (`user_session_logs`): one object per session. Identity: `session_id`, a
-  UUID unique per session, so a re-sent session overwrites itself. Rolls up by login hour.
+  UUID unique per session, in every bucket: a re-sent session replaces its earlier version
+  wherever it lies, even in another hour (a corrected `login_time`), the newest by Kafka
+  timestamp winning (jobs/versions.py). Rolls up by login hour.
 - `userlogs_auth` (`user_auth_logs`): one object per event. `success` names the event on
   success, `failure_reason` on failure, exactly one of them; a failure has a null session id,
   so the session cannot be the key. Identity: a digest of the whole record, as for ads: a
@@ -35,6 +37,7 @@ from pyspark.sql.types import DoubleType, IntegerType, StringType
 from jobs import strict_json
 from jobs.spec import (
     AggregateContext,
+    GlobalIdentity,
     ParseResult,
     Reject,
     Rollup,
@@ -391,6 +394,7 @@ def part(
     aggregate_columns: tuple[str, ...],
     mysql_ddl: Any,
     rollup: Rollup,
+    global_identity: GlobalIdentity | None = None,
 ) -> StreamSpec:
     """One part of the family: topic `user_<suffix>_logs`, raw table `user_<suffix>_raw`."""
     raw_table = f"user_{suffix}_raw"
@@ -407,6 +411,7 @@ def part(
         partials=partials,
         aggregate_columns=aggregate_columns,
         rollup=rollup,
+        global_identity=global_identity,
     )
 
 
@@ -427,6 +432,7 @@ PARTS = (
             period=("hour",),
             upsert=SESSIONS_BY_HOUR,
         ),
+        global_identity=GlobalIdentity("session_id", "text"),
     ),
     part(
         "auth",

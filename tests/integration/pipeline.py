@@ -86,11 +86,14 @@ class Pipeline:
     def send_payloads(self, payloads: list[bytes]) -> None:
         self.send_messages("tracking", [(None, p) for p in payloads])
 
-    def send_messages(self, stream: str, messages: list[tuple[bytes | None, bytes]]) -> None:
+    def send_messages(
+        self, stream: str, messages: list[tuple[bytes | None, bytes]], *, timestamp_ms: int | None = None
+    ) -> None:
+        """`timestamp_ms`: the records' Kafka timestamp (default: the producer's clock)."""
         topics.ensure(KAFKA, [f"{self.name}.{stream}"])  # as the chart's KafkaTopic would
         producer = KafkaProducer(**kafka_users.kafka_python(KAFKA, kafka_users.PRODUCER), acks="all", linger_ms=5)
         for key, value in messages:
-            producer.send(f"{self.name}.{stream}", key=key, value=value)
+            producer.send(f"{self.name}.{stream}", key=key, value=value, timestamp_ms=timestamp_ms)
         producer.flush()
         producer.close()
 

@@ -7,8 +7,9 @@ producer's user), good events from the stream's producer follow them, and one re
 Then, per stream:
 
 - every case the corpus rejects is in Cassandra's `rejects` at its topic/partition/offset, with
-  its reason (and detail when the corpus names one) and its exact raw bytes, and nothing else
-  is: no good event and no accepted case is rejected;
+  its reason (and detail when the corpus names one), its raw bytes (the first
+  `TIDEMARK_MAX_PAYLOAD_BYTES` of an oversize one) and the whole payload's size and SHA-256, and
+  nothing else is: no good event and no accepted case is rejected;
 - every case the corpus accepts is a raw row: the raw table holds exactly the corpus's accepted
   rows plus the good events, by the stream's documented identity (rows with one identity are one
   row), and a case with an identity of its own has its expected fields as Cassandra kept them;
@@ -19,6 +20,7 @@ Then, per stream:
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 from collections import Counter
 from collections.abc import Hashable, Iterator
@@ -221,8 +223,10 @@ def test_each_rejected_case_is_in_rejects_with_its_reason_bytes_and_offset(
     assert {s.payload for s in cases} == {c.payload for c in CORPORA[stream].cases}, "every case was sent"
     topic = f"{run.pipeline.name}.{stream}"
     rows = cassandra.execute(
-        f"SELECT stream, topic, partition, offset, reason, detail, payload FROM {run.pipeline.name}.rejects"
+        f"SELECT stream, topic, partition, offset, reason, detail, payload, payload_bytes, payload_sha256 "
+        f"FROM {run.pipeline.name}.rejects"
     )
+    kept = run.pipeline.settings().max_payload_bytes
     # What a pending case does today is not its verdict: its offset is left out either way.
     pending = {(s.partition, s.offset) for s in cases if s.case is not None and s.case.pending}
     got = {(r.partition, r.offset): r for r in rows if r.topic == topic and (r.partition, r.offset) not in pending}
@@ -235,7 +239,10 @@ def test_each_rejected_case_is_in_rejects_with_its_reason_bytes_and_offset(
         assert s.case is not None
         row = got[key]
         assert (row.stream, row.reason) == (stream, s.case.reject), s.case.name
-        assert bytes(row.payload or b"") == s.payload, f"{s.case.name}: a reject keeps the exact bytes it was sent"
+        # The exact bytes it was sent, the first `kept` of an oversize one, and the whole one's
+        # size and digest.
+        assert bytes(row.payload or b"") == s.payload[:kept], f"{s.case.name}: a reject keeps the bytes it was sent"
+        assert (row.payload_bytes, row.payload_sha256) == (len(s.payload), hashlib.sha256(s.payload).hexdigest())
         if s.case.detail is not None:
             assert row.detail == s.case.detail, s.case.name
     # The run's metrics (what the reject alerts read) count the same.

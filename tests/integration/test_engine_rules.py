@@ -197,3 +197,22 @@ def test_a_stream_whose_topic_does_not_exist_yet_is_skipped(spark: Any, tmp_path
     admin = KafkaAdminClient(**kafka_users.kafka_python(KAFKA))
     assert f"{pipeline.name}.orders" not in admin.list_topics(), "ingest must not create it"
     admin.close()
+
+
+def test_raw_rows_live_the_retention_from_their_event_time(spark: Any, tmp_path: Path, cassandra: Session) -> None:
+    # A late event is kept until its own bucket leaves, not a whole retention after it arrived:
+    # otherwise a recompute of an expired bucket would find only its late rows.
+    pipeline = Pipeline(spark, tmp_path)
+    pipeline.migrate()
+    ages = {"2 days": timedelta(days=2), "1 hour": timedelta(hours=1)}
+    sent = {age: next(factory(71 + i, PLAIN).stream(1, NOW - gap)) for i, (age, gap) in enumerate(ages.items())}
+    pipeline.send(list(sent.values()))
+    assert pipeline.ingest(tracking_retention_days=3).rejected == {}
+    ttl = {
+        str(row.create_time): row.ttl
+        for row in cassandra.execute(f"SELECT create_time, TTL(event_time) AS ttl FROM {pipeline.name}.tracking_raw")
+    }
+    for age, beacon in sent.items():
+        left = timedelta(days=3) - (datetime.now(timezone.utc) - event_time(beacon["create_time"]))
+        # The run took a few seconds: its clock read up to a few minutes before this one.
+        assert left.total_seconds() <= ttl[beacon["create_time"]] <= left.total_seconds() + 300, (age, ttl)

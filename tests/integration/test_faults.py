@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import random
 import signal
@@ -170,21 +171,28 @@ def test_a_reject_read_again_on_another_day_is_stored_once(
     assert len(cassandra_rows(f"SELECT offset FROM {pipeline.name}.rejects")) == 2
 
 
-def test_migrate_moves_rejects_of_an_older_install_to_the_offset_key(spark: Any, tmp_path: Path) -> None:
+# The shapes rejects had before: keyed by the day they were seen, then by Kafka partition alone.
+OLDER_REJECTS = {
+    "by seen day": "PRIMARY KEY ((stream, seen_day), topic, partition, offset)",
+    "by partition": "PRIMARY KEY ((topic, partition), offset)",
+}
+
+
+@pytest.mark.parametrize("shape", OLDER_REJECTS)
+def test_migrate_moves_rejects_of_an_older_install_to_the_day_key(spark: Any, tmp_path: Path, shape: str) -> None:
     pipeline = Pipeline(spark, tmp_path)
     pipeline.migrate()
     ks = pipeline.name
     cassandra_rows(f"DROP TABLE {ks}.rejects")
-    # The shape of rejects before it was keyed by offset, with two rows in it.
     cassandra_rows(
         f"CREATE TABLE {ks}.rejects (stream text, seen_day date, topic text, partition int, offset bigint, "
-        "seen_at timestamp, reason text, detail text, payload blob, "
-        "PRIMARY KEY ((stream, seen_day), topic, partition, offset))"
+        f"seen_at timestamp, reason text, detail text, payload blob, {OLDER_REJECTS[shape]})"
     )
-    for offset in (7, 8):
+    huge = b"x" * 100_000  # an oversize message, kept whole by older installs
+    for offset, payload in ((7, b"{"), (8, huge)):
         cassandra_rows(
             f"INSERT INTO {ks}.rejects (stream, seen_day, topic, partition, offset, seen_at, reason, payload) "
-            f"VALUES ('tracking', '2026-11-01', 't', 0, {offset}, '2026-11-01 10:00:00', 'bad_json', 0x7b)"
+            f"VALUES ('tracking', '2026-11-01', 't', 0, {offset}, '2026-11-01 10:00:00', 'bad_json', 0x{payload.hex()})"
         )
     pipeline.migrate()
 
@@ -192,15 +200,23 @@ def test_migrate_moves_rejects_of_an_older_install_to_the_offset_key(spark: Any,
         f"SELECT column_name, kind FROM system_schema.columns WHERE keyspace_name = '{ks}' AND table_name = 'rejects'"
     )
     assert sorted((r.column_name, r.kind) for r in key if r.kind != "regular") == [
+        ("kafka_day", "partition_key"),
         ("offset", "clustering"),
         ("partition", "partition_key"),
         ("topic", "partition_key"),
     ]
-    moved = cassandra_rows(f"SELECT topic, partition, offset, stream, reason, payload FROM {ks}.rejects")
-    assert sorted(tuple(r) for r in moved) == [
-        ("t", 0, 7, "tracking", "bad_json", b"{"),
-        ("t", 0, 8, "tracking", "bad_json", b"{"),
+    moved = cassandra_rows(
+        f"SELECT topic, partition, kafka_day, offset, stream, reason, payload, payload_bytes, payload_sha256 "
+        f"FROM {ks}.rejects"
+    )
+    kept = pipeline.settings().max_payload_bytes
+    assert sorted((r.topic, r.partition, str(r.kafka_day), r.offset, r.stream, r.reason) for r in moved) == [
+        ("t", 0, "2026-11-01", 7, "tracking", "bad_json"),
+        ("t", 0, "2026-11-01", 8, "tracking", "bad_json"),
     ]
+    assert sorted((bytes(r.payload), r.payload_bytes, r.payload_sha256) for r in moved) == sorted(
+        (p[:kept], len(p), hashlib.sha256(p).hexdigest()) for p in (b"{", huge)
+    )
     assert not cassandra_rows(
         f"SELECT table_name FROM system_schema.tables WHERE keyspace_name = '{ks}' AND table_name = 'rejects_upgrade'"
     )

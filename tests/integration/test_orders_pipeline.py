@@ -146,3 +146,65 @@ def test_history_keeps_a_row_per_run_and_changed_group(orders: Pipeline) -> None
         "AND h.total_sum_amount = s.total_sum_amount"
     )[0][0]
     assert current == len(sales(orders)), "every current row is the history row of the run that set it"
+
+
+def test_an_order_re_sent_in_another_hour_counts_once_where_it_now_lies(
+    spark: Any, tmp_path: Path, cassandra: Session
+) -> None:
+    pipeline = Pipeline(spark, tmp_path, streams=("orders",))
+    pipeline.migrate()
+    customers = synthetic_customers(5, seed=83)
+    loaded = pipeline.run_main(
+        "producer", "load-customers", str(write_customers(tmp_path / "customers.csv", customers))
+    )
+    assert loaded.returncode == 0, loaded.stderr[-2000:]
+    known = {c["ID"]: (c["Source"], c["State"]) for c in customers}
+    user, other = customers[0]["ID"], customers[1]["ID"]
+
+    def at(hour: int, order_id: int, owner: int, total: float) -> bytes:
+        return encode(order(order_id, owner, total=total, **{"Created At": f"2026-11-01T{hour:02d}:15:00+00:00"}))
+
+    # Each send is its own producer, so each later one has a later Kafka timestamp: the newer version.
+    sends = [
+        [at(10, 80_001, user, 10.25), at(8, 80_002, user, 3.0)],
+        [at(11, 80_003, other, 7.0)],
+    ]
+    for messages in sends:
+        pipeline.send_messages("orders", [(None, m) for m in messages])
+    pipeline.ingest()
+    pipeline.aggregate()
+    # Corrected: 80_001 an hour later with another amount, in a later batch; 80_003 twice, both
+    # in one batch, last to another customer.
+    sends = [
+        [at(13, 80_001, user, 12.5)],
+        [at(9, 80_003, user, 7.5)],
+        [at(12, 80_003, other, 8.0)],
+    ]
+    for messages in sends:
+        pipeline.send_messages("orders", [(None, m) for m in messages])
+    pipeline.ingest()
+    pipeline.aggregate()
+    pipeline.frames = [at(10, 80_001, user, 10.25), at(8, 80_002, user, 3.0), at(11, 80_003, other, 7.0)]
+    pipeline.frames += [m for messages in sends for m in messages]
+
+    def placed() -> list[tuple[int, datetime]]:
+        return sorted(
+            (r.order_id, r.bucket)
+            for r in cassandra.execute(f"SELECT order_id, bucket FROM {pipeline.name}.orders_raw")
+        )
+
+    want = [
+        (80_001, datetime(2026, 11, 1, 13)),
+        (80_002, datetime(2026, 11, 1, 8)),
+        (80_003, datetime(2026, 11, 1, 12)),
+    ]
+    assert placed() == want
+    assert_matches_oracle(pipeline, known)
+    assert sum(count for _, count in sales(pipeline).values()) == 3
+
+    # Read again from the start (a reset checkpoint): the old versions come back first and are
+    # superseded again; nothing moves.
+    pipeline.ingest(checkpoint_dir=str(tmp_path / "replay"))
+    pipeline.aggregate()
+    assert placed() == want
+    assert_matches_oracle(pipeline, known)

@@ -3,6 +3,7 @@ once, and the rest stay with their reason."""
 
 from __future__ import annotations
 
+import hashlib
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -45,3 +46,39 @@ def test_rejects_replayed_after_a_fix_become_rows_once_and_the_rest_stay(
     pipeline.aggregate()
     pipeline.sent = recent + old
     assert_matches_oracle(pipeline)
+
+
+def test_rejects_lie_by_record_day_and_keep_a_bounded_payload(spark: Any, tmp_path: Path, cassandra: Session) -> None:
+    pipeline = Pipeline(spark, tmp_path)
+    pipeline.migrate()
+    days = [datetime(2026, 11, 20, 23, 59, 59, tzinfo=timezone.utc), datetime(2026, 11, 21, tzinfo=timezone.utc)]
+    for day in days:
+        pipeline.send_messages("tracking", [(None, b"{")], timestamp_ms=int(day.timestamp() * 1000))
+    kept = pipeline.settings().max_payload_bytes
+    # Valid JSON past the size limit: an oversize reject, whose first `kept` bytes are kept.
+    huge = orjson.dumps({**next(factory(63, PLAIN).stream(1, datetime.now(timezone.utc))), "pad": "x" * 3 * kept})
+    pipeline.send_payloads([huge])
+    assert dict(pipeline.ingest().rejected) == {"bad_json": 2, "oversize": 1}
+
+    rows = list(
+        cassandra.execute(
+            f"SELECT kafka_day, reason, payload, payload_bytes, payload_sha256 FROM {pipeline.name}.rejects"
+        )
+    )
+    bad_json = sorted(str(r.kafka_day) for r in rows if r.reason == "bad_json")
+    assert bad_json == ["2026-11-20", "2026-11-21"], "a reject lies in its record's own day"
+    (oversize,) = [r for r in rows if r.reason == "oversize"]
+    assert bytes(oversize.payload) == huge[:kept]
+    assert (oversize.payload_bytes, oversize.payload_sha256) == (len(huge), hashlib.sha256(huge).hexdigest())
+
+    # With the limit raised the cut payload still cannot be classified again: it is named and left.
+    raised = {"TIDEMARK_MAX_PAYLOAD_BYTES": str(4 * kept)}
+    done = pipeline.run_main("jobs", "replay-rejects", "--stream", "tracking", extra_env=raised)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "tracking: 0 rejects became rows, 2 stay rejects" in done.stderr
+    assert "tracking: 1 rejects kept only part of their payload" in done.stderr
+    assert sorted(r.reason for r in cassandra.execute(f"SELECT reason FROM {pipeline.name}.rejects")) == [
+        "bad_json",
+        "bad_json",
+        "oversize",
+    ]

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -131,3 +132,31 @@ def test_each_bad_message_lands_in_rejects_with_its_reason(userlogs: Pipeline, c
     assert by_payload[BAD["too_long"][1]].detail == "failure_reason: 201 characters > 128"
     long_type = by_payload[GOOD[7][1]]
     assert (long_type.reason, long_type.detail) == ("too_long", "element 1: too_long event_type: 65 characters > 64")
+
+
+def test_a_session_re_sent_with_a_corrected_login_counts_once_in_its_new_hour(
+    spark: Any, tmp_path: Path, cassandra: Session
+) -> None:
+    pipeline = Pipeline(spark, tmp_path, streams=("userlogs",))
+    pipeline.migrate()
+    hour = (NOW - timedelta(hours=3)).replace(minute=0, second=0, microsecond=0, tzinfo=None)
+
+    def session(login: datetime, duration: int) -> tuple[str, bytes]:
+        body = {"user_id": USER, "session_id": SESSION, "login_time": login.isoformat(), "duration": duration}
+        return "session", encode(body)
+
+    first, corrected = session(hour + timedelta(minutes=10), 60), session(hour + timedelta(hours=1, minutes=5), 90)
+    for sent in (first, corrected):  # two batches: the first is aggregated before the correction comes
+        pipeline.send_messages("userlogs_session", [(None, sent[1])])
+        pipeline.ingest()
+        pipeline.aggregate()
+    pipeline.parts = [first, corrected]
+
+    rows = list(cassandra.execute(f"SELECT session_id, bucket FROM {pipeline.name}.user_session_raw"))
+    assert [(r.session_id, r.bucket) for r in rows] == [(SESSION, hour + timedelta(hours=1, minutes=5))]
+    sessions = {
+        r[0]: (r[1], r[2])
+        for r in pipeline.sql("SELECT hour, sessions, avg_duration_seconds FROM user_sessions_hourly")
+    }
+    assert sessions == expected(pipeline.parts).sessions_hourly()
+    assert list(sessions) == [hour + timedelta(hours=1)], "the earlier hour lost its session"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Iterator
+from datetime import datetime
 
 import pytest
 from pyspark import SparkContext
@@ -39,5 +40,6 @@ def spark() -> Iterator[SparkSession]:
 
 def records(spark: SparkSession, payloads: list[bytes]) -> DataFrame:
     """Kafka records as ingest reads them: the payloads at offsets 0, 1, … of one partition."""
-    rows = [(p, "t", 0, i) for i, p in enumerate(payloads)]
-    return spark.createDataFrame(rows, "value binary, topic string, partition int, offset long")
+    written = datetime(2026, 11, 22, 11, 30)
+    rows = [(p, "t", 0, i, written) for i, p in enumerate(payloads)]
+    return spark.createDataFrame(rows, "value binary, topic string, partition int, offset long, timestamp timestamp")

@@ -60,3 +60,17 @@ def test_should_bound_event_times_in_utc_whatever_the_process_zone(zone: str, mo
         int(datetime(2026, 11, 21, 12, 0, tzinfo=timezone.utc).timestamp() * 1_000_000),
         int(datetime(2026, 11, 22, 13, 0, tzinfo=timezone.utc).timestamp() * 1_000_000),
     )
+
+
+def test_should_give_a_raw_row_its_retention_from_its_event_time(spark: SparkSession) -> None:
+    from jobs.spec import MAX_TTL_SECONDS, seconds_to_live
+
+    times = [NOW, datetime(2026, 11, 20, 12, 0, 0, 500_000), datetime(2026, 11, 19, 12, 0), datetime(2026, 1, 1)]
+    frame = spark.createDataFrame([(t,) for t in times], "event_time timestamp")
+    three_days = Placement(NOW, 4, 1000, 3600, 3)
+    got = [r.ttl for r in frame.select(seconds_to_live(frame.event_time, three_days).alias("ttl")).collect()]
+    # Three days from now's event; a day and half a second from one two days old, floored;
+    # one at the horizon (or past it) keeps a second, never 0 (which Cassandra reads as "forever").
+    assert got == [3 * 86_400, 86_400, 1, 1]
+    ages = Placement(NOW, 4, 1000, 3600, 100 * 365)
+    assert frame.select(seconds_to_live(frame.event_time, ages)).first()[0] == MAX_TTL_SECONDS

@@ -1,0 +1,95 @@
+"""One event per identity across buckets, for streams whose identity is global (orders by
+order ID, sessions by session ID): a re-sent event with a corrected time lands in another
+bucket, and the newest version must replace the earlier one wherever its bucket was.
+
+A version is the record's Kafka timestamp in microseconds (never later than ingest's clock, so
+a producer's clock far ahead cannot pin an event for ever), its last three digits the offset
+modulo 1,000 to tell apart records of one millisecond. Newest = largest. Each raw row of such a
+stream is written with its version as its Cassandra write time, and each batch then:
+
+1. appends (identity, version, bucket, shard) of its rows to `<raw_table>_versions`;
+2. reads back every version of the identities it wrote (a direct join: one partition each);
+3. deletes, for every version but the newest, the raw row at its bucket and shard `USING
+   TIMESTAMP` its version: that removes exactly what that version wrote, never a newer
+   version's cells, even at the same key, and shadows a later replay of it;
+4. marks those buckets dirty, so the next aggregate recomputes them without the old version.
+
+Each step can run again, so a crash replays the batch onto the same result. Two runs at once
+both append before they read, so the one that appends last sees every version and removes
+every stale row. A version row lives as long as its raw row (the same TTL).
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timezone
+
+from pyspark.sql import Column, DataFrame
+from pyspark.sql import functions as F
+from pyspark.sql.window import Window
+
+from jobs.settings import JobSettings
+from jobs.spec import GlobalIdentity
+from jobs.stores import cassandra_session, read_cassandra, write_cassandra
+
+log = logging.getLogger("tidemark.versions")
+
+VERSION_COLUMN = "version"  # on raw rows only as the connector's write time (option `writetime`)
+SAME_MILLISECOND = 1_000  # records of one millisecond, told apart by their offset modulo this
+
+
+def versions_table(raw_table: str) -> str:
+    return f"{raw_table}_versions"
+
+
+def versions_ddl(keyspace: str, raw_table: str, identity: GlobalIdentity, ttl_seconds: int) -> str:
+    return f"""CREATE TABLE IF NOT EXISTS {keyspace}.{versions_table(raw_table)} (
+  identity {identity.cql_type},
+  version bigint,
+  bucket timestamp,
+  shard int,
+  PRIMARY KEY ((identity), version)
+) WITH CLUSTERING ORDER BY (version DESC) AND default_time_to_live = {ttl_seconds}"""
+
+
+def version_of(kafka_time: Column, offset: Column, now: datetime) -> Column:
+    """A record's version (module docstring); `now` is naive UTC."""
+    now_millis = int(now.replace(tzinfo=timezone.utc).timestamp() * 1_000)
+    millis = F.least(F.unix_millis(kafka_time), F.lit(now_millis))
+    return millis * SAME_MILLISECOND + F.pmod(offset, F.lit(SAME_MILLISECOND))
+
+
+def stale_versions(versions: DataFrame) -> DataFrame:
+    """Every version of an identity but its newest."""
+    newest = F.max(VERSION_COLUMN).over(Window.partitionBy("identity"))
+    return versions.withColumn("newest", newest).where(F.col(VERSION_COLUMN) < F.col("newest")).drop("newest")
+
+
+def settle(
+    rows: DataFrame, identity: GlobalIdentity, raw_table: str, settings: JobSettings, ttl: str | None
+) -> list[datetime]:
+    """Steps 1 to 3 for raw rows just written (with `version`, and the TTL column `ttl` when the
+    stream has a retention); returns the buckets of the versions removed, to mark dirty."""
+    table = versions_table(raw_table)
+    written = rows.select(
+        F.col(identity.column).alias("identity"), VERSION_COLUMN, "bucket", "shard", *([ttl] if ttl else [])
+    ).distinct()
+    write_cassandra(written, settings, table, ttl_column=ttl)
+    # directJoinSetting=on: one partition read per identity, never a scan of every version.
+    known = read_cassandra(rows.sparkSession.read.option("directJoinSetting", "on"), settings, table)
+    every = written.select("identity").distinct().join(known, ["identity"])
+    stale = stale_versions(every).select("bucket", "shard", "identity", VERSION_COLUMN).collect()
+    if not stale:
+        return []
+    cluster, session = cassandra_session(settings)
+    try:
+        delete = session.prepare(
+            f"DELETE FROM {settings.cassandra_keyspace}.{raw_table} USING TIMESTAMP ? "
+            f"WHERE bucket = ? AND shard = ? AND {identity.column} = ?"
+        )
+        for row in stale:
+            session.execute(delete, (row.version, row.bucket, row.shard, row.identity))
+    finally:
+        cluster.shutdown()
+    log.info("%s: %d earlier versions of re-sent events removed from their buckets", raw_table, len(stale))
+    return sorted({row.bucket for row in stale})
