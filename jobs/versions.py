@@ -24,6 +24,7 @@ from __future__ import annotations
 import logging
 from datetime import datetime, timezone
 
+from cassandra.concurrent import execute_concurrent_with_args
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 from pyspark.sql.window import Window
@@ -87,8 +88,9 @@ def settle(
             f"DELETE FROM {settings.cassandra_keyspace}.{raw_table} USING TIMESTAMP ? "
             f"WHERE bucket = ? AND shard = ? AND {identity.column} = ?"
         )
-        for row in stale:
-            session.execute(delete, (row.version, row.bucket, row.shard, row.identity))
+        # Many at once: a batch of re-sent events must not wait on one round trip each.
+        keys = [(row.version, row.bucket, row.shard, row.identity) for row in stale]
+        execute_concurrent_with_args(session, delete, keys, concurrency=64, raise_on_first_error=True)
     finally:
         cluster.shutdown()
     log.info("%s: %d earlier versions of re-sent events removed from their buckets", raw_table, len(stale))
