@@ -6,7 +6,8 @@ table gets an index on (period, key) when it has none: aggregate's rollup and pr
 period's partials by key, and without it each read scans the period (or the whole table).
 Rejects that older installs keyed by the day they were seen, or by Kafka partition alone, move to
 a table keyed by topic, partition, record day and offset (jobs/schema.py), their payloads cut to
-`TIDEMARK_MAX_PAYLOAD_BYTES`. Tables an older install made with a case-folding collation are converted
+`TIDEMARK_MAX_PAYLOAD_BYTES`. The orders and sessions an older install wrote get their versions
+recorded (jobs/versions.py). Tables an older install made with a case-folding collation are converted
 to the binary one (schema.COLLATION). Money columns that older installs created as DOUBLE become DECIMAL
 (MODIFY rounds each stored value to the micro-unit; a bucket's next recompute is exact). Each
 stream's shard count is recorded on its first run and a different one refused (jobs/layout.py).
@@ -15,6 +16,7 @@ stream's shard count is recorded on its first run and a different one refused (j
 from __future__ import annotations
 
 import hashlib
+import logging
 from typing import Any
 
 from jobs import layout, schema, versions
@@ -22,6 +24,8 @@ from jobs.metrics import RunMetrics
 from jobs.settings import JobSettings
 from jobs.stores import cassandra_session, mysql_connection
 from jobs.streams import STREAMS, retention_days
+
+log = logging.getLogger("tidemark.migrate")
 
 # (table, column, definition) of money that tidemark once kept as DOUBLE.
 DECIMAL_MONEY = (
@@ -126,6 +130,7 @@ def run(settings: JobSettings, metrics: RunMetrics) -> None:
         if manages_role(settings) and not jobs_can_log_in(settings):
             session.execute(password_statement(settings), timeout=60)
         upgrade_rejects(session, settings.cassandra_keyspace, settings.raw_ttl_days, settings.max_payload_bytes)
+        record_versions(session, settings.cassandra_keyspace)
     finally:
         cluster.shutdown()
     conn = mysql_connection(as_owner(settings), database=False)
@@ -153,6 +158,15 @@ def run(settings: JobSettings, metrics: RunMetrics) -> None:
                 cursor.execute(f"ALTER TABLE `{settings.mysql_database}`.{table} MODIFY {column} {definition}")
     finally:
         conn.close()
+
+
+def record_versions(session: Any, keyspace: str) -> None:
+    """The versions of the raw rows an older install wrote, for each stream whose identity is global."""
+    for spec in STREAMS.values():
+        if spec.global_identity is not None:
+            found = versions.record_existing(session, keyspace, spec.raw_table, spec.global_identity)
+            if found:
+                log.info("%s: recorded the versions of %d raw rows written before versions", spec.name, found)
 
 
 REJECTS_KEY = ["topic", "partition", "kafka_day"]  # schema.rejects_ddl's partition key

@@ -16,13 +16,15 @@ stream is written with its version as its Cassandra write time, and each batch t
 
 Each step can run again, so a crash replays the batch onto the same result. Two runs at once
 both append before they read, so the one that appends last sees every version and removes
-every stale row. A version row lives as long as its raw row (the same TTL).
+every stale row. A version row lives as long as its raw row (the same TTL). `migrate` records
+the rows an older install wrote (`record_existing`).
 """
 
 from __future__ import annotations
 
 import logging
 from datetime import datetime, timezone
+from typing import Any
 
 from cassandra.concurrent import execute_concurrent_with_args
 from pyspark.sql import Column, DataFrame
@@ -95,3 +97,25 @@ def settle(
         cluster.shutdown()
     log.info("%s: %d earlier versions of re-sent events removed from their buckets", raw_table, len(stale))
     return sorted({row.bucket for row in stale})
+
+
+def record_existing(session: Any, keyspace: str, raw_table: str, identity: GlobalIdentity) -> int:
+    """Records the version of every raw row an install wrote before versions existed (once: while
+    the versions table is empty and the raw table is not); returns the rows recorded. Such a row's
+    version is its write time (when ingest wrote it, so never later than a re-send it has yet to
+    see), and its version row takes the raw row's remaining TTL."""
+    table = f"{keyspace}.{versions_table(raw_table)}"
+    if session.execute(f"SELECT identity FROM {table} LIMIT 1").one() is not None:
+        return 0
+    insert = session.prepare(f"INSERT INTO {table} (identity, version, bucket, shard) VALUES (?, ?, ?, ?) USING TTL ?")
+    rows = session.execute(
+        f"SELECT {identity.column}, WRITETIME(event_time) AS written, TTL(event_time) AS ttl, bucket, shard "
+        f"FROM {keyspace}.{raw_table}",
+        timeout=60,
+    )
+    # TTL 0 in an INSERT is no TTL: a raw row kept forever keeps its version as long.
+    values = ((row[0], row.written, row.bucket, row.shard, row.ttl or 0) for row in rows)
+    results = execute_concurrent_with_args(
+        session, insert, values, concurrency=64, raise_on_first_error=True, results_generator=True
+    )
+    return sum(1 for _ in results)

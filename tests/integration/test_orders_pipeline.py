@@ -148,26 +148,38 @@ def test_history_keeps_a_row_per_run_and_changed_group(orders: Pipeline) -> None
     assert current == len(sales(orders)), "every current row is the history row of the run that set it"
 
 
-def test_an_order_re_sent_in_another_hour_counts_once_where_it_now_lies(
-    spark: Any, tmp_path: Path, cassandra: Session
-) -> None:
+def order_at(hour: int, order_id: int, owner: int, total: float) -> bytes:
+    """An order created at a quarter past `hour` on 2026-11-01 (UTC)."""
+    return encode(order(order_id, owner, total=total, **{"Created At": f"2026-11-01T{hour:02d}:15:00+00:00"}))
+
+
+def placed(pipeline: Pipeline, cassandra: Session) -> list[tuple[int, datetime]]:
+    rows = cassandra.execute(f"SELECT order_id, bucket FROM {pipeline.name}.orders_raw")
+    return sorted((r.order_id, r.bucket) for r in rows)
+
+
+def with_customers(spark: Any, tmp_path: Path, count: int) -> tuple[Pipeline, list[dict[str, Any]]]:
     pipeline = Pipeline(spark, tmp_path, streams=("orders",))
     pipeline.migrate()
-    customers = synthetic_customers(5, seed=83)
+    customers = synthetic_customers(count, seed=83)
     loaded = pipeline.run_main(
         "producer", "load-customers", str(write_customers(tmp_path / "customers.csv", customers))
     )
     assert loaded.returncode == 0, loaded.stderr[-2000:]
+    return pipeline, customers
+
+
+def test_an_order_re_sent_in_another_hour_counts_once_where_it_now_lies(
+    spark: Any, tmp_path: Path, cassandra: Session
+) -> None:
+    pipeline, customers = with_customers(spark, tmp_path, 5)
     known = {c["ID"]: (c["Source"], c["State"]) for c in customers}
     user, other = customers[0]["ID"], customers[1]["ID"]
 
-    def at(hour: int, order_id: int, owner: int, total: float) -> bytes:
-        return encode(order(order_id, owner, total=total, **{"Created At": f"2026-11-01T{hour:02d}:15:00+00:00"}))
-
     # Each send is its own producer, so each later one has a later Kafka timestamp: the newer version.
     sends = [
-        [at(10, 80_001, user, 10.25), at(8, 80_002, user, 3.0)],
-        [at(11, 80_003, other, 7.0)],
+        [order_at(10, 80_001, user, 10.25), order_at(8, 80_002, user, 3.0)],
+        [order_at(11, 80_003, other, 7.0)],
     ]
     for messages in sends:
         pipeline.send_messages("orders", [(None, m) for m in messages])
@@ -176,29 +188,27 @@ def test_an_order_re_sent_in_another_hour_counts_once_where_it_now_lies(
     # Corrected: 80_001 an hour later with another amount, in a later batch; 80_003 twice, both
     # in one batch, last to another customer.
     sends = [
-        [at(13, 80_001, user, 12.5)],
-        [at(9, 80_003, user, 7.5)],
-        [at(12, 80_003, other, 8.0)],
+        [order_at(13, 80_001, user, 12.5)],
+        [order_at(9, 80_003, user, 7.5)],
+        [order_at(12, 80_003, other, 8.0)],
     ]
     for messages in sends:
         pipeline.send_messages("orders", [(None, m) for m in messages])
     pipeline.ingest()
     pipeline.aggregate()
-    pipeline.frames = [at(10, 80_001, user, 10.25), at(8, 80_002, user, 3.0), at(11, 80_003, other, 7.0)]
+    pipeline.frames = [
+        order_at(10, 80_001, user, 10.25),
+        order_at(8, 80_002, user, 3.0),
+        order_at(11, 80_003, other, 7.0),
+    ]
     pipeline.frames += [m for messages in sends for m in messages]
-
-    def placed() -> list[tuple[int, datetime]]:
-        return sorted(
-            (r.order_id, r.bucket)
-            for r in cassandra.execute(f"SELECT order_id, bucket FROM {pipeline.name}.orders_raw")
-        )
 
     want = [
         (80_001, datetime(2026, 11, 1, 13)),
         (80_002, datetime(2026, 11, 1, 8)),
         (80_003, datetime(2026, 11, 1, 12)),
     ]
-    assert placed() == want
+    assert placed(pipeline, cassandra) == want
     assert_matches_oracle(pipeline, known)
     assert sum(count for _, count in sales(pipeline).values()) == 3
 
@@ -206,5 +216,25 @@ def test_an_order_re_sent_in_another_hour_counts_once_where_it_now_lies(
     # superseded again; nothing moves.
     pipeline.ingest(checkpoint_dir=str(tmp_path / "replay"))
     pipeline.aggregate()
-    assert placed() == want
+    assert placed(pipeline, cassandra) == want
     assert_matches_oracle(pipeline, known)
+
+
+def test_orders_an_older_install_wrote_get_their_versions_at_migrate(
+    spark: Any, tmp_path: Path, cassandra: Session
+) -> None:
+    pipeline, customers = with_customers(spark, tmp_path, 2)
+    user = customers[0]["ID"]
+    pipeline.send_messages("orders", [(None, order_at(10, 80_001, user, 10.25))])
+    pipeline.ingest()
+    # As an install from before versions left it: raw rows, no versions.
+    cassandra.execute(f"TRUNCATE {pipeline.name}.orders_raw_versions")
+    pipeline.migrate()
+    assert cassandra.execute(f"SELECT COUNT(*) FROM {pipeline.name}.orders_raw_versions").one()[0] == 1
+
+    pipeline.send_messages("orders", [(None, order_at(13, 80_001, user, 12.5))])
+    pipeline.ingest()
+    pipeline.aggregate()
+    assert placed(pipeline, cassandra) == [(80_001, datetime(2026, 11, 1, 13))]
+    pipeline.frames = [order_at(10, 80_001, user, 10.25), order_at(13, 80_001, user, 12.5)]
+    assert_matches_oracle(pipeline, {c["ID"]: (c["Source"], c["State"]) for c in customers})
