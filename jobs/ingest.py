@@ -62,11 +62,12 @@ def write_raw(classified: DataFrame, spec: StreamSpec, settings: JobSettings, pl
     (jobs/versions.py); returns those buckets, to mark dirty."""
     ttl = RAW_TTL_COLUMN if place.retention_days else None  # else kept forever
     version = versions.VERSION_COLUMN if spec.global_identity else None
-    rows = classified.where(F.col("reason").isNull()).select(
-        *spec.raw_columns,
-        *([seconds_to_live(F.col("event_time"), place).alias(ttl)] if ttl else []),
-        *([versions.version_of(F.col("timestamp"), F.col("offset"), place.now).alias(version)] if version else []),
-    )
+    extra = []
+    if ttl:
+        extra.append(seconds_to_live(F.col("event_time"), place).alias(ttl))
+    if version:
+        extra.append(versions.version_of(F.col("timestamp"), F.col("offset"), place.now_micros).alias(version))
+    rows = classified.where(F.col("reason").isNull()).select(*spec.raw_columns, *extra)
     write_cassandra(rows, settings, spec.raw_table, ttl_column=ttl, write_time_column=version)
     if spec.global_identity is None:
         return []

@@ -66,6 +66,11 @@ class Placement:
     schema_registry_url: str = ""  # Confluent-API registry for Avro writer schemas ("" = built-in)
     schema_registry_wait_seconds: float = 0  # how long a lookup waits for a failing registry
 
+    @property
+    def now_micros(self) -> int:
+        """`now` in µs since the epoch, read as UTC, never in the process's zone."""
+        return int(self.now.replace(tzinfo=timezone.utc).timestamp() * 1_000_000)
+
 
 @dataclass(frozen=True)
 class RunContext:
@@ -265,8 +270,7 @@ OLDEST_EVENT_MICROS = 0
 def time_bounds_micros(placement: Placement) -> tuple[int, int]:
     """The oldest and newest event time (µs) ingest accepts: retention back (never before the
     epoch), max_future ahead."""
-    # `now` is naive UTC: read as UTC, never in the process's zone.
-    now_micros = int(placement.now.replace(tzinfo=timezone.utc).timestamp() * 1_000_000)
+    now_micros = placement.now_micros
     oldest = OLDEST_EVENT_MICROS
     if placement.retention_days:
         oldest = max(oldest, now_micros - placement.retention_days * 86_400 * 1_000_000)
@@ -283,8 +287,7 @@ def seconds_to_live(event_time: Column, placement: Placement) -> Column:
     so a late, re-sent or replayed event leaves with its bucket's other rows (a recompute never
     sees half a bucket: jobs/backfill.py skips buckets older than the retention). Never below
     one second: a TTL of 0 would keep the row forever."""
-    now_micros = int(placement.now.replace(tzinfo=timezone.utc).timestamp() * 1_000_000)
-    deadline = now_micros - placement.retention_days * 86_400 * 1_000_000
+    deadline = placement.now_micros - placement.retention_days * 86_400 * 1_000_000
     left = F.floor((F.unix_micros(event_time) - F.lit(deadline)) / 1_000_000)
     return F.least(F.greatest(left, F.lit(1)), F.lit(MAX_TTL_SECONDS)).cast("int")
 

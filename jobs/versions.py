@@ -23,7 +23,7 @@ the rows an older install wrote (`record_existing`).
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import Any
 
 from cassandra.concurrent import execute_concurrent_with_args
@@ -55,10 +55,9 @@ def versions_ddl(keyspace: str, raw_table: str, identity: GlobalIdentity, ttl_se
 ) WITH CLUSTERING ORDER BY (version DESC) AND default_time_to_live = {ttl_seconds}"""
 
 
-def version_of(kafka_time: Column, offset: Column, now: datetime) -> Column:
-    """A record's version (module docstring); `now` is naive UTC."""
-    now_millis = int(now.replace(tzinfo=timezone.utc).timestamp() * 1_000)
-    millis = F.least(F.unix_millis(kafka_time), F.lit(now_millis))
+def version_of(kafka_time: Column, offset: Column, now_micros: int) -> Column:
+    """A record's version (module docstring)."""
+    millis = F.least(F.unix_millis(kafka_time), F.lit(now_micros // 1_000))
     return millis * SAME_MILLISECOND + F.pmod(offset, F.lit(SAME_MILLISECOND))
 
 
