@@ -126,14 +126,17 @@ def ingest_batch(batch: DataFrame, batch_id: int, spec: StreamSpec, settings: Jo
     classified = classified.withColumn("payload", F.when(F.col("reason").isNotNull(), F.col("payload"))).persist()
     passes: dict[str, float] = {}
     try:
-        # Three passes over the cached batch (the first one classifies): the raw rows, the
-        # rejects, the counts.
+        # Passes over the cached batch (the first one classifies): the raw rows, the counts,
+        # and only when the counts show any, the rejects (a Spark job costs a loaded driver
+        # seconds even over nothing).
         with timing(passes, "raw"):
             superseded = write_raw(classified, spec, settings, place)
-        with timing(passes, "rejects"):
-            write_cassandra(reject_rows(classified, spec.name, now, settings.max_payload_bytes), settings, "rejects")
         with timing(passes, "counts"):
             stats = batch_stats(classified, spec).collect()
+        if any(row.reason for row in stats):
+            with timing(passes, "rejects"):
+                rejects = reject_rows(classified, spec.name, now, settings.max_payload_bytes)
+                write_cassandra(rejects, settings, "rejects")
         with timing(passes, "offsets"):
             gaps = skipped_offsets(batch, batch_id, settings, spec)
     finally:

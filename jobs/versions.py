@@ -32,7 +32,7 @@ from pyspark.sql import functions as F
 from pyspark.sql.window import Window
 
 from jobs.settings import JobSettings
-from jobs.spec import GlobalIdentity
+from jobs.spec import GlobalIdentity, batch_constant
 from jobs.stores import cassandra_session, read_cassandra, write_cassandra
 
 log = logging.getLogger("tidemark.versions")
@@ -57,7 +57,7 @@ def versions_ddl(keyspace: str, raw_table: str, identity: GlobalIdentity, ttl_se
 
 def version_of(kafka_time: Column, offset: Column, now_micros: int) -> Column:
     """A record's version (module docstring)."""
-    millis = F.least(F.unix_millis(kafka_time), F.lit(now_micros // 1_000))
+    millis = F.least(F.unix_millis(kafka_time), batch_constant(now_micros // 1_000)).cast("long")
     return millis * SAME_MILLISECOND + F.pmod(offset, F.lit(SAME_MILLISECOND))
 
 
