@@ -267,16 +267,21 @@ def commit_chunk(
     marks: list[Mark],
     partial_rows: Iterable[tuple[Any, ...]],
     newest_event: datetime | None,
+    passes: dict[str, float],
 ) -> int:
-    """The one transaction of a chunk; returns how many target rows it touched."""
+    """The one transaction of a chunk; returns how many target rows it touched. Adds the time
+    its steps took to `passes`."""
     buckets = [bucket for bucket, _ in marks]
     conn.start_transaction()
     try:
         cursor = conn.cursor()
         fence(cursor, spec.name, context)
         before = periods_of(cursor, spec.rollup, buckets)
-        replace_partials(cursor, spec.rollup, buckets, partial_rows)
-        touched = reroll(cursor, spec.rollup, before | periods_of(cursor, spec.rollup, buckets), context)
+        with timing(passes, "partials"):
+            # Spark computes the partials as this loop takes them.
+            replace_partials(cursor, spec.rollup, buckets, partial_rows)
+        with timing(passes, "reroll"):
+            touched = reroll(cursor, spec.rollup, before | periods_of(cursor, spec.rollup, buckets), context)
         if context.settings.aggregate_fail_before_watermark:
             raise InjectedFault("TIDEMARK_AGGREGATE_FAIL_BEFORE_WATERMARK is set: failing before the watermark")
         # A bucket re-marked while this run worked keeps its newer mark and stays dirty.
@@ -326,15 +331,15 @@ def aggregate_chunk(
             # Streamed partition by partition: the driver never holds a whole chunk's partials.
             streamed = (tuple(row) for row in partials.toLocalIterator(prefetchPartitions=False))
             try:
-                with timing(passes, "partials and MySQL"):
-                    touched = commit_chunk(
-                        conn,
-                        context,
-                        spec,
-                        marks=marks,
-                        partial_rows=streamed,
-                        newest_event=summary["newest"] if summary else None,
-                    )
+                touched = commit_chunk(
+                    conn,
+                    context,
+                    spec,
+                    marks=marks,
+                    partial_rows=streamed,
+                    newest_event=summary["newest"] if summary else None,
+                    passes=passes,
+                )
                 break
             except mysql.connector.Error as e:
                 if e.errno not in RETRYABLE_ERRNOS or attempt == CHUNK_ATTEMPTS:

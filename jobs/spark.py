@@ -15,6 +15,8 @@ from pyspark.sql import SparkSession
 from jobs.settings import JobSettings
 
 KAFKA_CONNECTOR = "spark-sql-kafka-0-10_*.jar"
+# Generated classes Spark keeps compiled: every stream's plans, several times over.
+CODEGEN_CACHE_ENTRIES = 2_000
 
 
 def connector_jars(settings: JobSettings) -> list[str]:
@@ -50,6 +52,9 @@ def session(settings: JobSettings, app_name: str) -> SparkSession:
         .config("spark.driver.extraJavaOptions", f"-Duser.timezone=UTC {log_options(settings)}")
         .config("spark.executor.extraJavaOptions", "-Duser.timezone=UTC")
         .config("spark.sql.shuffle.partitions", str(settings.spark_shuffle_partitions))
+        # One driver plans many streams' queries; past Spark's default of 100 generated classes
+        # the cache evicts and recompiles them (and the JIT compiles them again) every batch.
+        .config("spark.sql.codegen.cache.maxEntries", str(CODEGEN_CACHE_ENTRIES))
         # A cached micro-batch lives for seconds: compressing it costs more CPU than it saves.
         .config("spark.sql.inMemoryColumnarStorage.compressed", "false")
         .config("spark.ui.enabled", "false")

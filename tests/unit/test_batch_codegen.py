@@ -4,7 +4,11 @@ classes, and the JIT compile them again: about a third of a continuous driver's 
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 
 import orjson
 import pytest
@@ -17,6 +21,8 @@ from jobs.streams import STREAMS
 from producer.beacons import BeaconFactory, Mix
 from producer.catalog import synthetic_catalog
 from tests.unit.conftest import records
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def compilations(spark: SparkSession) -> int:
@@ -39,14 +45,48 @@ def one_batch(batch: DataFrame, stream: str, now: datetime) -> None:
     classified.unpersist()
 
 
-@pytest.mark.parametrize("stream", ["tracking", "ads"])
-def test_a_later_batch_compiles_nothing(spark: SparkSession, stream: str) -> None:
+def tracking_batch(spark: SparkSession) -> tuple[DataFrame, datetime]:
+    """Fifty beacons of the last minute, and the clock of the batch that reads them."""
     now = datetime.now(timezone.utc).replace(microsecond=0)
     beacons = BeaconFactory(synthetic_catalog(20, 4, 0), Mix(late_rate=0), 0)
     payloads = [orjson.dumps(b) for b in beacons.stream(50, now - timedelta(minutes=1), timedelta(seconds=20))]
-    batch = records(spark, payloads)
-    clock = now.replace(tzinfo=None)
+    return records(spark, payloads), now.replace(tzinfo=None)
+
+
+@pytest.mark.parametrize("stream", ["tracking", "ads"])
+def test_a_later_batch_compiles_nothing(spark: SparkSession, stream: str) -> None:
+    batch, clock = tracking_batch(spark)
     one_batch(batch, stream, clock)
     before = compilations(spark)
     one_batch(batch, stream, clock + timedelta(seconds=5))
     assert compilations(spark) - before == 0
+
+
+# Run in a process of its own: the cache's size is fixed when a JVM starts its first session.
+KEEPS_EVERY_PLAN = """
+from datetime import timedelta
+from pyspark.sql import functions as F
+from jobs.settings import load
+from jobs.spark import session
+from tests.unit import test_batch_codegen as t
+
+spark = session(load(), "codegen-cache")
+batch, clock = t.tracking_batch(spark)
+t.one_batch(batch, "tracking", clock)
+for i in range(150):  # the other streams' plans, as many generated classes as they bring
+    spark.range(3).select((F.col("id") * i).alias("x")).collect()
+before = t.compilations(spark)
+t.one_batch(batch, "tracking", clock + timedelta(seconds=5))
+print(t.compilations(spark) - before)
+"""
+
+
+def test_a_driver_keeps_the_code_of_many_plans(tmp_path: Path) -> None:
+    """Past 100 generated classes (Spark's default cache) a continuous driver of every stream
+    evicted and compiled its plans again each batch."""
+    env = {**os.environ, "TIDEMARK_SPARK_JARS_DIR": str(tmp_path), "PYSPARK_PYTHON": sys.executable}
+    done = subprocess.run(
+        [sys.executable, "-c", KEEPS_EVERY_PLAN], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.stdout.split()[-1] == "0"
