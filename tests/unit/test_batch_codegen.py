@@ -20,9 +20,8 @@ from jobs.spec import RAW_TTL_COLUMN, Placement, seconds_to_live
 from jobs.streams import STREAMS
 from producer.beacons import BeaconFactory, Mix
 from producer.catalog import synthetic_catalog
+from tests.conftest import ROOT
 from tests.unit.conftest import records
-
-ROOT = Path(__file__).resolve().parents[2]
 
 
 def compilations(spark: SparkSession) -> int:
