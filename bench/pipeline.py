@@ -46,7 +46,15 @@ import orjson
 from kafka import KafkaProducer
 
 from bench import report
-from bench.probe import Freshness, percentile, stack_rss_mib, tree_rss_by_command, tree_rss_mib
+from bench.probe import (
+    Freshness,
+    cores_between,
+    cpu_by_process,
+    percentile,
+    stack_rss_mib,
+    tree_rss_by_command,
+    tree_rss_mib,
+)
 from local import cleanup, kafka_users, stack
 from local import topics as kafka_topics
 
@@ -298,63 +306,101 @@ def stop(procs: list[Any]) -> None:
             proc.wait()
 
 
+@dataclass
+class Sampled:
+    """What the bench watches of the jobs under steady load, besides freshness."""
+
+    running: Any = None  # the ingest process now running
+    driver_rss: float = 0.0
+    parts: dict[str, float] = field(default_factory=dict)  # peak RSS by command
+    cores: dict[str, float] = field(default_factory=dict)  # by process, over the sampled window
+
+    def sample_rss(self, by_command: bool = False) -> None:
+        self.driver_rss = max(self.driver_rss, tree_rss_mib(self.running.pid))
+        if by_command:
+            for command, mib in tree_rss_by_command(self.running.pid).items():
+                self.parts[command] = max(mib, self.parts.get(command, 0.0))
+
+
+def continuous(
+    bench: Bench, args: argparse.Namespace, env: dict[str, str], producers: dict[str, Any], sampled: Sampled
+) -> None:
+    """One continuous driver for the warm-up and the sampled window; the cores each process
+    uses over the window (where the machine's CPU goes under the steady load)."""
+    bench.say(
+        f"freshness, continuous: warm-up {args.warmup_seconds}s, then {args.steady_seconds}s sampled every second"
+    )
+    sampled.running = bench.spawn(
+        "continuous-ingest",
+        ["-m", "jobs", "ingest"],
+        {
+            **env,
+            "TIDEMARK_INGEST_TRIGGER": "continuous",
+            "TIDEMARK_INGEST_INTERVAL_SECONDS": str(args.interval),
+            "TIDEMARK_SPARK_UI_PORT": "14040",
+        },
+    )
+    watched = {
+        "driver": sampled.running.pid,
+        **{f"producer {s}": p.pid for s, p in producers.items()},
+    }
+    warm = time.monotonic() + args.warmup_seconds
+    deadline = warm + args.steady_seconds
+    cpu_before: tuple[float, dict[str, float]] | None = None
+    while time.monotonic() < deadline:
+        if cpu_before is None and time.monotonic() >= warm:
+            cpu_before = (time.monotonic(), cpu_by_process(watched))
+        sampled.sample_rss(by_command=True)
+        if sampled.running.poll() is not None:
+            sys.exit(f"bench: continuous ingest stopped (log {bench.logs / 'continuous-ingest.log'})")
+        time.sleep(1)
+    if cpu_before is not None:
+        at, before = cpu_before
+        sampled.cores = cores_between(before, cpu_by_process(watched), time.monotonic() - at)
+
+
+def cron(bench: Bench, args: argparse.Namespace, env: dict[str, str], sampled: Sampled) -> None:
+    """`ingest` every --cron-seconds, never two at once (concurrencyPolicy: Forbid)."""
+    seconds = args.cron_cycles * args.cron_seconds
+    bench.say(
+        f"freshness, cron: a run every {args.cron_seconds}s, {args.cron_cycles} cycles after a warm-up "
+        f"(about {(seconds + args.warmup_seconds) / 60:.0f} min)"
+    )
+    deadline = time.monotonic() + args.warmup_seconds + seconds
+    cycle = 0
+    while time.monotonic() < deadline:
+        tick = time.monotonic()
+        if sampled.running is None or sampled.running.poll() is not None:
+            if sampled.running is not None and sampled.running.returncode != 0:
+                sys.exit(f"bench: a cron-mode ingest failed (log {bench.logs}/cron-ingest-*.log)")
+            cycle += 1
+            sampled.running = bench.spawn(f"cron-ingest-{cycle}", ["-m", "jobs", "ingest"], env)
+        while time.monotonic() < tick + args.cron_seconds and time.monotonic() < deadline:
+            sampled.sample_rss()
+            time.sleep(1)
+
+
 def freshness(bench: Bench, streams: list[str], args: argparse.Namespace, mode: str) -> dict[str, Any]:
     """Freshness per stream under steady load, sampled every second after a warm-up."""
     enabled = {f"TIDEMARK_{s.upper()}_ENABLED": str(s in streams).lower() for s in BUCKET_SECONDS}
     aggregating = {**enabled, "TIDEMARK_INGEST_AGGREGATES": "true"}
     producers = steady_producers(bench, streams, args, mode)
-    driver_rss = 0.0
-    parts: dict[str, float] = {}
-    running: Any = None
+    sampled = Sampled()
+    seconds = args.steady_seconds if mode == "continuous" else args.cron_cycles * args.cron_seconds
     try:
         with Freshness(bench.name, streams) as probe:
             if mode == "continuous":
-                seconds = args.steady_seconds
-                bench.say(
-                    f"freshness, continuous: warm-up {args.warmup_seconds}s, then {seconds}s sampled every second"
-                )
-                running = bench.spawn(
-                    "continuous-ingest",
-                    ["-m", "jobs", "ingest"],
-                    {
-                        **aggregating,
-                        "TIDEMARK_INGEST_TRIGGER": "continuous",
-                        "TIDEMARK_INGEST_INTERVAL_SECONDS": str(args.interval),
-                        "TIDEMARK_SPARK_UI_PORT": "14040",
-                    },
-                )
-                deadline = time.monotonic() + args.warmup_seconds + seconds
-                while time.monotonic() < deadline:
-                    driver_rss = max(driver_rss, tree_rss_mib(running.pid))
-                    for command, mib in tree_rss_by_command(running.pid).items():
-                        parts[command] = max(mib, parts.get(command, 0.0))
-                    if running.poll() is not None:
-                        sys.exit(f"bench: continuous ingest stopped (log {bench.logs / 'continuous-ingest.log'})")
-                    time.sleep(1)
+                continuous(bench, args, aggregating, dict(zip(streams, producers, strict=True)), sampled)
             else:
-                seconds = args.cron_cycles * args.cron_seconds
-                bench.say(
-                    f"freshness, cron: a run every {args.cron_seconds}s, {args.cron_cycles} cycles after a warm-up "
-                    f"(about {(seconds + args.warmup_seconds) / 60:.0f} min)"
-                )
-                deadline = time.monotonic() + args.warmup_seconds + seconds
-                cycle = 0
-                while time.monotonic() < deadline:
-                    tick = time.monotonic()
-                    if running is None or running.poll() is not None:
-                        if running is not None and running.returncode != 0:
-                            sys.exit(f"bench: a cron-mode ingest failed (log {bench.logs}/cron-ingest-*.log)")
-                        cycle += 1
-                        running = bench.spawn(f"cron-ingest-{cycle}", ["-m", "jobs", "ingest"], aggregating)
-                    while time.monotonic() < tick + args.cron_seconds and time.monotonic() < deadline:
-                        driver_rss = max(driver_rss, tree_rss_mib(running.pid))
-                        time.sleep(1)
+                cron(bench, args, aggregating, sampled)
             warmed = probe.samples[-1][0] - seconds if probe.samples else 0.0
     finally:
-        stop(producers + ([running] if running is not None else []))
-    result: dict[str, Any] = {"mode": mode, "seconds": seconds, "peak_driver_rss_mib": round(driver_rss)}
-    result["peak_driver_rss_by_command_mib"] = {k: round(v) for k, v in parts.items()}
+        stop(producers + ([sampled.running] if sampled.running is not None else []))
+    result: dict[str, Any] = {"mode": mode, "seconds": seconds, "peak_driver_rss_mib": round(sampled.driver_rss)}
+    result["peak_driver_rss_by_command_mib"] = {k: round(v) for k, v in sampled.parts.items()}
     result["stack_peak_rss_mib"] = {k: round(v) for k, v in probe.peak_stack_rss_mib.items()}
+    if sampled.cores:
+        result["steady_cores"] = sampled.cores
     for stream in streams:
         series = probe.series(stream, after_s=warmed)
         ages = [age for _, age in series]

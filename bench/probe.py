@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import resource
 import threading
 import time
@@ -44,6 +45,33 @@ def rss_mib(pids: set[int]) -> float:
 
 def tree_rss_mib(root: int) -> float:
     return rss_mib(process_tree(root))
+
+
+def cpu_seconds(pids: set[int]) -> float:
+    """User and system CPU the processes have used so far."""
+    ticks = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            ticks += int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15 of stat)
+        except (OSError, IndexError, ValueError):
+            continue
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def cpu_by_process(roots: dict[str, int]) -> dict[str, float]:
+    """CPU seconds so far of each named process tree, and of every local stack server."""
+    found = {name: cpu_seconds(process_tree(pid)) for name, pid in roots.items()}
+    for service in stack.SERVICES:
+        pid = service.pid()
+        if pid is not None:
+            found[service.name] = cpu_seconds(process_tree(pid))
+    return found
+
+
+def cores_between(before: dict[str, float], after: dict[str, float], seconds: float) -> dict[str, float]:
+    """Cores each process used between two `cpu_by_process` readings `seconds` apart."""
+    return {name: round((after[name] - before[name]) / seconds, 2) for name in before if name in after}
 
 
 def tree_rss_by_command(root: int) -> dict[str, float]:

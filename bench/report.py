@@ -61,6 +61,12 @@ def table(result: dict[str, Any]) -> str:
     )
     for f in result["freshness"].values():
         rows.append(f"{f['mode']} driver peak RSS: {f['peak_driver_rss_mib']:,} MiB")
+        if f.get("steady_cores"):
+            used = sorted(f["steady_cores"].items(), key=lambda kv: -kv[1])
+            rows.append(
+                f"{f['mode']} cores under steady load: {sum(c for _, c in used):.2f} of {result['machine']['cores']} "
+                f"({', '.join(f'{name} {c:.2f}' for name, c in used)})"
+            )
     return "\n".join(rows)
 
 
