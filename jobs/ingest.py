@@ -19,7 +19,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
-from pyspark.sql import DataFrame, Row, SparkSession
+from pyspark.sql import DataFrame, Observation, Row, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql.streaming.query import StreamingQuery
 
@@ -121,7 +121,9 @@ def ingest_batch(batch: DataFrame, batch_id: int, spec: StreamSpec, settings: Jo
     started = time.monotonic()
     now = datetime.now(timezone.utc).replace(tzinfo=None)
     place = placement(settings, spec, now)
-    classified = spec.classify(batch, place)
+    span = offsets.batch_range(checkpoint(settings, "ingest", spec.topics), batch_id)
+    delivered = Delivered(span[1] if span else {})
+    classified = spec.classify(delivered.observe(batch), place)
     # A valid row's bytes live on in its raw columns: cache them only for the rejects.
     classified = classified.withColumn("payload", F.when(F.col("reason").isNotNull(), F.col("payload"))).persist()
     passes: dict[str, float] = {}
@@ -137,10 +139,11 @@ def ingest_batch(batch: DataFrame, batch_id: int, spec: StreamSpec, settings: Jo
             with timing(passes, "rejects"):
                 rejects = reject_rows(classified, spec.name, now, settings.max_payload_bytes)
                 write_cassandra(rejects, settings, "rejects")
-        with timing(passes, "offsets"):
-            gaps = skipped_offsets(batch, batch_id, settings, spec)
     finally:
         classified.unpersist()
+    if span is None:
+        log.warning("%s batch %d: no offset range in the checkpoint; skipped offsets not counted", spec.name, batch_id)
+    gaps = skipped_offsets(batch, span, delivered, spec, passes) if span else {}
     if gaps:
         metrics.skipped(gaps)
         log.warning(
@@ -169,17 +172,57 @@ def ingest_batch(batch: DataFrame, batch_id: int, spec: StreamSpec, settings: Jo
     )
 
 
+class Delivered:
+    """A batch's records per partition of its range, counted (a Spark Observation) while the
+    first pass reads them: the offsets Kafka skipped need no second read of the batch."""
+
+    # The metrics reach the driver through Spark's listener bus a moment after the pass ends.
+    WAIT_SECONDS = 10.0
+
+    def __init__(self, end: offsets.Offsets) -> None:
+        self.partitions = sorted((topic, int(p)) for topic, parts in end.items() for p in parts)
+        self._seen = Observation()
+
+    def observe(self, batch: DataFrame) -> DataFrame:
+        of = [(F.col("topic") == topic) & (F.col("partition") == p) for topic, p in self.partitions]
+        # `records` too: an observation needs one metric, whatever the range holds.
+        return batch.observe(
+            self._seen, F.count(F.lit(1)).alias("records"), *(F.count_if(c).alias(f"p{i}") for i, c in enumerate(of))
+        )
+
+    def counts(self) -> dict[tuple[str, int], int] | None:
+        """The counts, or None when no pass over the batch reported them in time."""
+        observed = self._seen._jo  # the JVM's Observation, once `observe` made it
+        if observed is None:
+            return None
+        # PySpark's `get` would wait for ever: its JVM side's future tells whether they came.
+        reported = observed.future()
+        deadline = time.monotonic() + self.WAIT_SECONDS
+        while not reported.isCompleted():
+            if time.monotonic() > deadline:
+                return None
+            time.sleep(0.005)
+        seen = self._seen.get
+        return {key: int(seen[f"p{i}"]) for i, key in enumerate(self.partitions)}
+
+
 def skipped_offsets(
-    batch: DataFrame, batch_id: int, settings: JobSettings, spec: StreamSpec
+    batch: DataFrame,
+    span: tuple[offsets.Offsets, offsets.Offsets],
+    delivered: Delivered,
+    spec: StreamSpec,
+    passes: dict[str, float],
 ) -> dict[tuple[str, int], int]:
-    """Offsets this batch covered that Kafka no longer had (jobs/offsets.py): one count of
-    the batch's records per partition, compared with its range in the checkpoint."""
-    span = offsets.batch_range(checkpoint(settings, "ingest", spec.topics), batch_id)
-    if span is None:
-        log.warning("%s batch %d: no offset range in the checkpoint; skipped offsets not counted", spec.name, batch_id)
-        return {}
-    counts = batch.groupBy("topic", "partition").count().collect()
-    return offsets.skipped(*span, {(row.topic, row.partition): row["count"] for row in counts})
+    """Offsets this batch covered that Kafka no longer had (jobs/offsets.py): its records per
+    partition, compared with its range in the checkpoint. Counted again from Kafka only when
+    the first pass did not report them."""
+    counts = delivered.counts()
+    if counts is None:
+        log.warning("%s: the batch's record counts did not arrive; counting them again from Kafka", spec.name)
+        with timing(passes, "offsets"):
+            rows = batch.groupBy("topic", "partition").count().collect()
+        counts = {(row.topic, row.partition): row["count"] for row in rows}
+    return offsets.skipped(*span, counts)
 
 
 def record(metrics: RunMetrics, spec: StreamSpec, stats: list[Row], buckets: int) -> tuple[int, Counter[str]]:

@@ -245,7 +245,9 @@ def test_a_changed_shard_count_is_refused_before_it_strands_raw_rows(spark: Any,
     assert_matches_oracle(pipeline)
 
 
-def test_offsets_kafka_deleted_before_ingest_read_them_are_counted(spark: Any, tmp_path: Path) -> None:
+def test_offsets_kafka_deleted_before_ingest_read_them_are_counted(
+    spark: Any, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
 
     from local import kafka_users
@@ -285,6 +287,8 @@ def test_offsets_kafka_deleted_before_ingest_read_them_are_counted(spark: Any, t
         for s in metric.samples
     }
     assert samples == lost
+    # Counted as the raw pass read the batch, not by reading it from Kafka a second time.
+    assert not [r.message for r in caplog.records if "counting them again" in r.message]
     assert ingested.rows_read == len(later)
     assert_matches_oracle(pipeline)
 
