@@ -17,12 +17,18 @@ from jobs.streams import FAMILIES
 from local import stack
 
 
+def stat_fields(stat: Path) -> list[str]:
+    """A /proc/<pid>/stat's fields after the command name (which may hold spaces): [0] is the
+    state (field 3 of proc(5)), [1] the parent, [11] and [12] user and system CPU ticks."""
+    return stat.read_text().rsplit(")", 1)[1].split()
+
+
 def process_tree(root: int) -> set[int]:
     """A process and all its descendants (a job's Python and its Spark JVM)."""
     parents: dict[int, int] = {}
     for stat in Path("/proc").glob("[0-9]*/stat"):
         try:
-            parents[int(stat.parent.name)] = int(stat.read_text().rsplit(")", 1)[1].split()[1])
+            parents[int(stat.parent.name)] = int(stat_fields(stat)[1])
         except (OSError, IndexError, ValueError):
             continue
     tree, frontier = {root}, [root]
@@ -52,8 +58,8 @@ def cpu_seconds(pids: set[int]) -> float:
     ticks = 0
     for pid in pids:
         try:
-            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-            ticks += int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15 of stat)
+            fields = stat_fields(Path(f"/proc/{pid}/stat"))
+            ticks += int(fields[11]) + int(fields[12])
         except (OSError, IndexError, ValueError):
             continue
     return ticks / os.sysconf("SC_CLK_TCK")
@@ -61,12 +67,7 @@ def cpu_seconds(pids: set[int]) -> float:
 
 def cpu_by_process(roots: dict[str, int]) -> dict[str, float]:
     """CPU seconds so far of each named process tree, and of every local stack server."""
-    found = {name: cpu_seconds(process_tree(pid)) for name, pid in roots.items()}
-    for service in stack.SERVICES:
-        pid = service.pid()
-        if pid is not None:
-            found[service.name] = cpu_seconds(process_tree(pid))
-    return found
+    return {name: cpu_seconds(process_tree(pid)) for name, pid in {**roots, **stack_pids()}.items()}
 
 
 def cores_between(before: dict[str, float], after: dict[str, float], seconds: float) -> dict[str, float]:
@@ -88,14 +89,14 @@ def tree_rss_by_command(root: int) -> dict[str, float]:
     return by
 
 
+def stack_pids() -> dict[str, int]:
+    """The pid of each local stack server that is running, by name."""
+    return {service.name: pid for service in stack.SERVICES if (pid := service.pid()) is not None}
+
+
 def stack_rss_mib() -> dict[str, float]:
     """RSS of each local stack server that is running."""
-    found = {}
-    for service in stack.SERVICES:
-        pid = service.pid()
-        if pid is not None:
-            found[service.name] = tree_rss_mib(pid)
-    return found
+    return {name: tree_rss_mib(pid) for name, pid in stack_pids().items()}
 
 
 @dataclass

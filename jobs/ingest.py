@@ -184,14 +184,15 @@ class Delivered:
         self._seen = Observation()
 
     def observe(self, batch: DataFrame) -> DataFrame:
+        if not self.partitions:
+            return batch  # nothing to count (and an observation needs a metric)
         of = [(F.col("topic") == topic) & (F.col("partition") == p) for topic, p in self.partitions]
-        # `records` too: an observation needs one metric, whatever the range holds.
-        return batch.observe(
-            self._seen, F.count(F.lit(1)).alias("records"), *(F.count_if(c).alias(f"p{i}") for i, c in enumerate(of))
-        )
+        return batch.observe(self._seen, *(F.count_if(c).alias(f"p{i}") for i, c in enumerate(of)))
 
     def counts(self) -> dict[tuple[str, int], int] | None:
         """The counts, or None when no pass over the batch reported them in time."""
+        if not self.partitions:
+            return {}
         observed = self._seen._jo  # the JVM's Observation, once `observe` made it
         if observed is None:
             return None

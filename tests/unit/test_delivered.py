@@ -53,3 +53,12 @@ def test_should_say_when_no_pass_reported_the_counts(spark: SparkSession, monkey
     delivered = Delivered({"t": {"0": 1}})
     delivered.observe(batch)
     assert delivered.counts() is None
+
+
+def test_should_leave_a_batch_without_a_range_as_it_is(spark: SparkSession) -> None:
+    batch = spark.createDataFrame(
+        [(b"1", "t", 0, 0, CLOCK)], "value binary, topic string, partition int, offset long, timestamp timestamp"
+    )
+    delivered = Delivered({})
+    assert delivered.observe(batch) is batch
+    assert delivered.counts() == {}
