@@ -51,7 +51,10 @@ def test_rejects_replayed_after_a_fix_become_rows_once_and_the_rest_stay(
 def test_rejects_lie_by_record_day_and_keep_a_bounded_payload(spark: Any, tmp_path: Path, cassandra: Session) -> None:
     pipeline = Pipeline(spark, tmp_path)
     pipeline.migrate()
-    days = [datetime(2026, 11, 20, 23, 59, 59, tzinfo=timezone.utc), datetime(2026, 11, 21, tzinfo=timezone.utc)]
+    # Yesterday's midnight: both sides of it stay inside Kafka's seven-day retention, which
+    # deletes records by their own timestamp, so a fixed calendar date here would age out.
+    midnight = datetime.now(timezone.utc).replace(hour=0, minute=0, second=0, microsecond=0) - timedelta(days=1)
+    days = [midnight - timedelta(seconds=1), midnight]
     for day in days:
         pipeline.send_messages("tracking", [(None, b"{")], timestamp_ms=int(day.timestamp() * 1000))
     kept = pipeline.settings().max_payload_bytes
@@ -66,7 +69,7 @@ def test_rejects_lie_by_record_day_and_keep_a_bounded_payload(spark: Any, tmp_pa
         )
     )
     bad_json = sorted(str(r.kafka_day) for r in rows if r.reason == "bad_json")
-    assert bad_json == ["2026-11-20", "2026-11-21"], "a reject lies in its record's own day"
+    assert bad_json == [str(day.date()) for day in days], "a reject lies in its record's own day"
     (oversize,) = [r for r in rows if r.reason == "oversize"]
     assert bytes(oversize.payload) == huge[:kept]
     assert (oversize.payload_bytes, oversize.payload_sha256) == (len(huge), hashlib.sha256(huge).hexdigest())
