@@ -21,7 +21,7 @@ from jobs import aggregate, backfill, dims, ingest, migrate, replay_rejects
 from jobs.metrics import RunMetrics, forget
 from jobs.settings import JobSettings, load, settings_help
 from jobs.spark import session
-from jobs.streams import NAMES, STREAMS, configured
+from jobs.streams import NAMES, STREAMS, configured, stream_variables
 
 JOBS = {
     "migrate": migrate.__doc__,
@@ -38,7 +38,7 @@ def parser() -> argparse.ArgumentParser:
     root = argparse.ArgumentParser(
         prog="python -m jobs",
         description=__doc__,
-        epilog=settings_help(JobSettings),
+        epilog=settings_help(JobSettings, stream_variables()),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     jobs = root.add_subparsers(dest="job", required=True, metavar="{" + ",".join(JOBS) + "}")
@@ -51,7 +51,7 @@ def parser() -> argparse.ArgumentParser:
             if name == "replay-rejects"
             else [],
             description=doc,
-            epilog=settings_help(JobSettings),
+            epilog=settings_help(JobSettings, stream_variables()),
             formatter_class=argparse.RawDescriptionHelpFormatter,
         )
         if name in ("ingest", "aggregate"):

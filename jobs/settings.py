@@ -6,11 +6,13 @@ point at the local stack (`make stack-up`) so a laptop needs no configuration.
 
 from __future__ import annotations
 
+import os
 import sys
-from typing import Literal
+from collections.abc import Sequence
+from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from jobs.kafka_auth import KafkaAccess
@@ -18,6 +20,20 @@ from jobs.kafka_auth import KafkaAccess
 CassandraConsistency = Literal["ONE", "LOCAL_ONE", "QUORUM", "LOCAL_QUORUM", "EACH_QUORUM", "ALL"]
 
 ENV_PREFIX = "TIDEMARK_"
+
+
+class FamilySettings(BaseModel):
+    """What TIDEMARK_<STREAM>_ENABLED and _RETENTION_DAYS set for one stream (or family of parts)."""
+
+    enabled: bool = True
+    # Raw TTL and how old an event may be; None = TIDEMARK_RAW_TTL_DAYS, 0 = keep forever
+    # (e.g. to replay a year-old export).
+    retention_days: int | None = Field(default=None, ge=0)
+
+
+# The dict fields holding per-stream settings, and how their error locations name a variable:
+# ("families", "userlogs", "enabled") is TIDEMARK_USERLOGS_ENABLED, ("topics", "ads") TIDEMARK_ADS_TOPIC.
+PER_STREAM_SUFFIX = {"families": (), "topics": ("topic",)}
 
 
 class JobSettings(KafkaAccess):
@@ -31,24 +47,12 @@ class JobSettings(KafkaAccess):
     # Spark's consumers name their groups with this prefix: the jobs' ACLs allow exactly it.
     kafka_group_prefix: str = Field(default="tidemark-jobs", min_length=1)
 
-    # Per stream (jobs/streams): TIDEMARK_<STREAM>_ENABLED, _TOPIC (comma-separated when the
-    # stream reads several) and _RETENTION_DAYS (raw TTL and how old an event may be; unset =
-    # TIDEMARK_RAW_TTL_DAYS, 0 = keep forever, e.g. to replay a year-old export).
-    tracking_enabled: bool = True
-    tracking_topic: str = "tidemark.tracking"
-    tracking_retention_days: int | None = Field(default=None, ge=0)
-    ads_enabled: bool = True
-    ads_topic: str = "ad_topic"
-    ads_retention_days: int | None = Field(default=None, ge=0)
-    orders_enabled: bool = True
-    orders_topic: str = "orderstopicdemo"
-    # Orders are business records: kept forever, any age accepted, unless set.
-    orders_retention_days: int | None = Field(default=0, ge=0)
-    userlogs_enabled: bool = True
-    userlogs_session_topic: str = "user_session_logs"
-    userlogs_auth_topic: str = "user_auth_logs"
-    userlogs_activity_topic: str = "user_activity_logs"
-    userlogs_retention_days: int | None = Field(default=None, ge=0)
+    # Per stream: TIDEMARK_<STREAM>_ENABLED, TIDEMARK_<STREAM>_RETENTION_DAYS and each part's
+    # TIDEMARK_<PART>_TOPIC, declared by the stream registry (jobs/streams), which also gives
+    # their defaults: see `_per_stream`. Not environment fields of their own, so a stream added
+    # to the registry needs no line here.
+    families: dict[str, FamilySettings] = Field(default_factory=dict)
+    topics: dict[str, str] = Field(default_factory=dict)
     # The shop's operational database, whose `customers` the orders are joined with.
     shop_database: str = Field(default="shop", pattern=r"^[A-Za-z][A-Za-z0-9_]{0,63}$")
     # Confluent-API schema registry for Avro writer schemas ("" = each stream's built-in schema).
@@ -154,6 +158,20 @@ class JobSettings(KafkaAccess):
     # watermark and the commit.
     aggregate_fail_before_watermark: bool = False
 
+    @model_validator(mode="before")
+    @classmethod
+    def _per_stream(cls, data: Any) -> Any:
+        """Fills `families` and `topics` from the variables the registry declares: keyword
+        arguments by their field-like names (`tracking_topic=…`), else the environment."""
+        # Imported here: the registry's specs import this module for its types.
+        from jobs.streams import per_stream_settings
+
+        given = {
+            k.removeprefix(ENV_PREFIX).lower(): v for k, v in os.environ.items() if k.upper().startswith(ENV_PREFIX)
+        }
+        given.update({k: v for k, v in dict(data).items() if isinstance(k, str)})
+        return {**data, **per_stream_settings(given)}
+
     @model_validator(mode="after")
     def _kubernetes_needs_an_image(self) -> JobSettings:
         if self.spark_master.startswith("k8s://") and not (self.spark_kubernetes_image and self.spark_driver_host):
@@ -173,21 +191,28 @@ class JobSettings(KafkaAccess):
         return value
 
 
-def settings_help(model: type[BaseSettings]) -> str:
-    """The settings a process reads, for its --help: variable, default and meaning."""
+def settings_help(model: type[BaseSettings], per_stream: Sequence[tuple[str, Any]] = ()) -> str:
+    """The settings a process reads, for its --help: variable, default and meaning;
+    `per_stream` the registry's (name, default) pairs in place of the dicts holding them."""
     lines = ["settings (environment variables):"]
     for name, field in model.model_fields.items():
+        if name in PER_STREAM_SUFFIX:
+            continue
         default = field.default
         shown = "***" if isinstance(default, SecretStr) and default.get_secret_value() else repr(default)
         meaning = f"  {field.description}" if field.description else ""
         lines.append(f"  {ENV_PREFIX}{name.upper():<40} default {shown}{meaning}")
+    lines.extend(f"  {ENV_PREFIX}{name.upper():<40} default {default!r}" for name, default in per_stream)
     return "\n".join(lines)
 
 
 def describe(error: ValidationError) -> str:
     lines = ["invalid settings:"]
     for item in error.errors():
-        name = ENV_PREFIX + "_".join(str(p) for p in item["loc"]).upper() if item["loc"] else "settings"
+        loc = tuple(str(p) for p in item["loc"])
+        if loc and loc[0] in PER_STREAM_SUFFIX:
+            loc = (*loc[1:], *PER_STREAM_SUFFIX[loc[0]])
+        name = ENV_PREFIX + "_".join(loc).upper() if loc else "settings"
         lines.append(f"  {name}: {item['msg']} (got {item.get('input')!r})")
     return "\n".join(lines)
 

@@ -18,13 +18,14 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 from pyspark.sql.types import ArrayType, DataType, StringType, StructField, StructType, TimestampType
 
-from jobs.settings import JobSettings
+if TYPE_CHECKING:  # the settings read the registry of specs: only their type is needed here
+    from jobs.settings import JobSettings
 
 STREAM_NAME = r"^[a-z][a-z0-9_]{0,23}$"
 # The columns every classified frame starts with (see the module docstring).
@@ -167,6 +168,9 @@ class StreamSpec:
     # topic, each with its own raw table and rollup). `--stream <family>` runs every part;
     # enabled and retention are the family's settings, the topic is each part's own.
     family: str = ""
+    # Days raw events are kept by default (TIDEMARK_<STREAM>_RETENTION_DAYS overrides; 0 = for
+    # ever, None = TIDEMARK_RAW_TTL_DAYS). A family's parts share their first part's.
+    retention_days: int | None = None
     # Set when an event's identity holds across buckets (an order ID), not only within one.
     global_identity: GlobalIdentity | None = None
 

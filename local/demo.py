@@ -79,10 +79,11 @@ def job_settings() -> JobSettings:
 def send_malformed() -> None:
     from kafka import KafkaProducer
 
+    from jobs.streams import topics_of
     from local import kafka_users
 
     settings = job_settings()
-    topics = {"tracking": settings.tracking_topic, "ads": settings.ads_topic}
+    topics = {stream: topics_of(settings, stream)[0] for stream in MALFORMED}
     producer = KafkaProducer(**kafka_users.kafka_python(settings.kafka_bootstrap, kafka_users.PRODUCER))
     for stream, payloads in MALFORMED.items():
         for payload in payloads:

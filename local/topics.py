@@ -17,7 +17,7 @@ from kafka.admin import NewTopic
 from kafka.errors import TopicAlreadyExistsError
 
 from jobs.settings import JobSettings
-from jobs.streams import STREAMS
+from jobs.streams import STREAMS, topics_of
 from local import kafka_users
 
 PARTITIONS = 3  # as the chart's KafkaTopics default (streams.<name>.partitions)
@@ -46,6 +46,4 @@ def ensure(bootstrap: str, topics: Iterable[str], partitions: int = PARTITIONS) 
 def stream_topics(settings: JobSettings) -> list[str]:
     """Every stream's topics as the settings name them (enabled or not: enabling one later
     needs no other step, as migrate's tables)."""
-    return [
-        topic.strip() for name in STREAMS for topic in getattr(settings, f"{name}_topic").split(",") if topic.strip()
-    ]
+    return [topic for name in STREAMS for topic in topics_of(settings, name)]

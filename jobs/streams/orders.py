@@ -26,14 +26,13 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 from pyspark.sql.types import DoubleType, IntegerType, LongType, StringType
 
 from jobs import strict_json
-from jobs.settings import JobSettings
 from jobs.spec import (
     AggregateContext,
     GlobalIdentity,
@@ -46,6 +45,9 @@ from jobs.spec import (
     python_classifier,
     row_constructors,
 )
+
+if TYPE_CHECKING:
+    from jobs.settings import JobSettings
 
 ORDERS = "orders"
 BUCKET_SECONDS = 3600  # orders are sparse and often old: hour buckets keep the dirty set small
@@ -419,4 +421,6 @@ STREAM = StreamSpec(
     before_run=sync_customers,
     gauges=unmatched_orders,
     global_identity=GlobalIdentity("order_id", "bigint"),
+    # Orders are business records: kept forever, any age accepted, unless set.
+    retention_days=0,
 )

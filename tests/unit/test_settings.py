@@ -21,6 +21,26 @@ def test_should_name_an_ill_typed_number(monkeypatch: pytest.MonkeyPatch) -> Non
     assert "TIDEMARK_SHARDS" in str(stopped.value)
 
 
+def test_should_name_a_bad_per_stream_setting_by_its_variable(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TIDEMARK_USERLOGS_RETENTION_DAYS", "-1")
+    monkeypatch.setenv("TIDEMARK_ADS_ENABLED", "maybe")
+    with pytest.raises(SystemExit) as stopped:
+        load()
+    lines = str(stopped.value).splitlines()
+    assert "  TIDEMARK_USERLOGS_RETENTION_DAYS: Input should be greater than or equal to 0 (got '-1')" in lines
+    assert any(line.startswith("  TIDEMARK_ADS_ENABLED: Input should be a valid boolean") for line in lines), lines
+
+
+def test_should_read_per_stream_settings_from_the_environment_under_arguments(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TIDEMARK_USERLOGS_AUTH_TOPIC", "auth.a,auth.b")
+    monkeypatch.setenv("TIDEMARK_ORDERS_RETENTION_DAYS", "30")
+    settings = JobSettings(orders_retention_days=7)
+    assert settings.topics["userlogs_auth"] == "auth.a,auth.b"
+    assert settings.families["orders"].retention_days == 7, "an argument wins over the environment"
+    assert settings.families["tracking"].retention_days is None, "unset: the global TIDEMARK_RAW_TTL_DAYS"
+    assert settings.topics["ads"] == "ad_topic"
+
+
 def test_should_keep_passwords_out_of_reprs(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("TIDEMARK_MYSQL_PASSWORD", "s3cret")
     settings = JobSettings()

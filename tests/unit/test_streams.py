@@ -10,7 +10,7 @@ import yaml
 
 from jobs.settings import JobSettings
 from jobs.spec import index
-from jobs.streams import FAMILIES, STREAMS, configured
+from jobs.streams import FAMILIES, STREAMS, configured, extra_streams, stream_variables
 from jobs.streams.ads import STREAM as ADS
 from jobs.streams.tracking import STREAM as TRACKING
 from tests.conftest import ROOT
@@ -35,14 +35,14 @@ def test_should_refuse_aggregate_columns_the_raw_table_lacks() -> None:
 
 @pytest.mark.parametrize("stream", list(FAMILIES))
 def test_should_have_its_settings_and_chart_values(stream: str) -> None:
-    fields = JobSettings.model_fields
-    assert {f"{stream}_enabled", f"{stream}_retention_days"} <= set(fields)
+    defaults = dict(stream_variables())
+    assert defaults[f"{stream}_enabled"] is True
+    assert f"{stream}_retention_days" in defaults
     values = yaml.safe_load((ROOT / "charts" / "tidemark" / "values.yaml").read_text())["streams"][stream]
     assert values["enabled"] is True
     for part in FAMILIES[stream]:
-        topic = fields[f"{part}_topic"].default
         chart = values["topics"][part.removeprefix(f"{stream}_")] if "topics" in values else values["topic"]
-        assert chart == topic == STREAMS[part].topics[0]
+        assert chart == defaults[f"{part}_topic"] == JobSettings().topics[part] == STREAMS[part].topics[0]
 
 
 def test_should_run_the_enabled_streams_on_their_configured_topics() -> None:
@@ -52,3 +52,11 @@ def test_should_run_the_enabled_streams_on_their_configured_topics() -> None:
     parts = [s.name for s in configured(settings, ["userlogs"])]
     assert parts == ["userlogs_session", "userlogs_auth", "userlogs_activity"], "a family runs all its parts"
     assert [s.name for s in configured(settings, ["ads"])] == ["ads"], "a named stream runs even when disabled"
+
+
+def test_should_stop_naming_the_setting_when_an_extra_stream_does_not_load() -> None:
+    with pytest.raises(SystemExit, match=r"TIDEMARK_EXTRA_STREAMS: cannot import examples\.streams\.nowhere"):
+        extra_streams("examples.streams.nowhere")
+    with pytest.raises(SystemExit, match=r"TIDEMARK_EXTRA_STREAMS: json has no STREAM or STREAMS"):
+        extra_streams(" json ,")
+    assert extra_streams(" , ") == ()
