@@ -55,40 +55,30 @@ from bench.probe import (
     tree_rss_by_command,
     tree_rss_mib,
 )
+from jobs.streams import FAMILIES, STREAMS
 from local import cleanup, kafka_users, stack
 from local import topics as kafka_topics
 
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "out"
-BUCKET_SECONDS = {"tracking": 60, "ads": 30, "orders": 3600, "userlogs": 60}
+# Each stream's bucket (a family's parts share one), from the registry.
+BUCKET_SECONDS = {stream: STREAMS[parts[0]].bucket_seconds for stream, parts in FAMILIES.items()}
 
 
 def environment(name: str) -> dict[str, str]:
     return {
         **os.environ,
         **stack.tidemark_env(),
-        "TIDEMARK_TRACKING_TOPIC": f"{name}.tracking",
-        "TIDEMARK_ADS_TOPIC": f"{name}.ads",
+        **kafka_topics.run_topics(name),
         "TIDEMARK_CASSANDRA_KEYSPACE": name,
         "TIDEMARK_MYSQL_DATABASE": name,
         "TIDEMARK_RECRUIT_DATABASE": f"{name}_recruit",
         "TIDEMARK_SHOP_DATABASE": f"{name}_shop",
-        "TIDEMARK_ORDERS_TOPIC": f"{name}.orders",
-        **{
-            f"TIDEMARK_USERLOGS_{part}_TOPIC": f"{name}.userlogs_{part.lower()}"
-            for part in ("SESSION", "AUTH", "ACTIVITY")
-        },
         "TIDEMARK_CHECKPOINT_DIR": str(stack.STACK / "bench" / name),
         "TIDEMARK_PUSHGATEWAY": "",
         "TIDEMARK_PRODUCER_METRICS_PORT": "0",
         "TIDEMARK_PRODUCER_LATE_RATE": "0",
     }
-
-
-def topics(env: dict[str, str], stream: str) -> list[str]:
-    if stream == "userlogs":
-        return [env[f"TIDEMARK_USERLOGS_{part}_TOPIC"] for part in ("SESSION", "AUTH", "ACTIVITY")]
-    return [env[f"TIDEMARK_{stream.upper()}_TOPIC"]]
 
 
 @dataclass
@@ -134,7 +124,7 @@ class Bench:
 
     def migrate(self, label: str = "migrate") -> Run:
         """The bench's tables, and its topics as the chart's KafkaTopics would make them."""
-        every = [topic for stream in ("tracking", "ads", "orders", "userlogs") for topic in topics(self.env, stream)]
+        every = [topic for stream in FAMILIES for topic in kafka_topics.topics_in(self.env, stream)]
         kafka_topics.ensure(self.env["TIDEMARK_KAFKA_BOOTSTRAP"], every)
         return self.run(label, ["-m", "jobs", "migrate"])
 
@@ -234,7 +224,7 @@ def measure_stream(bench: Bench, stream: str, args: argparse.Namespace) -> dict[
     run = bench.run(
         f"{stream}-baseline",
         ["-m", "bench.baseline", "--keyspace", bench.name, "--events", str(baseline_events)]
-        + [arg for topic in topics(bench.env, stream) for arg in ("--topic", topic)],
+        + [arg for topic in kafka_topics.topics_in(bench.env, stream) for arg in ("--topic", topic)],
     )
     (line,) = re.findall(r"baseline (\d+) events in ([0-9.]+) s", run.output)
     baseline_eps = int(line[0]) / float(line[1])

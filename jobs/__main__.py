@@ -54,13 +54,13 @@ def parser() -> argparse.ArgumentParser:
             epilog=settings_help(JobSettings, stream_variables()),
             formatter_class=argparse.RawDescriptionHelpFormatter,
         )
-        if name in ("ingest", "aggregate"):
+        if name in ("migrate", "ingest", "aggregate"):
             job.add_argument(
                 "--stream",
                 action="append",
                 default=[],
                 choices=NAMES,
-                help="a stream to run (repeatable); default: every enabled stream",
+                help="a stream to run (repeatable); default: every enabled stream (migrate: every stream)",
             )
     return root
 
@@ -78,7 +78,7 @@ def streams_of(args: argparse.Namespace, settings: JobSettings) -> dict[str, tup
 
 def run_job(args: argparse.Namespace, settings: JobSettings, argv: list[str], metrics: RunMetrics) -> None:
     if args.job == "migrate":
-        migrate.run(settings, metrics)
+        migrate.run(settings, metrics, args.stream)
         return
     if args.job == "backfill":
         backfill.run(settings, argv, metrics)

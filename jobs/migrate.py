@@ -17,13 +17,15 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from collections.abc import Sequence
 from typing import Any
 
 from jobs import layout, schema, versions
 from jobs.metrics import RunMetrics
 from jobs.settings import JobSettings
+from jobs.spec import StreamSpec
 from jobs.stores import cassandra_session, mysql_connection
-from jobs.streams import STREAMS, retention_days
+from jobs.streams import FAMILIES, STREAMS, retention_days
 
 log = logging.getLogger("tidemark.migrate")
 
@@ -35,10 +37,15 @@ DECIMAL_MONEY = (
 )
 
 
-def cassandra_statements(settings: JobSettings) -> list[str]:
+def chosen(names: Sequence[str]) -> list[StreamSpec]:
+    """The streams named (a family: its parts), else every stream, enabled or not."""
+    return [STREAMS[part] for n in names for part in FAMILIES.get(n, [n])] or list(STREAMS.values())
+
+
+def cassandra_statements(settings: JobSettings, names: Sequence[str] = ()) -> list[str]:
     keyspace = settings.cassandra_keyspace
     statements = schema.cassandra_ddl(keyspace, settings.cassandra_replication_factor, settings.raw_ttl_days)
-    for spec in STREAMS.values():
+    for spec in chosen(names):
         ttl = retention_days(settings, spec.name) * 86_400
         statements += spec.cassandra_ddl(keyspace, ttl)
         statements.append(f"ALTER TABLE {keyspace}.{spec.raw_table} WITH default_time_to_live = {ttl}")
@@ -49,9 +56,9 @@ def cassandra_statements(settings: JobSettings) -> list[str]:
     return statements
 
 
-def mysql_statements(settings: JobSettings) -> list[str]:
+def mysql_statements(settings: JobSettings, names: Sequence[str] = ()) -> list[str]:
     statements = [*schema.mysql_ddl(settings.mysql_database), layout.ddl(settings.mysql_database)]
-    for spec in STREAMS.values():
+    for spec in chosen(names):
         statements += spec.mysql_ddl(settings.mysql_database)
         if spec.operational_ddl is not None:
             statements += spec.operational_ddl(settings)
@@ -120,25 +127,28 @@ def jobs_can_log_in(settings: JobSettings) -> bool:
     return True
 
 
-def run(settings: JobSettings, metrics: RunMetrics) -> None:
+def run(settings: JobSettings, metrics: RunMetrics, names: Sequence[str] = ()) -> None:
+    """`names`: the streams whose tables to create (default every stream); the shared tables
+    and the jobs' accounts always."""
+    specs = chosen(names)
     cluster, session = cassandra_session(as_owner(settings))
     try:
-        for statement in cassandra_statements(settings) + role_statements(settings):
+        for statement in cassandra_statements(settings, names) + role_statements(settings):
             session.execute(statement, timeout=60)
         # Only when the password changed: Cassandra refuses a role's password change more often
         # than every few seconds, and a migrate may follow another at once.
         if manages_role(settings) and not jobs_can_log_in(settings):
             session.execute(password_statement(settings), timeout=60)
         upgrade_rejects(session, settings.cassandra_keyspace, settings.raw_ttl_days, settings.max_payload_bytes)
-        record_versions(session, settings.cassandra_keyspace)
+        record_versions(session, settings.cassandra_keyspace, specs)
     finally:
         cluster.shutdown()
     conn = mysql_connection(as_owner(settings), database=False)
     try:
         cursor = conn.cursor()
-        for statement in mysql_statements(settings):
+        for statement in mysql_statements(settings, names):
             cursor.execute(statement)
-        for spec in STREAMS.values():
+        for spec in specs:
             columns = (*spec.rollup.period, *spec.rollup.key)
             if not has_index(cursor, settings.mysql_database, spec.rollup.partials_table, columns):
                 cursor.execute(
@@ -146,7 +156,7 @@ def run(settings: JobSettings, metrics: RunMetrics) -> None:
                     f"({', '.join(columns)})"
                 )
         cursor.execute(f"USE `{settings.mysql_database}`")
-        layout.settle_shards(conn, list(STREAMS), settings.shards)
+        layout.settle_shards(conn, [spec.name for spec in specs], settings.shards)
         for table in folding_tables(cursor, settings.mysql_database):
             # Rebuilds the table once; no key can collide, a binary collation only tells more apart.
             cursor.execute(
@@ -160,9 +170,9 @@ def run(settings: JobSettings, metrics: RunMetrics) -> None:
         conn.close()
 
 
-def record_versions(session: Any, keyspace: str) -> None:
+def record_versions(session: Any, keyspace: str, specs: Sequence[StreamSpec]) -> None:
     """The versions of the raw rows an older install wrote, for each stream whose identity is global."""
-    for spec in STREAMS.values():
+    for spec in specs:
         if spec.global_identity is not None:
             found = versions.record_existing(session, keyspace, spec.raw_table, spec.global_identity)
             if found:

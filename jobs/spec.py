@@ -150,6 +150,8 @@ class StreamSpec:
     # Whether `classify` reads Avro writer schemas from the registry (Placement.schema_registry_url)
     # when one is configured: ingest then checks at start that it answers as one.
     schema_registry: bool = False
+    # The pure parse `classify` is built on (jobs/parsed.py): message bytes -> rows or a Reject.
+    parse: Callable[[bytes], ParseResult] | None = None
     # Which raw rows count towards freshness (all when None).
     counted: Callable[[], Column] | None = None
     # The raw columns `partials` and `counted` read besides bucket, shard and event_time:
@@ -335,16 +337,17 @@ ParseResult = list[dict[str, Any]] | list[dict[str, Any] | Reject] | Reject
 def python_classifier(
     parse: Callable[[bytes], ParseResult],
     fields: Sequence[tuple[str, DataType]],
-    identity: str,
+    identity: str | Sequence[str],
     bucket_seconds: int,
 ) -> Callable[[DataFrame, Placement], DataFrame]:
     """A `classify` from a pure Python `parse(bytes) -> rows | Reject`.
 
     Each row is a dict with `event_time` (naive UTC datetime) and the `fields`; `identity`
-    names the field hashed into the shard. One message may give many rows, and a row may be a
-    Reject of its own (an element of an array): the message's rejected elements become one
-    reject row naming their indexes, its good ones are kept. The engine adds what every
-    stream shares: oversize and absurd-time rejects, bucket and shard."""
+    names the field (or fields, `event_time` among them if it is one) hashed into the shard.
+    One message may give many rows, and a row may be a Reject of its own (an element of an
+    array): the message's rejected elements become one reject row naming their indexes, its
+    good ones are kept. The engine adds what every stream shares: oversize and absurd-time
+    rejects, bucket and shard."""
     # The reject's fields are named apart from any stream's own (auth events have a `detail`).
     row_type = StructType(
         [
@@ -356,6 +359,7 @@ def python_classifier(
     )
     names = [name for name, _ in fields]
     empty = (None,) * (len(names) + 1)
+    identities = (identity,) if isinstance(identity, str) else tuple(identity)
 
     def parse_one(value: bytes | bytearray | None) -> list[tuple[Any, ...]]:
         try:
@@ -419,7 +423,7 @@ def python_classifier(
                 reason=reason,
                 detail=detail,
                 bucket=bucket_of(micros, bucket_seconds),
-                shard=F.pmod(F.xxhash64(F.col(f"r.{identity}")), F.lit(placement.shards)),
+                shard=F.pmod(F.xxhash64(*(F.col(f"r.{name}") for name in identities)), F.lit(placement.shards)),
                 event_time=F.col("r.event_time"),
             ),
             *(F.col(f"r.{name}").alias(name) for name in names),

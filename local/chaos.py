@@ -103,15 +103,12 @@ class Rates:
 
 def environment(name: str) -> dict[str, str]:
     """The jobs' settings for this run: its own topics, keyspace, databases and checkpoints."""
-    from local import stack
+    from local import stack, topics
 
     return {
         **os.environ,
         **stack.tidemark_env(),
-        "TIDEMARK_TRACKING_TOPIC": f"{name}.tracking",
-        "TIDEMARK_ADS_TOPIC": f"{name}.ads",
-        "TIDEMARK_ORDERS_TOPIC": f"{name}.orders",
-        **{f"TIDEMARK_USERLOGS_{p.upper()}_TOPIC": f"{name}.userlogs_{p}" for p in ("session", "auth", "activity")},
+        **topics.run_topics(name),
         "TIDEMARK_CDC_JOB_TOPIC": f"{name}.{name}_recruit.job",
         "TIDEMARK_CASSANDRA_KEYSPACE": name,
         "TIDEMARK_MYSQL_DATABASE": name,
@@ -125,9 +122,10 @@ def environment(name: str) -> dict[str, str]:
 
 
 def topic_of(env: Mapping[str, str], stream: str, part: str) -> str:
-    if stream == "userlogs":
-        return env[f"TIDEMARK_USERLOGS_{part.upper()}_TOPIC"]
-    return env[f"TIDEMARK_{stream.upper()}_TOPIC"]
+    """The topic of one of chaos's streams, or of one part (`session`) of its family."""
+    from local import topics
+
+    return env[topics.variable(f"{stream}_{part}" if part else stream)]
 
 
 class Producers:

@@ -10,14 +10,14 @@ are left to it.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
 from kafka import KafkaAdminClient
 from kafka.admin import NewTopic
 from kafka.errors import TopicAlreadyExistsError
 
 from jobs.settings import JobSettings
-from jobs.streams import STREAMS, topics_of
+from jobs.streams import FAMILIES, STREAMS, topics_of
 from local import kafka_users
 
 PARTITIONS = 3  # as the chart's KafkaTopics default (streams.<name>.partitions)
@@ -41,6 +41,22 @@ def ensure(bootstrap: str, topics: Iterable[str], partitions: int = PARTITIONS) 
         return created
     finally:
         admin.close()
+
+
+def variable(part: str) -> str:
+    """The setting naming a stream's (or a family part's) topics."""
+    return f"TIDEMARK_{part.upper()}_TOPIC"
+
+
+def run_topics(prefix: str) -> dict[str, str]:
+    """Every stream's topic setting pointed at `<prefix>.<stream>`: the topics of one test,
+    benchmark or chaos run, apart from any other's."""
+    return {variable(name): f"{prefix}.{name}" for name in STREAMS}
+
+
+def topics_in(env: Mapping[str, str], stream: str) -> list[str]:
+    """The topics a stream (a family: every part's) reads under the settings `env`."""
+    return [env[variable(part)] for part in FAMILIES.get(stream, [stream])]
 
 
 def stream_topics(settings: JobSettings) -> list[str]:

@@ -12,13 +12,11 @@ import os
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import replace
 from types import ModuleType
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from jobs.settings import ENV_PREFIX, PER_STREAM_SUFFIX, JobSettings
 from jobs.spec import StreamSpec, index
 from jobs.streams import ads, orders, tracking, userlogs
-
-if TYPE_CHECKING:
-    from jobs.settings import JobSettings
 
 EXTRA_STREAMS = "TIDEMARK_EXTRA_STREAMS"
 BUILT_IN = (tracking.STREAM, ads.STREAM, orders.STREAM, *userlogs.PARTS)
@@ -62,6 +60,13 @@ def stream_variables(streams: Iterable[StreamSpec] = ()) -> list[tuple[str, Any]
         variables.setdefault(f"{spec.stream}_retention_days", spec.retention_days)
         variables[f"{spec.name}_topic"] = ",".join(spec.topics)
     return list(variables.items())
+
+
+def job_variables() -> set[str]:
+    """Every environment variable the jobs read: JobSettings' own fields, the registry's
+    per-stream settings and TIDEMARK_EXTRA_STREAMS."""
+    own = {f"{ENV_PREFIX}{name.upper()}" for name in JobSettings.model_fields if name not in PER_STREAM_SUFFIX}
+    return own | {f"{ENV_PREFIX}{name.upper()}" for name, _ in stream_variables()} | {EXTRA_STREAMS}
 
 
 def per_stream_settings(given: Mapping[str, Any]) -> dict[str, dict[str, Any]]:

@@ -22,7 +22,6 @@ raw table and hourly rollup (in the report time zone; `hour` is the hour's start
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import json
 import math
@@ -35,6 +34,7 @@ from pyspark.sql import functions as F
 from pyspark.sql.types import DoubleType, IntegerType, StringType
 
 from jobs import strict_json
+from jobs.parsed import parsed_stream
 from jobs.spec import (
     AggregateContext,
     GlobalIdentity,
@@ -43,7 +43,6 @@ from jobs.spec import (
     Rollup,
     StreamSpec,
     iso_instant,
-    python_classifier,
 )
 
 FAMILY = "userlogs"
@@ -303,22 +302,6 @@ def activity_partials(raw: DataFrame, context: AggregateContext) -> DataFrame:
     )
 
 
-CQL_TYPES = {TEXT: "text", DoubleType(): "double", IntegerType(): "int"}
-
-
-def raw_ddl(table: str, fields: tuple[tuple[str, Any], ...], key: str, keyspace: str, ttl_seconds: int) -> list[str]:
-    columns = ",\n  ".join(f"{name} {CQL_TYPES[kind]}" for name, kind in fields)
-    return [
-        f"""CREATE TABLE IF NOT EXISTS {keyspace}.{table} (
-  bucket timestamp,
-  shard int,
-  event_time timestamp,
-  {columns},
-  PRIMARY KEY ((bucket, shard), {key})
-) WITH default_time_to_live = {ttl_seconds}"""
-    ]
-
-
 def session_mysql_ddl(database: str) -> list[str]:
     return [
         f"""CREATE TABLE IF NOT EXISTS `{database}`.user_session_partials (
@@ -397,17 +380,16 @@ def part(
     global_identity: GlobalIdentity | None = None,
 ) -> StreamSpec:
     """One part of the family: topic `user_<suffix>_logs`, raw table `user_<suffix>_raw`."""
-    raw_table = f"user_{suffix}_raw"
-    return StreamSpec(
+    return parsed_stream(
         name=f"{FAMILY}_{suffix}",
         family=FAMILY,
         topics=(f"user_{suffix}_logs",),
         bucket_seconds=BUCKET_SECONDS,
-        raw_table=raw_table,
-        raw_columns=("bucket", "shard", "event_time", *(name for name, _ in fields)),
-        cassandra_ddl=functools.partial(raw_ddl, raw_table, fields, identity),
+        raw_table=f"user_{suffix}_raw",
+        fields=fields,
+        identity=(identity,),
+        parse=parse,
         mysql_ddl=mysql_ddl,
-        classify=python_classifier(parse, fields, identity, BUCKET_SECONDS),
         partials=partials,
         aggregate_columns=aggregate_columns,
         rollup=rollup,

@@ -13,7 +13,7 @@ import kubernetes_validate
 import pytest
 import yaml
 
-from jobs.settings import JobSettings
+from jobs.streams import job_variables
 from producer.settings import ProducerSettings
 
 from .helm_template import CHART, HELM, ROOT, RenderError, by_kind, pod_specs, render_chart
@@ -160,7 +160,7 @@ class TestEnvContract:
         docs = render_chart(values_files=[scenario])
         configmaps = {d["metadata"]["name"]: d.get("data", {}) for d in by_kind(docs, "ConfigMap")}
         readers = {
-            "jobs": ({f"TIDEMARK_{f.upper()}" for f in JobSettings.model_fields}, JOB_REQUIRED),
+            "jobs": (job_variables(), JOB_REQUIRED),
             "producer": ({f"TIDEMARK_{f.upper()}" for f in ProducerSettings.model_fields}, PRODUCER_REQUIRED),
         }
         checked = 0

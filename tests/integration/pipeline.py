@@ -19,7 +19,7 @@ from pyspark.sql import SparkSession
 from jobs import aggregate, backfill, dims, ingest, migrate
 from jobs.metrics import RunMetrics
 from jobs.settings import JobSettings
-from jobs.streams import STREAMS
+from jobs.streams import FAMILIES
 from local import kafka_users, stack, topics
 from tests.oracle import Key
 
@@ -56,13 +56,11 @@ class Pipeline:
 
     @property
     def env(self) -> dict[str, str]:
-        per_stream = {}
-        for name, spec in STREAMS.items():
-            per_stream[f"TIDEMARK_{name.upper()}_TOPIC"] = f"{self.name}.{name}"
-            per_stream[f"TIDEMARK_{spec.stream.upper()}_ENABLED"] = str(spec.stream in self.streams).lower()
+        enabled = {f"TIDEMARK_{stream.upper()}_ENABLED": str(stream in self.streams).lower() for stream in FAMILIES}
         return {
             **stack.tidemark_env(),
-            **per_stream,
+            **topics.run_topics(self.name),
+            **enabled,
             "TIDEMARK_CDC_JOB_TOPIC": f"{self.name}.{self.name}_recruit.job",
             "TIDEMARK_CASSANDRA_KEYSPACE": self.name,
             "TIDEMARK_MYSQL_DATABASE": self.name,

@@ -53,6 +53,6 @@ def test_should_start_no_spark_for_a_job_that_needs_none(monkeypatch: pytest.Mon
 
     monkeypatch.setattr(main, "session", no_session)
     ran = []
-    monkeypatch.setattr(main.migrate, "run", lambda settings, metrics: ran.append("migrate"))
-    main.run_job(argparse.Namespace(job="migrate"), JobSettings(), [], RunMetrics(job="migrate"))
-    assert ran == ["migrate"]
+    monkeypatch.setattr(main.migrate, "run", lambda settings, metrics, names: ran.append(("migrate", names)))
+    main.run_job(argparse.Namespace(job="migrate", stream=[]), JobSettings(), [], RunMetrics(job="migrate"))
+    assert ran == [("migrate", [])]

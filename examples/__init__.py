@@ -1,0 +1,1 @@
+"""Examples built on tidemark's public pieces; nothing under jobs/ imports them."""

@@ -1,0 +1,1 @@
+"""Example streams, loaded with TIDEMARK_EXTRA_STREAMS=examples.streams.<name>."""
