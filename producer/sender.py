@@ -6,9 +6,6 @@ microseconds an event, so the producer's own generation is what bounds its rate.
 
 from __future__ import annotations
 
-from typing import Any
-
-import orjson
 from confluent_kafka import KafkaError, Message, Producer
 from prometheus_client import Counter, Histogram
 
@@ -28,20 +25,10 @@ LATENCY_SAMPLE = 64
 
 
 class Sender:
-    def __init__(self, settings: ProducerSettings) -> None:
+    def __init__(self, settings: ProducerSettings, topics: dict[str, str]) -> None:
+        """`topics`: each part's topic ("" = the stream's one), as the stream's producer names them."""
         self.stream = settings.producer_stream
-        self.topic = {
-            "tracking": settings.tracking_topic,
-            "ads": settings.ads_topic,
-            "orders": settings.orders_topic,
-            "userlogs": settings.userlogs_session_topic,
-        }[self.stream]
-        # A stream with several topics names the one of each message by its part.
-        self.part_topics = {
-            "session": settings.userlogs_session_topic,
-            "auth": settings.userlogs_auth_topic,
-            "activity": settings.userlogs_activity_topic,
-        }
+        self.topics = topics
         self.failed = 0
         self.first_error: KafkaError | None = None
         self.acked = 0
@@ -62,8 +49,8 @@ class Sender:
         self._errors = SEND_ERRORS.labels(self.stream)
         self._latency = SEND_LATENCY.labels(self.stream)
 
-    def send_bytes(self, key: bytes | None, value: bytes, part: str | None = None) -> None:
-        topic = self.part_topics[part] if part else self.topic
+    def send(self, key: bytes | None, value: bytes, part: str = "") -> None:
+        topic = self.topics[part]
         while True:
             try:
                 self.producer.produce(topic, value, key, on_delivery=self._delivered)
@@ -73,11 +60,6 @@ class Sender:
                 self.producer.poll(0.05)
         # Serves the delivery reports that arrived meanwhile; returns at once.
         self.producer.poll(0)
-
-    def send(self, beacon: dict[str, Any]) -> None:
-        # Keyed by event id: a re-sent beacon lands on the same partition as the original.
-        key = str(beacon.get("create_time") or "").encode() or None
-        self.send_bytes(key, orjson.dumps(beacon))
 
     def _delivered(self, error: KafkaError | None, message: Message) -> None:
         if error is not None:

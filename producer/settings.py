@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import sys
-from typing import Literal
 
 from pydantic import Field, SecretStr, ValidationError, model_validator
 from pydantic_settings import SettingsConfigDict
@@ -19,8 +18,8 @@ class ProducerSettings(KafkaAccess):
     # The producer's Kafka user (KafkaAccess): it may write the streams' topics, nothing else.
     kafka_username: str = "tidemark-producer"
     kafka_password: SecretStr = SecretStr("tidemark-producer")
-    # Which stream this producer feeds: one producer process per stream.
-    producer_stream: Literal["tracking", "ads", "orders", "userlogs"] = "tracking"
+    # Which stream this producer feeds (producer/streams/): one producer process per stream.
+    producer_stream: str = "tracking"
     tracking_topic: str = "tidemark.tracking"
     ads_topic: str = "ad_topic"
     orders_topic: str = "orderstopicdemo"

@@ -8,15 +8,14 @@ import json
 
 import pytest
 
-from producer.__main__ import messages
 from producer.settings import ProducerSettings
+from producer.streams import PRODUCERS
 
 
 def ids_of_a_start(stream: str, **settings: object) -> set[str]:
-    supply = messages(ProducerSettings(producer_stream=stream, **settings))  # type: ignore[arg-type]
+    supply = PRODUCERS[stream].messages(ProducerSettings(producer_stream=stream, **settings))  # type: ignore[arg-type]
     ids = set()
-    for message in itertools.islice(supply, 30):
-        value = message[1] if isinstance(message, tuple) else json.dumps(message).encode()
+    for _key, value, _part in itertools.islice(supply, 30):
         body = json.loads(value)
         for record in body if isinstance(body, list) else [body]:
             ids |= {str(record[k]) for k in ("session_id", "event_id", "ID") if record.get(k)}

@@ -1,0 +1,30 @@
+"""The producers' registry: one module per stream, chosen by TIDEMARK_PRODUCER_STREAM."""
+
+from __future__ import annotations
+
+import itertools
+
+import pytest
+
+from jobs.settings import JobSettings
+from jobs.streams import FAMILIES, topics_of
+from producer.settings import ProducerSettings
+from producer.streams import PRODUCERS, producer_of
+
+
+def test_an_unknown_stream_stops_the_producer_naming_the_setting() -> None:
+    with pytest.raises(SystemExit, match=r"TIDEMARK_PRODUCER_STREAM: unknown stream 'clicks' \(known: tracking, ads"):
+        producer_of(ProducerSettings(producer_stream="clicks"))
+
+
+@pytest.mark.parametrize("stream", list(PRODUCERS))
+def test_every_message_goes_to_a_topic_the_jobs_read(stream: str) -> None:
+    settings = ProducerSettings(producer_stream=stream, producer_seed=1)
+    producer = producer_of(settings)
+    topics = producer.topics(settings)
+    parts = {part for _key, _value, part in itertools.islice(producer.messages(settings), 40)}
+    assert parts <= set(topics), f"{stream} sends parts {parts - set(topics)} it names no topic for"
+    jobs = JobSettings()
+    assert sorted(topics.values()) == sorted(t for part in FAMILIES[stream] for t in topics_of(jobs, part)), (
+        "the producer's default topics are the jobs'"
+    )
