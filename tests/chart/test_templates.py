@@ -321,6 +321,11 @@ class TestStreams:
         }
         env = producers["t-tidemark-producer-ads"]["spec"]["template"]["spec"]["containers"][0]["env"]
         assert {"name": "TIDEMARK_PRODUCER_STREAM", "value": "ads"} in env
+        names = {
+            name: sorted(e["name"] for e in d["spec"]["template"]["spec"]["containers"][0]["env"])
+            for name, d in producers.items()
+        }
+        assert len({tuple(n) for n in names.values()}) == 1, f"one stream's producer is set apart: {names}"
 
     def test_should_give_each_producer_its_own_metrics_port_in_stream_order(self) -> None:
         docs = render_chart({"producer": {"metricsPort": 9100}, "streams": {"orders": {"enabled": False}}})

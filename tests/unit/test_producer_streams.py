@@ -28,3 +28,18 @@ def test_every_message_goes_to_a_topic_the_jobs_read(stream: str) -> None:
     assert sorted(topics.values()) == sorted(t for part in FAMILIES[stream] for t in topics_of(jobs, part)), (
         "the producer's default topics are the jobs'"
     )
+
+
+@pytest.mark.parametrize("stream", ["ads", "orders", "userlogs"])
+def test_only_the_tracking_producer_touches_the_recruit_tables(stream: str) -> None:
+    # Every producer gets the same settings (one ConfigMap); MySQL on port 1 fails any connection.
+    settings = ProducerSettings(
+        producer_stream=stream,
+        producer_seed_recruit=True,
+        producer_mutate_jobs_every_seconds=5,
+        producer_customers=0,
+        mysql_port=1,
+    )
+    producer = producer_of(settings)
+    producer.prepare(settings)
+    assert producer.mutation(settings) is None
