@@ -25,13 +25,13 @@ from pyspark.sql.streaming.query import StreamingQuery
 
 from jobs import aggregate, layout, offsets, registry, versions
 from jobs.alive import stalled
-from jobs.kafka_auth import kafka_python_options, spark_options
 from jobs.metrics import RunMetrics
 from jobs.settings import JobSettings
 from jobs.spec import RAW_TTL_COLUMN, Placement, StreamSpec, seconds_to_live
 from jobs.stores import mark_dirty, mysql_connection, write_cassandra
 from jobs.streams import configured, retention_days
 from jobs.timing import timing, timings
+from wire.kafka_auth import kafka_python_options, spark_options
 
 log = logging.getLogger("tidemark.ingest")
 

@@ -15,11 +15,12 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from jobs.kafka_auth import KafkaAccess
+from wire import env
+from wire.kafka_auth import KafkaAccess
 
 CassandraConsistency = Literal["ONE", "LOCAL_ONE", "QUORUM", "LOCAL_QUORUM", "EACH_QUORUM", "ALL"]
 
-ENV_PREFIX = "TIDEMARK_"
+ENV_PREFIX = env.ENV_PREFIX
 
 
 class FamilySettings(BaseModel):
@@ -192,29 +193,12 @@ class JobSettings(KafkaAccess):
 
 
 def settings_help(model: type[BaseSettings], per_stream: Sequence[tuple[str, Any]] = ()) -> str:
-    """The settings a process reads, for its --help: variable, default and meaning;
-    `per_stream` the registry's (name, default) pairs in place of the dicts holding them."""
-    lines = ["settings (environment variables):"]
-    for name, field in model.model_fields.items():
-        if name in PER_STREAM_SUFFIX:
-            continue
-        default = field.default
-        shown = "***" if isinstance(default, SecretStr) and default.get_secret_value() else repr(default)
-        meaning = f"  {field.description}" if field.description else ""
-        lines.append(f"  {ENV_PREFIX}{name.upper():<40} default {shown}{meaning}")
-    lines.extend(f"  {ENV_PREFIX}{name.upper():<40} default {default!r}" for name, default in per_stream)
-    return "\n".join(lines)
+    """The jobs' settings for --help, with the registry's per-stream ones (`per_stream`)."""
+    return env.settings_help(model, per_stream, PER_STREAM_SUFFIX)
 
 
 def describe(error: ValidationError) -> str:
-    lines = ["invalid settings:"]
-    for item in error.errors():
-        loc = tuple(str(p) for p in item["loc"])
-        if loc and loc[0] in PER_STREAM_SUFFIX:
-            loc = (*loc[1:], *PER_STREAM_SUFFIX[loc[0]])
-        name = ENV_PREFIX + "_".join(loc).upper() if loc else "settings"
-        lines.append(f"  {name}: {item['msg']} (got {item.get('input')!r})")
-    return "\n".join(lines)
+    return env.describe(error, PER_STREAM_SUFFIX)
 
 
 def load() -> JobSettings:

@@ -22,7 +22,7 @@ from confluent_kafka.admin import (  # type: ignore[attr-defined]
 )
 from pydantic import SecretStr
 
-from jobs.kafka_auth import KafkaAccess, java_options, kafka_python_options, librdkafka_options
+from wire.kafka_auth import KafkaAccess, java_options, kafka_python_options, librdkafka_options
 
 ADMIN = "admin"  # the broker's super user: the stack's own tooling, never a tidemark process
 PRODUCER = "tidemark-producer"

@@ -29,8 +29,8 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 if str(ROOT) not in sys.path:  # run as a script (`python local/stack.py`): make `local` importable
     sys.path.insert(0, str(ROOT))
-from jobs.kafka_auth import LOGIN_MODULES, jaas_config  # noqa: E402
 from local import kafka_users, pidfile  # noqa: E402
+from wire.kafka_auth import LOGIN_MODULES, jaas_config  # noqa: E402
 
 STACK = Path(os.environ.get("TIDEMARK_STACK_DIR", ROOT / ".stack")).resolve()
 CACHE = Path(os.environ.get("TIDEMARK_CACHE_DIR", Path.home() / ".cache" / "tidemark"))

@@ -20,12 +20,12 @@ from types import FrameType
 
 from prometheus_client import start_http_server
 
-from jobs.settings import settings_help
 from producer import orders, recruit
 from producer.sender import Sender
 from producer.settings import ProducerSettings, load
 from producer.stream import StreamProducer
 from producer.streams import PRODUCERS, producer_of
+from wire.env import settings_help
 
 log = logging.getLogger("tidemark.producer")
 

@@ -15,7 +15,7 @@ from typing import Any
 
 import fastavro
 
-from jobs.wire import AD_EVENT_SCHEMA, confluent_frame
+from wire.formats import AD_EVENT_SCHEMA, confluent_frame
 
 BUILT_IN_SCHEMA_ID = 1  # the id framed when no registry is configured
 _PARSED = fastavro.parse_schema(AD_EVENT_SCHEMA)

@@ -13,7 +13,7 @@ from typing import Any
 
 import orjson
 
-from jobs.wire import BEACON_FIELDS
+from wire.formats import BEACON_FIELDS
 
 
 def _sendable(value: Any) -> bool:

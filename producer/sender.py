@@ -9,8 +9,8 @@ from __future__ import annotations
 from confluent_kafka import KafkaError, Message, Producer
 from prometheus_client import Counter, Histogram
 
-from jobs.kafka_auth import librdkafka_options
 from producer.settings import ProducerSettings
+from wire.kafka_auth import librdkafka_options
 
 EVENTS_SENT = Counter("tidemark_producer_events_sent", "Events acknowledged by Kafka", ["stream"])
 SEND_ERRORS = Counter("tidemark_producer_send_errors", "Events Kafka did not acknowledge", ["stream"])

@@ -7,8 +7,8 @@ import sys
 from pydantic import Field, SecretStr, ValidationError, model_validator
 from pydantic_settings import SettingsConfigDict
 
-from jobs.kafka_auth import KafkaAccess
-from jobs.settings import ENV_PREFIX, describe
+from wire.env import ENV_PREFIX, describe
+from wire.kafka_auth import KafkaAccess
 
 
 class ProducerSettings(KafkaAccess):

@@ -37,7 +37,7 @@ from jobs.spec import (
     iso_instant,
     python_classifier,
 )
-from jobs.wire import AD_EVENT_SCHEMA
+from wire.formats import AD_EVENT_SCHEMA
 
 ADS = "ads"
 BUCKET_SECONDS = 30

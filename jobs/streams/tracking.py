@@ -15,7 +15,7 @@ from pyspark.sql import functions as F
 from pyspark.sql.types import StringType, StructField, StructType
 
 from jobs.spec import AggregateContext, Placement, Rollup, StreamSpec, bucket_of, classified, outside_bounds
-from jobs.wire import BEACON_FIELDS, COUNTED_TRACKS
+from wire.formats import BEACON_FIELDS, COUNTED_TRACKS
 
 TRACKING = "tracking"
 TRACKING_BUCKET_SECONDS = 60

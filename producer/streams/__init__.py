@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from jobs.settings import ENV_PREFIX
 from producer.settings import ProducerSettings
 from producer.stream import StreamProducer
 from producer.streams import ads, orders, tracking, userlogs
+from wire.env import ENV_PREFIX
 
 PRODUCERS: dict[str, StreamProducer] = {
     "tracking": tracking.PRODUCER,

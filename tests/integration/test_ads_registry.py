@@ -19,10 +19,10 @@ from typing import Any
 import fastavro
 from cassandra.cluster import Session
 
-from jobs.wire import AD_EVENT_SCHEMA, confluent_frame
 from local import stack
 from producer.ads import encode, register_schema
 from tests.oracle_ads import expected_windows
+from wire.formats import AD_EVENT_SCHEMA, confluent_frame
 
 from .conftest import ROOT
 from .pipeline import Pipeline

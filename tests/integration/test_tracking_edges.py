@@ -11,12 +11,12 @@ from typing import Any
 
 import orjson
 
-from jobs.wire import BEACON_FIELDS
 from local import debezium, stack
 from producer import recruit
 from producer.beacons import Mix, timeuuid_at
 from producer.catalog import synthetic_catalog
 from producer.settings import ProducerSettings
+from wire.formats import BEACON_FIELDS
 
 from .conftest import CONNECT_URL, connector_task_state, create_connector, eventually, http_json
 from .pipeline import Pipeline

@@ -2,9 +2,9 @@ from __future__ import annotations
 
 import pytest
 
-from jobs.kafka_auth import kafka_python_options, librdkafka_options, spark_options
 from jobs.settings import JobSettings, load
 from producer.settings import ProducerSettings
+from wire.kafka_auth import kafka_python_options, librdkafka_options, spark_options
 
 
 def test_should_log_in_as_the_component_user_by_default() -> None:

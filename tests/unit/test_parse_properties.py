@@ -25,8 +25,8 @@ from pyspark.sql import SparkSession
 from jobs.spec import Reject
 from jobs.streams import ads, orders, userlogs
 from jobs.streams.tracking import MAX_BID, classify_records
-from jobs.wire import confluent_frame
 from producer.beacons import timeuuid_at
+from wire.formats import confluent_frame
 
 from .conftest import records
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import itertools
+import subprocess
+import sys
 
 import pytest
 
@@ -10,6 +12,7 @@ from jobs.settings import JobSettings
 from jobs.streams import FAMILIES, topics_of
 from producer.settings import ProducerSettings
 from producer.streams import PRODUCERS, producer_of
+from tests.conftest import ROOT
 
 
 def test_an_unknown_stream_stops_the_producer_naming_the_setting() -> None:
@@ -43,3 +46,10 @@ def test_only_the_tracking_producer_touches_the_recruit_tables(stream: str) -> N
     producer = producer_of(settings)
     producer.prepare(settings)
     assert producer.mutation(settings) is None
+
+
+def test_the_producer_imports_no_job_and_no_spark() -> None:
+    # As in the producer image, which holds wire/ and producer/ only: `jobs` and pyspark absent.
+    blocked = "import sys; sys.modules.update(jobs=None, pyspark=None); import producer.__main__, producer.streams"
+    done = subprocess.run([sys.executable, "-c", blocked], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr[-2000:]

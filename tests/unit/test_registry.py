@@ -21,7 +21,7 @@ from jobs.spec import StreamSpec
 from jobs.streams import ads
 from jobs.streams.ads import STREAM as ADS
 from jobs.streams.tracking import STREAM as TRACKING
-from jobs.wire import AD_EVENT_SCHEMA, confluent_frame
+from wire.formats import AD_EVENT_SCHEMA, confluent_frame
 
 
 class Server:

@@ -14,7 +14,7 @@ from tests.conftest import ROOT
 
 
 def code_outside(settings_file: str) -> str:
-    sources = [*ROOT.glob("jobs/**/*.py"), *ROOT.glob("producer/**/*.py")]
+    sources = [*ROOT.glob("jobs/**/*.py"), *ROOT.glob("producer/**/*.py"), *ROOT.glob("wire/**/*.py")]
     return "\n".join(p.read_text() for p in sources if not str(p).endswith(settings_file))
 
 

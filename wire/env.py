@@ -1,0 +1,42 @@
+"""Every process's settings are TIDEMARK_* environment variables (the chart's ConfigMaps and
+Secrets set them): how --help lists them and how a bad one is named when the process stops."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from pydantic import SecretStr, ValidationError
+from pydantic_settings import BaseSettings
+
+ENV_PREFIX = "TIDEMARK_"
+
+
+def settings_help(
+    model: type[BaseSettings], extra: Sequence[tuple[str, Any]] = (), nested: Mapping[str, tuple[str, ...]] = {}
+) -> str:
+    """The settings a process reads, for its --help: variable, default and meaning. `extra`:
+    further (name, default) pairs read through the `nested` fields, which are not listed."""
+    lines = ["settings (environment variables):"]
+    for name, field in model.model_fields.items():
+        if name in nested:
+            continue
+        default = field.default
+        shown = "***" if isinstance(default, SecretStr) and default.get_secret_value() else repr(default)
+        meaning = f"  {field.description}" if field.description else ""
+        lines.append(f"  {ENV_PREFIX}{name.upper():<40} default {shown}{meaning}")
+    lines.extend(f"  {ENV_PREFIX}{name.upper():<40} default {default!r}" for name, default in extra)
+    return "\n".join(lines)
+
+
+def describe(error: ValidationError, nested: Mapping[str, tuple[str, ...]] = {}) -> str:
+    """Each invalid setting by its variable. A field in `nested` holds settings by key, and an
+    error at (field, key, …) names TIDEMARK_<KEY>_…<SUFFIX>, the suffix `nested[field]`."""
+    lines = ["invalid settings:"]
+    for item in error.errors():
+        loc = tuple(str(p) for p in item["loc"])
+        if loc and loc[0] in nested:
+            loc = (*loc[1:], *nested[loc[0]])
+        name = ENV_PREFIX + "_".join(loc).upper() if loc else "settings"
+        lines.append(f"  {name}: {item['msg']} (got {item.get('input')!r})")
+    return "\n".join(lines)
