@@ -73,7 +73,7 @@ def events_rows(name: str) -> dict[tuple[Any, ...], tuple[int, float]]:
 
 
 def main(argv: list[str]) -> int:
-    from tests.oracle import expected_events
+    from oracles.tracking import expected_events
 
     parser = argparse.ArgumentParser(
         prog="python -m bench.backlog", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter

@@ -778,7 +778,10 @@ class RunStores:
 def compare(chaos: RunStores, sends: Mapping[str, list[tuple[str, bytes | None, bytes]]]) -> dict[str, dict[str, Any]]:
     """Per stream: distinct events sent, the aggregate tally and the raw row counts."""
     sys.path.insert(0, str(ROOT))
-    from tests import oracle, oracle_ads, oracle_orders, oracle_userlogs
+    from oracles import ads as oracle_ads
+    from oracles import orders as oracle_orders
+    from oracles import tracking as oracle
+    from oracles import userlogs as oracle_userlogs
 
     out: dict[str, dict[str, Any]] = {}
     acked = {stream: [(part, value) for part, _, value in sent] for stream, sent in sends.items()}

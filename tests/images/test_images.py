@@ -17,6 +17,8 @@ import pytest
 import yaml
 
 from local import debezium, kafka_users, stack, topics
+from oracles.ads import expected_windows
+from oracles.tracking import expected_events
 from producer.ads import AdEventFactory
 from tests.integration.conftest import (
     KAFKA,
@@ -30,8 +32,6 @@ from tests.integration.conftest import (
 )
 from tests.integration.test_stack import consume
 from tests.integration.test_tracking_pipeline import factory
-from tests.oracle import expected_events
-from tests.oracle_ads import expected_windows
 
 IMAGES = ROOT / "scripts" / "images.sh"
 CONNECT_MAIN = "org.apache.kafka.connect.cli.ConnectDistributed"

@@ -1,5 +1,5 @@
 """What every dashboard panel must show after the observability test's run, computed from what
-that test sent with the independent oracles (tests/oracle*.py), never with the pipeline's code.
+that test sent with the independent oracles (oracles/), never with the pipeline's code.
 
 One expectation per panel title: `BUSINESS` gives a business panel's rows for a time range,
 `PIPELINE` a pipeline panel's newest value per series (keyed by the series' labels besides
@@ -16,7 +16,10 @@ from decimal import ROUND_HALF_UP, Decimal
 from functools import cached_property
 from typing import Any
 
-from tests import oracle, oracle_ads, oracle_orders, oracle_userlogs
+from oracles import ads as oracle_ads
+from oracles import orders as oracle_orders
+from oracles import tracking as oracle
+from oracles import userlogs as oracle_userlogs
 
 Row = tuple[Any, ...]
 

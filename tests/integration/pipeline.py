@@ -21,7 +21,7 @@ from jobs.metrics import RunMetrics
 from jobs.settings import JobSettings
 from jobs.streams import FAMILIES
 from local import kafka_users, stack, topics
-from tests.oracle import Key
+from oracles.tracking import Key
 
 from .conftest import KAFKA, ROOT, eventually, mysql_connect, unique
 

@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 from cassandra.cluster import Session
 
+from oracles.ads import expected_windows
 from producer.ads import AdEventFactory, encode
-from tests.oracle_ads import expected_windows
 
 from .pipeline import Pipeline
 

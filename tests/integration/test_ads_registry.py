@@ -20,8 +20,8 @@ import fastavro
 from cassandra.cluster import Session
 
 from local import stack
+from oracles.ads import expected_windows
 from producer.ads import encode, register_schema
-from tests.oracle_ads import expected_windows
 from wire.formats import AD_EVENT_SCHEMA, confluent_frame
 
 from .conftest import ROOT

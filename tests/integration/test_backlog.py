@@ -10,7 +10,7 @@ from typing import Any
 
 from cassandra.cluster import Session
 
-from tests.oracle import event_time
+from oracles.tracking import event_time
 
 from .pipeline import Pipeline
 from .test_tracking_edges import PLAIN

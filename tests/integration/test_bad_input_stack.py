@@ -14,7 +14,7 @@ Then, per stream:
   rows plus the good events, by the stream's documented identity (rows with one identity are one
   row), and a case with an identity of its own has its expected fields as Cassandra kept them;
 - the good events sent after the bad ones are all in MySQL, exactly as the stream's independent
-  oracle (tests/oracle*.py) counts them: bad input neither stops nor thins the stream.
+  oracle (oracles/) counts them: bad input neither stops nor thins the stream.
 """
 
 from __future__ import annotations
@@ -40,13 +40,13 @@ from jobs import ingest
 from jobs.metrics import RunMetrics
 from jobs.streams import STREAMS
 from local import kafka_users, stack, topics
+from oracles import ads as oracle_ads
+from oracles.orders import expected_sales
+from oracles.tracking import expected_events
+from oracles.userlogs import expected
 from producer.ads import AdEventFactory
 from producer.orders import OrderFactory, synthetic_customers, upsert_customers
 from producer.userlogs import UserLogFactory
-from tests import oracle_ads
-from tests.oracle import expected_events
-from tests.oracle_orders import expected_sales
-from tests.oracle_userlogs import expected
 from tests.unit import corpus
 from tests.unit.corpus import Case
 

@@ -14,11 +14,11 @@ from typing import Any
 import pytest
 from cassandra.cluster import Session
 
+from oracles.ads import decode, expected_windows
+from oracles.ads import event_time as ad_event_time
+from oracles.tracking import event_time
 from producer.ads import AdEventFactory
 from producer.beacons import timeuuid_at
-from tests.oracle import event_time
-from tests.oracle_ads import decode, expected_windows
-from tests.oracle_ads import event_time as ad_event_time
 
 from .conftest import ROOT, mysql_connect
 from .pipeline import Pipeline

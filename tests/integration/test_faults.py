@@ -18,10 +18,10 @@ import orjson
 import pytest
 
 from local import stack
+from oracles.ads import expected_windows
+from oracles.tracking import event_time
 from producer.ads import encode as encode_ad
 from producer.beacons import timeuuid_at
-from tests.oracle import event_time
-from tests.oracle_ads import expected_windows
 
 from .conftest import ROOT
 from .pipeline import AD_WINDOW_COLUMNS, Pipeline

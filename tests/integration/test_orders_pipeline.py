@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 from cassandra.cluster import Session
 
+from oracles.orders import expected_sales
 from producer.orders import OrderFactory, encode, synthetic_customers
-from tests.oracle_orders import expected_sales
 
 from .pipeline import Pipeline
 

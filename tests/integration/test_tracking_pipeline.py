@@ -10,9 +10,9 @@ from typing import Any
 import pytest
 
 from jobs.aggregate import InjectedFault
+from oracles.tracking import event_time, expected_events
 from producer.beacons import BeaconFactory, Mix
 from producer.catalog import synthetic_catalog
-from tests.oracle import event_time, expected_events
 
 from .pipeline import Pipeline
 

@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 from cassandra.cluster import Session
 
+from oracles.userlogs import expected
 from producer.userlogs import PART, UserLogFactory, encode
-from tests.oracle_userlogs import expected
 
 from .pipeline import Pipeline
 

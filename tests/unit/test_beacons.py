@@ -3,10 +3,10 @@ from __future__ import annotations
 import uuid
 from datetime import datetime, timedelta, timezone
 
+from oracles.tracking import event_time
 from producer.beacons import BeaconFactory, Mix, timeuuid_at
 from producer.catalog import synthetic_catalog
 from producer.replay import beacon_from_row
-from tests.oracle import event_time
 
 
 def test_should_encode_the_event_time_in_a_version_1_uuid() -> None:
