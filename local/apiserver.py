@@ -23,29 +23,28 @@ import hashlib
 import os
 import secrets
 import shutil
-import socket
 import ssl
 import subprocess
 import sys
 import time
-import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 if str(ROOT) not in sys.path:  # run as a script (`python local/apiserver.py`): make `local` importable
     sys.path.insert(0, str(ROOT))
-from local import pidfile  # noqa: E402
+from local import supervisor  # noqa: E402
+from local.supervisor import Server, SupervisorError, answers_ok, tail  # noqa: E402
+
+HOST = supervisor.HOST  # every local server listens on loopback only
 
 STACK = Path(os.environ.get("TIDEMARK_STACK_DIR", ROOT / ".stack")).resolve()
 CACHE = Path(os.environ.get("TIDEMARK_CACHE_DIR", Path.home() / ".cache" / "tidemark"))
 STATE = STACK / "apiserver"
 PKI = STATE / "pki"
 KUBECONFIG = STATE / "kubeconfig"
-HOST = "127.0.0.1"
 GO = os.environ.get("GO", shutil.which("go") or "/usr/local/go/bin/go")
 
 KUBERNETES_VERSION = "v1.35.4"
@@ -111,7 +110,7 @@ CONTROLLER_MANAGER_PORT = port("KUBE_CONTROLLER_MANAGER", 36444)
 SERVER = f"https://{HOST}:{APISERVER_PORT}"
 
 
-class ApiServerError(Exception):
+class ApiServerError(SupervisorError):
     pass
 
 
@@ -333,42 +332,6 @@ def write_kubeconfig() -> None:
 # --- the processes ----------------------------------------------------------------------------
 
 
-@dataclass
-class Process:
-    name: str
-    port: int
-    argv: Callable[[], list[str]]
-    ready: Callable[[], bool]
-    deadline_s: float
-    # Where its pid file, log and working directory live (local/node.py's processes: .stack/node).
-    home: Path = STATE
-
-    @property
-    def pid_file(self) -> Path:
-        return self.home / "run" / f"{self.name}.pid"
-
-    @property
-    def log(self) -> Path:
-        return self.home / "logs" / f"{self.name}.log"
-
-    def pid(self) -> int | None:
-        return pidfile.read(self.pid_file)
-
-
-def port_open(p: int) -> bool:
-    with socket.socket() as s:
-        s.settimeout(0.5)
-        return s.connect_ex((HOST, p)) == 0
-
-
-def answers_ok(url: str, context: ssl.SSLContext | None = None) -> bool:
-    try:
-        with urllib.request.urlopen(url, timeout=2, context=context) as r:
-            return bool(r.status == 200)
-    except OSError:
-        return False
-
-
 def admin_tls() -> ssl.SSLContext:
     context = ssl.create_default_context(cafile=str(PKI / "ca.crt"))
     context.load_cert_chain(str(PKI / "admin.crt"), str(PKI / "admin.key"))
@@ -466,94 +429,28 @@ def controller_manager_argv() -> list[str]:
 
 
 PROCESSES = [
-    Process("etcd", ETCD_PORT, etcd_argv, lambda: answers_ok(f"http://{HOST}:{ETCD_PORT}/health"), 60),
-    Process(
+    Server("etcd", ETCD_PORT, etcd_argv, lambda: answers_ok(f"http://{HOST}:{ETCD_PORT}/health"), 60, STATE),
+    Server(
         "kube-apiserver",
         APISERVER_PORT,
         apiserver_argv,
         lambda: answers_ok(f"{SERVER}/readyz", admin_tls()),
         120,
+        STATE,
     ),
-    Process(
+    Server(
         "kube-controller-manager",
         CONTROLLER_MANAGER_PORT,
         controller_manager_argv,
         lambda: answers_ok(f"https://{HOST}:{CONTROLLER_MANAGER_PORT}/healthz", unverified_tls()),
         60,
+        STATE,
     ),
 ]
 
 
-def tail(path: Path, lines: int = 25) -> str:
-    try:
-        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
-    except FileNotFoundError:
-        return "(no log yet)"
-
-
-def start(process: Process) -> subprocess.Popen[bytes]:
-    if process.port and port_open(process.port):
-        raise ApiServerError(
-            f"{process.name}: port {HOST}:{process.port} is already taken by another process; "
-            f"stop it or set TIDEMARK_{process.name.upper().replace('-', '_')}_PORT"
-        )
-    argv = process.argv()
-    process.log.parent.mkdir(parents=True, exist_ok=True)
-    process.pid_file.parent.mkdir(parents=True, exist_ok=True)
-    with process.log.open("ab") as log:
-        proc = subprocess.Popen(
-            argv,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            cwd=process.home,
-            start_new_session=True,
-        )
-    pidfile.write(process.pid_file, proc.pid)
-    return proc
-
-
-def wait_ready(process: Process, proc: subprocess.Popen[bytes] | None) -> None:
-    started = time.monotonic()
-    deadline = started + process.deadline_s
-    said = started
-    while time.monotonic() < deadline:
-        if process.ready():
-            return
-        if time.monotonic() - said >= 10:
-            said = time.monotonic()
-            print(f"  {process.name}: starting, {said - started:.0f}s", file=sys.stderr, flush=True)
-        if proc is not None and proc.poll() is not None:
-            raise ApiServerError(
-                f"{process.name} exited with code {proc.returncode} while starting; "
-                f"log {process.log}:\n{tail(process.log)}"
-            )
-        time.sleep(0.3)
-    raise ApiServerError(
-        f"{process.name} was not ready within {process.deadline_s:.0f}s; log {process.log}:\n{tail(process.log)}"
-    )
-
-
-def run_up(processes: list[Process]) -> None:
-    """Starts each process that is not running, in order, each ready before the next."""
-    for process in processes:
-        pid = process.pid()
-        if pid is not None:
-            wait_ready(process, None)
-            print(f"{process.name:24} already up (pid {pid}, port {process.port})")
-            continue
-        t0 = time.monotonic()
-        proc = start(process)
-        wait_ready(process, proc)
-        print(
-            f"{process.name:24} up in {time.monotonic() - t0:5.1f}s (pid {proc.pid}, port {process.port})",
-            flush=True,
-        )
-
-
-def stop(process: Process, grace_s: float = 45) -> None:
-    stopped = pidfile.stop(process.pid_file, grace_s)
-    print(f"{process.name:24} {'stopped' if stopped else 'already down'}")
+def stop(process: Server, grace_s: float = 45) -> None:
+    supervisor.stop(process, grace_s)
 
 
 def up() -> None:
@@ -563,7 +460,7 @@ def up() -> None:
             build()
             pki()
         write_kubeconfig()
-        run_up(PROCESSES)
+        supervisor.up(PROCESSES)
     print(f"KUBECONFIG={KUBECONFIG}")
 
 
@@ -573,32 +470,8 @@ def down() -> None:
         stop(process)
 
 
-def rss_mib(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return 0.0
-
-
-def report(processes: list[Process]) -> int:
-    """A line per process (state, pid, port, RSS, log); gives how many are down."""
-    missing = 0
-    for process in processes:
-        pid = process.pid()
-        if pid is None:
-            missing += 1
-            print(f"{process.name:24} down")
-            continue
-        state = "up" if process.ready() else "starting"
-        print(
-            f"{process.name:24} {state:8} pid {pid:<8} port {process.port:<6} rss {rss_mib(pid):6.0f} MiB  "
-            f"log {process.log}"
-        )
-    return missing
-
-
 def status() -> int:
-    missing = report(PROCESSES)
+    missing, _ = supervisor.report(PROCESSES)
     built = "built" if (build_dir() / ".complete").exists() else "not built yet"
     print(f"{'binaries':24} {built}: {build_dir()}")
     return missing
@@ -621,7 +494,7 @@ def main(argv: list[str]) -> int:
             env()
         else:
             return 1 if status() else 0
-    except ApiServerError as e:
+    except SupervisorError as e:
         print(f"apiserver: {e}", file=sys.stderr)
         return 1
     return 0

@@ -466,7 +466,7 @@ class Chaos:
         if fault.kind == LOCK:
             return self.cut_lock(fault, now)
         if fault.kind in SERVERS:
-            from local import stack
+            from local import stack, supervisor
 
             service = next(s for s in stack.SERVICES if s.name == fault.kind)
             pid = service.pid()
@@ -481,7 +481,7 @@ class Chaos:
                 # The kill lands: the process is gone, and so is its port (a JVM's other threads
                 # still hold its sockets a moment after its main thread became a zombie).
                 deadline = time.monotonic() + 60
-                while (service.pid() is not None or stack.port_open(service.port)) and time.monotonic() < deadline:
+                while (service.pid() is not None or supervisor.port_open(service.port)) and time.monotonic() < deadline:
                     time.sleep(0.2)
                 rc = self.stack("up", fault.kind)
                 self.up_results[fault.kind] = rc

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from jobs.settings import JobSettings
-from local import debezium, stack
+from local import debezium, stack, supervisor
 
 ENV = stack.tidemark_env()
 PRODUCER = {
@@ -110,7 +110,7 @@ def step(name: str, *argv: str, env: dict[str, str] | None = None) -> None:
     note = tail[-1].split(" INFO ")[-1] if tail else ""
     print(f"  {time.monotonic() - started:5.1f}s  {note}", flush=True)
     if done.returncode != 0:
-        sys.exit(f"demo: {name} failed (exit {done.returncode}); log {log}:\n{stack.tail(log)}")
+        sys.exit(f"demo: {name} failed (exit {done.returncode}); log {log}:\n{supervisor.tail(log)}")
 
 
 def cell(value: Any, money: bool) -> str:
@@ -262,8 +262,8 @@ def main() -> int:
     step("producer", "-m", "producer", env=PRODUCER)
     for name, (proc, log) in background.items():
         if proc.wait() != 0:
-            sys.exit(f"demo: the {name} producer failed; log {log}:\n{stack.tail(log)}")
-        print(f"  {name}: {stack.tail(log, 1).split(' INFO ')[-1]}", flush=True)
+            sys.exit(f"demo: the {name} producer failed; log {log}:\n{supervisor.tail(log)}")
+        print(f"  {name}: {supervisor.tail(log, 1).split(' INFO ')[-1]}", flush=True)
     send_malformed()
     step("dims", "-m", "jobs", "dims")
     step("ingest", "-m", "jobs", "ingest")

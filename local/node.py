@@ -34,8 +34,9 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 if str(ROOT) not in sys.path:  # run as a script (`python local/node.py`): make `local` importable
     sys.path.insert(0, str(ROOT))
-from local import apiserver  # noqa: E402
-from local.apiserver import HOST, PKI, Process, answers_ok, binary, port, unverified_tls  # noqa: E402
+from local import apiserver, supervisor  # noqa: E402
+from local.apiserver import HOST, PKI, binary, port, unverified_tls  # noqa: E402
+from local.supervisor import Server, SupervisorError, answers_ok  # noqa: E402
 
 NODE = apiserver.STACK / "node"
 RUN = NODE / "run"
@@ -310,8 +311,8 @@ def kubelet_argv() -> list[str]:
 
 
 PROCESSES = [
-    Process("containerd", 0, containerd_argv, containerd_ready, 60, home=NODE),
-    Process(
+    Server("containerd", 0, containerd_argv, containerd_ready, 60, home=NODE),
+    Server(
         "kube-scheduler",
         SCHEDULER_PORT,
         scheduler_argv,
@@ -319,7 +320,7 @@ PROCESSES = [
         60,
         home=NODE,
     ),
-    Process("kubelet", KUBELET_PORT, kubelet_argv, kubelet_ready, 90, home=NODE),
+    Server("kubelet", KUBELET_PORT, kubelet_argv, kubelet_ready, 90, home=NODE),
 ]
 
 
@@ -427,15 +428,15 @@ def up() -> None:
     NODE.mkdir(parents=True, exist_ok=True)
     with apiserver.locked(NODE / ".lock"):
         record_host()
-        apiserver.run_up(PROCESSES[:1])  # containerd first: the pause image goes into it
+        supervisor.up(PROCESSES[:1])  # containerd first: the pause image goes into it
         pause_image()
-        apiserver.run_up(PROCESSES[1:])
+        supervisor.up(PROCESSES[1:])
         t0 = time.monotonic()
         deadline = t0 + 90
         while not node_ready():
             if time.monotonic() > deadline:
                 raise NodeError(f"node {NAME} not Ready within 90s; kubelet log {PROCESSES[2].log}:\n"
-                                f"{apiserver.tail(PROCESSES[2].log)}")  # fmt: skip
+                                f"{supervisor.tail(PROCESSES[2].log)}")  # fmt: skip
             time.sleep(0.5)
         print(f"{'node ' + NAME:24} Ready (waited {time.monotonic() - t0:.1f}s)")
     env()
@@ -446,11 +447,11 @@ def down() -> None:
     NODE.mkdir(parents=True, exist_ok=True)
     with apiserver.locked(NODE / ".lock"):
         containerd, scheduler, kubelet = PROCESSES
-        apiserver.stop(kubelet, grace_s=30)
+        supervisor.stop(kubelet, grace_s=30)
         killed = kill_pods()
         kill_shims()
-        apiserver.stop(scheduler, grace_s=15)
-        apiserver.stop(containerd, grace_s=15)
+        supervisor.stop(scheduler, grace_s=15)
+        supervisor.stop(containerd, grace_s=15)
         unmounted = unmount_all()
         remove_cgroups()
         print(f"{'pods':24} {killed} processes killed, {unmounted} mounts unmounted, cgroups removed")
@@ -461,7 +462,7 @@ def down() -> None:
 
 
 def status() -> int:
-    missing = apiserver.report(PROCESSES)
+    missing, _ = supervisor.report(PROCESSES)
     if not missing:
         print(f"{'node ' + NAME:24} {'Ready' if node_ready() else 'not Ready'}")
     return missing
@@ -480,7 +481,7 @@ def main(argv: list[str]) -> int:
         if argv[0] == "status":
             return 1 if status() else 0
         commands[argv[0]]()
-    except (NodeError, apiserver.ApiServerError) as e:
+    except (NodeError, SupervisorError) as e:
         print(f"node: {e}", file=sys.stderr)
         return 1
     return 0

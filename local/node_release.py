@@ -31,7 +31,7 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
-from local import apiserver, cleanup, debezium, kafka_users, node, stack, topics  # noqa: E402
+from local import apiserver, cleanup, debezium, kafka_users, node, stack, supervisor, topics  # noqa: E402
 
 RELEASE = NAMESPACE = "tidemark"
 CHART = ROOT / "charts" / "tidemark"
@@ -255,7 +255,7 @@ def main(argv: list[str]) -> int:
             deploy(fresh=args.fresh)
         else:
             remove()
-    except (ReleaseError, node.NodeError, apiserver.ApiServerError) as e:
+    except (ReleaseError, node.NodeError, supervisor.SupervisorError) as e:
         print(f"node-deploy: {e}", file=sys.stderr)
         return 1
     return 0

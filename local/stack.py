@@ -11,17 +11,13 @@ names the service, the reason and its log. Ports: TIDEMARK_<SERVICE>_PORT.
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import time
 import urllib.request
 import uuid
-from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -29,12 +25,14 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 if str(ROOT) not in sys.path:  # run as a script (`python local/stack.py`): make `local` importable
     sys.path.insert(0, str(ROOT))
-from local import kafka_users, pidfile  # noqa: E402
+from local import kafka_users, supervisor  # noqa: E402
+from local.supervisor import Server, SupervisorError, answers_ok, port_open  # noqa: E402
+
+HOST = supervisor.HOST  # every local server listens on loopback only
 from wire.kafka_auth import LOGIN_MODULES, jaas_config  # noqa: E402
 
 STACK = Path(os.environ.get("TIDEMARK_STACK_DIR", ROOT / ".stack")).resolve()
 CACHE = Path(os.environ.get("TIDEMARK_CACHE_DIR", Path.home() / ".cache" / "tidemark"))
-HOST = "127.0.0.1"
 
 
 def port(name: str, default: int) -> int:
@@ -129,46 +127,8 @@ CASSANDRA_JVM17 = [
 ]
 
 
-Popen_t = subprocess.Popen[bytes]
-
-
-class StackError(Exception):
+class StackError(SupervisorError):
     pass
-
-
-@dataclass
-class Service:
-    name: str
-    port: int
-    prepare: Callable[[], list[str]]
-    ready: Callable[[], bool]
-    deadline_s: float
-    after_start: Callable[[], None] = field(default=lambda: None)
-
-    @property
-    def pid_file(self) -> Path:
-        return STACK / "run" / f"{self.name}.pid"
-
-    @property
-    def log(self) -> Path:
-        return STACK / "logs" / f"{self.name}.log"
-
-    def pid(self) -> int | None:
-        return pidfile.read(self.pid_file)
-
-
-def port_open(p: int) -> bool:
-    with socket.socket() as s:
-        s.settimeout(0.5)
-        return s.connect_ex((HOST, p)) == 0
-
-
-def http_ok(url: str) -> bool:
-    try:
-        with urllib.request.urlopen(url, timeout=2) as r:
-            return bool(r.status == 200)
-    except OSError:
-        return False
 
 
 def jars(pom: str, exclude_groups: str = "") -> Path:
@@ -759,101 +719,33 @@ scrape_configs:
 
 
 SERVICES = [
-    Service("mariadb", PORTS["mariadb"], prepare_mariadb, mariadb_ready, 60, mariadb_users),
-    Service("kafka", PORTS["kafka"], prepare_kafka, kafka_ready, 90, kafka_acls),
-    Service("cassandra", PORTS["cassandra"], prepare_cassandra, cassandra_ready, 180),
-    Service("connect", PORTS["connect"], prepare_connect, connect_ready, 120),
-    Service(
+    Server("mariadb", PORTS["mariadb"], prepare_mariadb, mariadb_ready, 60, STACK, mariadb_users),
+    Server("kafka", PORTS["kafka"], prepare_kafka, kafka_ready, 90, STACK, kafka_acls),
+    Server("cassandra", PORTS["cassandra"], prepare_cassandra, cassandra_ready, 180, STACK),
+    Server("connect", PORTS["connect"], prepare_connect, connect_ready, 120, STACK),
+    Server(
         "pushgateway",
         PORTS["pushgateway"],
         prepare_pushgateway,
-        lambda: http_ok(f"http://{HOST}:{PORTS['pushgateway']}/-/ready"),
+        lambda: answers_ok(f"http://{HOST}:{PORTS['pushgateway']}/-/ready"),
         30,
+        STACK,
     ),
-    Service(
+    Server(
         "prometheus",
         PORTS["prometheus"],
         prepare_prometheus,
-        lambda: http_ok(f"http://{HOST}:{PORTS['prometheus']}/-/ready"),
+        lambda: answers_ok(f"http://{HOST}:{PORTS['prometheus']}/-/ready"),
         30,
+        STACK,
     ),
-    Service("registry", PORTS["registry"], prepare_registry, lambda: http_ok(f"{REGISTRY_URL}/subjects"), 90),
+    Server("registry", PORTS["registry"], prepare_registry, lambda: answers_ok(f"{REGISTRY_URL}/subjects"), 90, STACK),
 ]
-
-
-def tail(path: Path, lines: int = 25) -> str:
-    try:
-        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
-    except FileNotFoundError:
-        return "(no log yet)"
-
-
-def start(service: Service) -> Popen_t:
-    if port_open(service.port):
-        raise StackError(
-            f"{service.name}: port {HOST}:{service.port} is already taken by another process; "
-            f"stop it or set TIDEMARK_{service.name.upper()}_PORT"
-        )
-    argv = service.prepare()
-    service.log.parent.mkdir(parents=True, exist_ok=True)
-    service.pid_file.parent.mkdir(parents=True, exist_ok=True)
-    with service.log.open("ab") as log:
-        proc = subprocess.Popen(
-            argv, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, cwd=STACK, start_new_session=True
-        )
-    pidfile.write(service.pid_file, proc.pid)
-    return proc
-
-
-def start_times() -> dict[str, float]:
-    """How long each server took to become ready the last time it started here."""
-    try:
-        return dict(json.loads((STACK / "start-times.json").read_text()))
-    except (OSError, ValueError):
-        return {}
-
-
-def wait_ready(service: Service, proc: Popen_t | None) -> None:
-    started = time.monotonic()
-    deadline = started + service.deadline_s
-    usually = start_times().get(service.name)
-    said = started
-    while time.monotonic() < deadline:
-        if service.ready():
-            return
-        if time.monotonic() - said >= 10:
-            said = time.monotonic()
-            estimate = f" (last start here took {usually:.0f}s)" if usually else ""
-            print(f"  {service.name}: starting, {said - started:.0f}s{estimate}", file=sys.stderr, flush=True)
-        if proc is not None and proc.poll() is not None:
-            raise StackError(
-                f"{service.name} exited with code {proc.returncode} while starting; "
-                f"log {service.log}:\n{tail(service.log)}"
-            )
-        time.sleep(0.5)
-    raise StackError(
-        f"{service.name} was not ready within {service.deadline_s:.0f}s; log {service.log}:\n{tail(service.log)}"
-    )
 
 
 def up(names: list[str]) -> None:
     STACK.mkdir(parents=True, exist_ok=True)
-    for service in selected(names):
-        pid = service.pid()
-        if pid is not None:
-            wait_ready(service, None)
-            service.after_start()  # idempotent: an older stack gets today's accounts and grants
-            print(f"{service.name:12} already up (pid {pid}, port {service.port})")
-            continue
-        t0 = time.monotonic()
-        proc = start(service)
-        wait_ready(service, proc)
-        service.after_start()
-        took = start_times() | {service.name: round(time.monotonic() - t0, 1)}
-        (STACK / "start-times.json").write_text(json.dumps(took))
-        print(
-            f"{service.name:12} up in {time.monotonic() - t0:5.1f}s (pid {proc.pid}, port {service.port})", flush=True
-        )
+    supervisor.up(selected(names), width=12, timings=STACK / "start-times.json")
     if any(service.name == "kafka" for service in selected(names)):
         stream_topics()
     prefetch()
@@ -877,35 +769,16 @@ def prefetch() -> None:
 
 def down(names: list[str]) -> None:
     for service in reversed(selected(names)):
-        print(f"{service.name:12} {'stopped' if pidfile.stop(service.pid_file) else 'already down'}")
-
-
-def rss_mib(pid: int) -> float:
-    total = 0
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            total = int(line.split()[1])
-    return total / 1024
+        supervisor.stop(service, width=12)
 
 
 def status(names: list[str]) -> int:
-    total = 0.0
-    missing = 0
-    for service in selected(names):
-        pid = service.pid()
-        if pid is None:
-            missing += 1
-            print(f"{service.name:12} down")
-            continue
-        rss = rss_mib(pid)
-        total += rss
-        state = "up" if service.ready() else "starting"
-        print(f"{service.name:12} {state:8} pid {pid:<8} port {service.port:<6} rss {rss:7.0f} MiB  log {service.log}")
+    missing, total = supervisor.report(selected(names), width=12)
     print(f"{'total':12} rss {total:.0f} MiB")
     return missing
 
 
-def selected(names: list[str]) -> list[Service]:
+def selected(names: list[str]) -> list[Server]:
     known = {s.name: s for s in SERVICES}
     unknown = [n for n in names if n not in known]
     if unknown:
@@ -945,7 +818,7 @@ def main(argv: list[str]) -> int:
             env()
         else:
             status(argv[1:])
-    except StackError as e:
+    except SupervisorError as e:
         print(f"stack: {e}", file=sys.stderr)
         return 1
     return 0

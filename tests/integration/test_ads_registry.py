@@ -19,7 +19,7 @@ from typing import Any
 import fastavro
 from cassandra.cluster import Session
 
-from local import stack
+from local import stack, supervisor
 from oracles.ads import expected_windows
 from producer.ads import encode, register_schema
 from wire.formats import AD_EVENT_SCHEMA, confluent_frame
@@ -168,7 +168,7 @@ def test_a_registry_killed_mid_run_is_waited_for_and_no_event_becomes_a_reject(
         pid = registry.pid()
         assert pid is not None
         os.killpg(pid, signal.SIGKILL)
-        while registry.pid() is not None or stack.port_open(registry.port):
+        while registry.pid() is not None or supervisor.port_open(registry.port):
             time.sleep(0.2)
         later = []
         for r in records[25:]:

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from kafka import KafkaConsumer, TopicPartition
 
-from local import apiserver, kafka_users, node, node_release, stack
+from local import apiserver, kafka_users, node, node_release, stack, supervisor
 from tests.apiserver.kube import Cluster
 
 NAMESPACE = node_release.NAMESPACE
@@ -51,7 +51,7 @@ class Release:
         """What a person looks at when a wait runs out: Pods, events, the kubelet's log tail."""
         pods = self.cluster.kubectl("get", "pods", "-n", NAMESPACE, "-o", "wide").stdout
         return (
-            f"{pods}\n{self.cluster.events(NAMESPACE)[-4000:]}\nkubelet:\n{apiserver.tail(node.PROCESSES[2].log, 30)}"
+            f"{pods}\n{self.cluster.events(NAMESPACE)[-4000:]}\nkubelet:\n{supervisor.tail(node.PROCESSES[2].log, 30)}"
         )
 
 
@@ -62,7 +62,7 @@ def release() -> Iterator[Release]:
     dropped and the node stopped."""
     try:
         node_release.deploy(fresh=True)
-    except (node_release.ReleaseError, node.NodeError, apiserver.ApiServerError) as e:
+    except (node_release.ReleaseError, node.NodeError, supervisor.SupervisorError) as e:
         pytest.fail(f"the node release did not deploy: {e}")
     yield Release(Cluster(apiserver.KUBECONFIG))
     node_release.remove()
