@@ -33,6 +33,7 @@ from pyspark.sql import functions as F
 from pyspark.sql.types import DoubleType, IntegerType, LongType, StringType
 
 from jobs import strict_json
+from jobs.parsed import parsed_stream
 from jobs.spec import (
     AggregateContext,
     GlobalIdentity,
@@ -40,9 +41,7 @@ from jobs.spec import (
     Reject,
     Rollup,
     RunContext,
-    StreamSpec,
     iso_instant,
-    python_classifier,
     row_constructors,
 )
 
@@ -177,8 +176,6 @@ RAW_FIELDS = (
     ("total", DoubleType()),
 )
 
-classify = python_classifier(parse, RAW_FIELDS, "order_id", BUCKET_SECONDS)
-
 
 def customer_partials(raw: DataFrame, _context: AggregateContext) -> DataFrame:
     """Exact per-(bucket, customer) sums of the orders' totals."""
@@ -294,26 +291,6 @@ def unmatched_orders(cursor: Any, _context: RunContext) -> dict[str, float]:
 # --- tables ----------------------------------------------------------------------------------
 
 
-def cassandra_ddl(keyspace: str, ttl_seconds: int) -> list[str]:
-    return [
-        f"""CREATE TABLE IF NOT EXISTS {keyspace}.orders_raw (
-  bucket timestamp,
-  shard int,
-  event_time timestamp,
-  order_id bigint,
-  user_id bigint,
-  created_at text,
-  discount double,
-  product_id bigint,
-  quantity int,
-  subtotal double,
-  tax double,
-  total double,
-  PRIMARY KEY ((bucket, shard), order_id)
-) WITH default_time_to_live = {ttl_seconds}"""
-    ]
-
-
 def mysql_ddl(database: str) -> list[str]:
     return [
         f"""CREATE TABLE IF NOT EXISTS `{database}`.order_partials (
@@ -395,16 +372,16 @@ def operational_ddl(settings: JobSettings) -> list[str]:
     return shop_ddl(settings.shop_database)
 
 
-STREAM = StreamSpec(
+STREAM = parsed_stream(
     name=ORDERS,
     topics=("orderstopicdemo",),
     bucket_seconds=BUCKET_SECONDS,
     raw_table="orders_raw",
-    raw_columns=("bucket", "shard", "event_time", *(name for name, _ in RAW_FIELDS)),
-    cassandra_ddl=cassandra_ddl,
+    fields=RAW_FIELDS,
+    identity=("order_id",),
+    parse=parse,
     mysql_ddl=mysql_ddl,
     operational_ddl=operational_ddl,
-    classify=classify,
     partials=customer_partials,
     aggregate_columns=("user_id", "total"),
     rollup=Rollup(

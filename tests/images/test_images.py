@@ -17,6 +17,7 @@ import pytest
 import yaml
 
 from local import debezium, kafka_users, stack, topics
+from local.servers import kafka as kafka_server
 from oracles.ads import expected_windows
 from oracles.tracking import expected_events
 from producer.ads import AdEventFactory
@@ -195,7 +196,7 @@ def test_connect_image_loads_the_debezium_plugin_and_streams_changes(container: 
         f"status.storage.topic={internal}status\n"
         "config.storage.replication.factor=1\noffset.storage.replication.factor=1\nstatus.storage.replication.factor=1\n"
     )
-    (tmp_path / "log4j2.properties").write_text(stack.LOG4J2)
+    (tmp_path / "log4j2.properties").write_text(kafka_server.LOG4J2)
     # The image runs as Strimzi's user 1001: let it read the mounted configuration.
     tmp_path.chmod(0o755)
     for f in tmp_path.iterdir():

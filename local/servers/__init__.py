@@ -1,0 +1,1 @@
+"""The local stack's servers, one module each; local/stack.py runs them."""
