@@ -8,6 +8,7 @@ from pydantic import Field, SecretStr, ValidationError, model_validator
 from pydantic_settings import SettingsConfigDict
 
 from wire.env import ENV_PREFIX, describe
+from wire.formats import TOPICS
 from wire.kafka_auth import KafkaAccess
 
 
@@ -20,12 +21,13 @@ class ProducerSettings(KafkaAccess):
     kafka_password: SecretStr = SecretStr("tidemark-producer")
     # Which stream this producer feeds (producer/streams/): one producer process per stream.
     producer_stream: str = "tracking"
-    tracking_topic: str = "tidemark.tracking"
-    ads_topic: str = "ad_topic"
-    orders_topic: str = "orderstopicdemo"
-    userlogs_session_topic: str = "user_session_logs"
-    userlogs_auth_topic: str = "user_auth_logs"
-    userlogs_activity_topic: str = "user_activity_logs"
+    # The variables the jobs read too (TIDEMARK_<PART>_TOPIC), with the seeds' topics by default.
+    tracking_topic: str = TOPICS["tracking"]
+    ads_topic: str = TOPICS["ads"]
+    orders_topic: str = TOPICS["orders"]
+    userlogs_session_topic: str = TOPICS["userlogs_session"]
+    userlogs_auth_topic: str = TOPICS["userlogs_auth"]
+    userlogs_activity_topic: str = TOPICS["userlogs_activity"]
     # Confluent-API schema registry: the ads producer registers AdEvent there and frames its id.
     schema_registry_url: str = ""
     producer_ads: int = Field(default=50, ge=1, description="distinct ad ids the ads producer uses")

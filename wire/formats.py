@@ -10,6 +10,18 @@ from typing import Any, Literal
 
 BeaconType = Literal["timeuuid", "int", "double", "text"]
 
+# The topic each stream (each part of a family) is sent to unless configured otherwise: the
+# seeds' names, so their producers point at tidemark unchanged. The jobs' specs, the producers'
+# settings and the chart's values all start from these (tests/unit/test_streams.py checks the chart).
+TOPICS = {
+    "tracking": "tidemark.tracking",
+    "ads": "ad_topic",
+    "orders": "orderstopicdemo",
+    "userlogs_session": "user_session_logs",
+    "userlogs_auth": "user_auth_logs",
+    "userlogs_activity": "user_activity_logs",
+}
+
 # The tracking beacon as producers send it (DESIGN 4.1), with its type in the raw table.
 BEACON_FIELDS: dict[str, BeaconType] = {
     "create_time": "timeuuid",

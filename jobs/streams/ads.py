@@ -37,7 +37,7 @@ from jobs.spec import (
     iso_instant,
     python_classifier,
 )
-from wire.formats import AD_EVENT_SCHEMA
+from wire.formats import AD_EVENT_SCHEMA, TOPICS
 
 ADS = "ads"
 BUCKET_SECONDS = 30
@@ -218,7 +218,7 @@ ON DUPLICATE KEY UPDATE
 
 STREAM = StreamSpec(
     name=ADS,
-    topics=("ad_topic",),
+    topics=(TOPICS["ads"],),
     bucket_seconds=BUCKET_SECONDS,
     raw_table="ads_raw",
     raw_columns=("bucket", "shard", "event_time", *(name for name, _ in RAW_FIELDS)),

@@ -44,6 +44,7 @@ from jobs.spec import (
     iso_instant,
     row_constructors,
 )
+from wire.formats import TOPICS
 
 if TYPE_CHECKING:
     from jobs.settings import JobSettings
@@ -374,7 +375,7 @@ def operational_ddl(settings: JobSettings) -> list[str]:
 
 STREAM = parsed_stream(
     name=ORDERS,
-    topics=("orderstopicdemo",),
+    topics=(TOPICS[ORDERS],),
     bucket_seconds=BUCKET_SECONDS,
     raw_table="orders_raw",
     fields=RAW_FIELDS,

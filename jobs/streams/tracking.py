@@ -15,7 +15,7 @@ from pyspark.sql import functions as F
 from pyspark.sql.types import StringType, StructField, StructType
 
 from jobs.spec import AggregateContext, Placement, Rollup, StreamSpec, bucket_of, classified, outside_bounds
-from wire.formats import BEACON_FIELDS, COUNTED_TRACKS
+from wire.formats import BEACON_FIELDS, COUNTED_TRACKS, TOPICS
 
 TRACKING = "tracking"
 TRACKING_BUCKET_SECONDS = 60
@@ -393,7 +393,7 @@ ON DUPLICATE KEY UPDATE
 
 STREAM = StreamSpec(
     name=TRACKING,
-    topics=("tidemark.tracking",),
+    topics=(TOPICS["tracking"],),
     bucket_seconds=TRACKING_BUCKET_SECONDS,
     raw_table="tracking_raw",
     raw_columns=("bucket", "shard", "event_time", *BEACON_FIELDS),

@@ -44,6 +44,7 @@ from jobs.spec import (
     StreamSpec,
     iso_instant,
 )
+from wire.formats import TOPICS
 
 FAMILY = "userlogs"
 BUCKET_SECONDS = 60
@@ -383,7 +384,7 @@ def part(
     return parsed_stream(
         name=f"{FAMILY}_{suffix}",
         family=FAMILY,
-        topics=(f"user_{suffix}_logs",),
+        topics=(TOPICS[f"{FAMILY}_{suffix}"],),
         bucket_seconds=BUCKET_SECONDS,
         raw_table=f"user_{suffix}_raw",
         fields=fields,
