@@ -15,7 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from local import apiserver, chaos, node, node_release, stack
-from local.chaos import PARTS, RunStores
+from local.chaos_load import PARTS
+from local.chaos_verdict import RunStores
 from tests.apiserver.kube import wait_for
 from tests.integration.conftest import http_json
 

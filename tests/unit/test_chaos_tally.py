@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from local.chaos import Tally, kill_offset, tally
+from local.chaos import kill_offset
+from local.chaos_verdict import Tally, tally
 
 
 def test_should_find_nothing_wrong_when_every_key_matches() -> None:
