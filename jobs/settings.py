@@ -13,7 +13,7 @@ from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, SettingsConfigDict, SettingsError
 
 from wire import env
 from wire.kafka_auth import KafkaAccess
@@ -163,15 +163,20 @@ class JobSettings(KafkaAccess):
     @classmethod
     def _per_stream(cls, data: Any) -> Any:
         """Fills `families` and `topics` from the variables the registry declares: keyword
-        arguments by their field-like names (`tracking_topic=…`), else the environment."""
+        arguments by their field-like names (`tracking_topic=…`), else the environment (in any
+        case, as the other settings). Entries given in `families` or `topics` themselves (a
+        copy of dumped settings) win over both."""
         # Imported here: the registry's specs import this module for its types.
         from jobs.streams import per_stream_settings
 
-        given = {
-            k.removeprefix(ENV_PREFIX).lower(): v for k, v in os.environ.items() if k.upper().startswith(ENV_PREFIX)
-        }
+        given = {k[len(ENV_PREFIX) :].lower(): v for k, v in os.environ.items() if k.upper().startswith(ENV_PREFIX)}
         given.update({k: v for k, v in dict(data).items() if isinstance(k, str)})
-        return {**data, **per_stream_settings(given)}
+        derived = per_stream_settings(given)
+        for name in PER_STREAM_SUFFIX:
+            explicit = dict(data).get(name)
+            if isinstance(explicit, dict):
+                derived[name] = {**derived[name], **explicit}
+        return {**data, **derived}
 
     @model_validator(mode="after")
     def _kubernetes_needs_an_image(self) -> JobSettings:
@@ -207,3 +212,5 @@ def load() -> JobSettings:
         return JobSettings()
     except ValidationError as e:
         sys.exit(describe(e))
+    except SettingsError as e:  # a value the environment source could not even parse
+        sys.exit(f"invalid settings: {e}")

@@ -15,6 +15,7 @@ import random
 import signal
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from types import FrameType
 
@@ -23,7 +24,7 @@ from prometheus_client import start_http_server
 from producer import orders, recruit
 from producer.sender import Sender
 from producer.settings import ProducerSettings, load
-from producer.stream import StreamProducer
+from producer.stream import Message, StreamProducer
 from producer.streams import PRODUCERS, producer_of
 from wire.env import settings_help
 
@@ -65,11 +66,10 @@ def generate(settings: ProducerSettings, stream: StreamProducer, sender: Sender,
     return sent
 
 
-def replay(settings: ProducerSettings, stream: StreamProducer, sender: Sender, stop: Stop) -> int:
-    if stream.replay is None:
-        sys.exit(f"TIDEMARK_PRODUCER_REPLAY_FILE: stream {settings.producer_stream!r} replays no export")
+def replay(messages: Iterator[Message], sender: Sender, stop: Stop) -> int:
+    """Sends an export's messages as fast as Kafka takes them, until it ends or a stop."""
     sent = 0
-    for message in stream.replay(settings, Path(settings.producer_replay_file)):
+    for message in messages:
         if stop.requested:
             break
         sender.send(*message)
@@ -104,12 +104,15 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(sys.argv[1:] if argv is None else argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     settings = load()
-    stream = producer_of(settings)
     if args.command == "load-customers":
         if not args.file.is_file():
             sys.exit(f"load-customers: no such file {str(args.file)!r}")
         return load_customers(settings, args.file)
-    if settings.producer_replay_file and not Path(settings.producer_replay_file).is_file():
+    stream = producer_of(settings)
+    export = Path(settings.producer_replay_file) if settings.producer_replay_file else None
+    if export is not None and stream.replay is None:
+        sys.exit(f"TIDEMARK_PRODUCER_REPLAY_FILE: stream {settings.producer_stream!r} replays no export")
+    if export is not None and not export.is_file():
         sys.exit(f"TIDEMARK_PRODUCER_REPLAY_FILE: no such file {settings.producer_replay_file!r}")
     if settings.producer_metrics_port:
         start_http_server(settings.producer_metrics_port)
@@ -119,8 +122,10 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGINT, stop)
     sender = Sender(settings, stream.topics(settings))
     started = time.monotonic()
-    run = replay if settings.producer_replay_file else generate
-    sent = run(settings, stream, sender, stop)
+    if export is not None and stream.replay is not None:
+        sent = replay(stream.replay(settings, export), sender, stop)
+    else:
+        sent = generate(settings, stream, sender, stop)
     sender.close()
     seconds = time.monotonic() - started
     log.info("sent %d %s in %.1fs (%.0f/s)", sent, stream.noun, seconds, sent / seconds if seconds else 0)

@@ -42,15 +42,6 @@ def extra_streams(modules: str) -> tuple[StreamSpec, ...]:
     return tuple(found)
 
 
-STREAMS: dict[str, StreamSpec] = index(*BUILT_IN, *extra_streams(os.environ.get(EXTRA_STREAMS, "")))
-# What users name with --stream and configure with TIDEMARK_<STREAM>_ENABLED: a stream, or a
-# family of parts (userlogs).
-FAMILIES: dict[str, list[str]] = {}
-for _spec in STREAMS.values():
-    FAMILIES.setdefault(_spec.stream, []).append(_spec.name)
-NAMES = sorted({*FAMILIES, *STREAMS})
-
-
 def stream_variables(streams: Iterable[StreamSpec] = ()) -> list[tuple[str, Any]]:
     """Each per-stream setting as (field-like name, default): `<stream>_enabled`,
     `<stream>_retention_days` once per family, `<part>_topic` per spec (comma-separated topics)."""
@@ -60,6 +51,33 @@ def stream_variables(streams: Iterable[StreamSpec] = ()) -> list[tuple[str, Any]
         variables.setdefault(f"{spec.stream}_retention_days", spec.retention_days)
         variables[f"{spec.name}_topic"] = ",".join(spec.topics)
     return list(variables.items())
+
+
+def registry(extra: tuple[StreamSpec, ...]) -> dict[str, StreamSpec]:
+    """The built-in streams and the extra ones; an extra one that clashes with another stream
+    (name, topic, table, family) or whose settings would be another setting's stops the process
+    naming TIDEMARK_EXTRA_STREAMS."""
+    try:
+        streams = index(*BUILT_IN, *extra)
+    except ValueError as e:
+        raise SystemExit(f"{EXTRA_STREAMS}: {e}") from e
+    families = {spec.stream for spec in BUILT_IN}
+    for spec in extra:
+        if spec.name in families or spec.stream in families:
+            raise SystemExit(f"{EXTRA_STREAMS}: stream {spec.name!r} would join the built-in family {spec.stream!r}")
+        taken = sorted(set(JobSettings.model_fields) & {name for name, _ in stream_variables((spec,))})
+        if taken:
+            raise SystemExit(f"{EXTRA_STREAMS}: stream {spec.name!r} would share settings {taken} with the engine")
+    return streams
+
+
+STREAMS: dict[str, StreamSpec] = registry(extra_streams(os.environ.get(EXTRA_STREAMS, "")))
+# What users name with --stream and configure with TIDEMARK_<STREAM>_ENABLED: a stream, or a
+# family of parts (userlogs).
+FAMILIES: dict[str, list[str]] = {}
+for _spec in STREAMS.values():
+    FAMILIES.setdefault(_spec.stream, []).append(_spec.name)
+NAMES = sorted({*FAMILIES, *STREAMS})
 
 
 def job_variables() -> set[str]:

@@ -33,6 +33,7 @@ def test_a_view_is_its_page_user_and_utc_instant_to_the_millisecond() -> None:
         (b'{"page": "\\ud800", "user": "u", "ts": "2026-12-06T10:00:00Z"}', "bad_page"),
         (b'{"page": "/", "page": "/b", "user": "u", "ts": "2026-12-06T10:00:00Z"}', "bad_json"),
         (b'"a string"', "wrong_shape"),
+        (b'{"page": "/a ", "user": "u", "ts": "2026-12-06T10:00:00Z"}', "bad_page"),
     ],
 )
 def test_anything_else_is_a_reject_naming_why(payload: bytes, reason: str) -> None:

@@ -54,3 +54,22 @@ def test_should_reject_producer_rates_that_exceed_one(monkeypatch: pytest.Monkey
     with pytest.raises(SystemExit) as stopped:
         load_producer()
     assert "TIDEMARK_PRODUCER_ED_ONLY_RATE" in str(stopped.value)
+
+
+def test_should_read_per_stream_settings_in_any_case_as_the_others(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("tidemark_ads_topic", "ads.lower")
+    assert JobSettings().topics["ads"] == "ads.lower"
+
+
+def test_should_keep_per_stream_settings_a_copy_was_given(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TIDEMARK_ORDERS_TOPIC", "from.env")
+    first = JobSettings(orders_topic="given")
+    again = JobSettings(**first.model_dump())
+    assert again.topics["orders"] == "given"
+    assert again.families == first.families
+
+
+def test_should_name_a_setting_its_source_cannot_parse(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TIDEMARK_TOPICS", "not json")
+    with pytest.raises(SystemExit, match=r"invalid settings: .*topics"):
+        load()

@@ -10,7 +10,7 @@ import yaml
 
 from jobs.settings import JobSettings
 from jobs.spec import index
-from jobs.streams import FAMILIES, STREAMS, configured, extra_streams, stream_variables
+from jobs.streams import FAMILIES, STREAMS, configured, extra_streams, registry, stream_variables
 from jobs.streams.ads import STREAM as ADS
 from jobs.streams.tracking import STREAM as TRACKING
 from tests.conftest import ROOT
@@ -60,3 +60,15 @@ def test_should_stop_naming_the_setting_when_an_extra_stream_does_not_load() -> 
     with pytest.raises(SystemExit, match=r"TIDEMARK_EXTRA_STREAMS: json has no STREAM or STREAMS"):
         extra_streams(" json ,")
     assert extra_streams(" , ") == ()
+
+
+def test_should_refuse_an_extra_stream_that_would_clash_naming_the_setting() -> None:
+    from examples.streams.pageviews import STREAM as PAGEVIEWS
+
+    assert "pageviews" in registry((PAGEVIEWS,))
+    with pytest.raises(SystemExit, match=r"TIDEMARK_EXTRA_STREAMS: .*topic ad_topic is already stream 'ads'"):
+        registry((replace(PAGEVIEWS, topics=("ad_topic",)),))
+    with pytest.raises(SystemExit, match="would join the built-in family 'userlogs'"):
+        registry((replace(PAGEVIEWS, name="userlogs"),))
+    with pytest.raises(SystemExit, match=r"would share settings \['cdc_job_topic'\] with the engine"):
+        registry((replace(PAGEVIEWS, name="cdc_job"),))
