@@ -69,10 +69,10 @@ class LockLost(RuntimeError):
     """This run no longer holds its stream: its transaction was rolled back, and it stops."""
 
 
-def lock_name(settings: JobSettings, stream: str) -> str:
+def lock_name(settings: JobSettings, stream: str, job: str = "aggregate") -> str:
     # MySQL lock names are at most 64 characters and server-wide: key by database and stream.
-    name = f"tidemark.aggregate.{settings.mysql_database}.{stream}"
-    return name if len(name) <= 64 else "tidemark.aggregate." + hashlib.sha1(name.encode()).hexdigest()
+    name = f"tidemark.{job}.{settings.mysql_database}.{stream}"
+    return name if len(name) <= 64 else f"tidemark.{job}." + hashlib.sha1(name.encode()).hexdigest()
 
 
 def acquire(conn: Any, name: str, wait_seconds: int) -> bool:

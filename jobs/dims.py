@@ -7,16 +7,20 @@ company next to a current `job_dim`.
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql.types import IntegerType, StringType, StructField, StructType
 
+from jobs.aggregate import acquire, lock_name
 from jobs.ingest import checkpoint, kafka_stream
 from jobs.metrics import RunMetrics
 from jobs.settings import JobSettings
 from jobs.stores import mysql_connection
+
+log = logging.getLogger("tidemark.dims")
 
 JOB_ROW = StructType(
     [
@@ -73,6 +77,22 @@ def apply_states(conn: Any, states: list[dict[str, Any]]) -> tuple[int, int]:
 
 
 def run(settings: JobSettings, spark: SparkSession, metrics: RunMetrics) -> None:
+    """One dims run at a time per database (a manual run beside the CronJob's): a second one
+    would fail writing the checkpoint the first is writing. It waits for the first
+    (TIDEMARK_AGGREGATE_LOCK_WAIT_SECONDS), then reads what is left, or says so and ends."""
+    lock = mysql_connection(settings)
+    try:
+        if not acquire(
+            lock, lock_name(settings, settings.cdc_job_topic, job="dims"), settings.aggregate_lock_wait_seconds
+        ):
+            log.info("another dims run is reading %s; leaving its change events to it", settings.cdc_job_topic)
+            return
+        follow_changes(settings, spark, metrics)
+    finally:
+        lock.close()  # the lock goes with its connection
+
+
+def follow_changes(settings: JobSettings, spark: SparkSession, metrics: RunMetrics) -> None:
     def batch(changes: DataFrame, _batch_id: int) -> None:
         states = [row.asDict() for row in job_states(changes).collect()]
         metrics.rows_read += len(states)
