@@ -16,7 +16,7 @@ from jobs.buckets import floor_to_bucket, iter_buckets
 from jobs.metrics import RunMetrics
 from jobs.settings import JobSettings
 from jobs.stores import mark_dirty
-from jobs.streams import FAMILIES, NAMES, STREAMS, retention_days
+from jobs.streams import NAMES, STREAMS, parts, retention_days
 
 log = logging.getLogger("tidemark.backfill")
 
@@ -56,7 +56,7 @@ def within_retention(start: datetime, horizon: datetime | None, bucket_seconds: 
 def run(settings: JobSettings, argv: list[str], metrics: RunMetrics) -> None:
     args = parse_args(argv)
     now = datetime.now(timezone.utc)
-    for name in FAMILIES.get(args.stream, [args.stream]):
+    for name in parts([args.stream]):
         days = retention_days(settings, name)
         horizon = now - timedelta(days=days) if days else None
         start = within_retention(args.start, horizon, STREAMS[name].bucket_seconds)

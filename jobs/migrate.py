@@ -25,7 +25,7 @@ from jobs.metrics import RunMetrics
 from jobs.settings import JobSettings
 from jobs.spec import StreamSpec
 from jobs.stores import cassandra_session, mysql_connection
-from jobs.streams import FAMILIES, STREAMS, retention_days
+from jobs.streams import STREAMS, parts, retention_days
 
 log = logging.getLogger("tidemark.migrate")
 
@@ -37,15 +37,10 @@ DECIMAL_MONEY = (
 )
 
 
-def chosen(names: Sequence[str]) -> list[StreamSpec]:
-    """The streams named (a family: its parts), else every stream, enabled or not."""
-    return [STREAMS[part] for n in names for part in FAMILIES.get(n, [n])] or list(STREAMS.values())
-
-
-def cassandra_statements(settings: JobSettings, names: Sequence[str] = ()) -> list[str]:
+def cassandra_statements(settings: JobSettings, specs: Sequence[StreamSpec]) -> list[str]:
     keyspace = settings.cassandra_keyspace
     statements = schema.cassandra_ddl(keyspace, settings.cassandra_replication_factor, settings.raw_ttl_days)
-    for spec in chosen(names):
+    for spec in specs:
         ttl = retention_days(settings, spec.name) * 86_400
         statements += spec.cassandra_ddl(keyspace, ttl)
         statements.append(f"ALTER TABLE {keyspace}.{spec.raw_table} WITH default_time_to_live = {ttl}")
@@ -56,9 +51,9 @@ def cassandra_statements(settings: JobSettings, names: Sequence[str] = ()) -> li
     return statements
 
 
-def mysql_statements(settings: JobSettings, names: Sequence[str] = ()) -> list[str]:
+def mysql_statements(settings: JobSettings, specs: Sequence[StreamSpec]) -> list[str]:
     statements = [*schema.mysql_ddl(settings.mysql_database), layout.ddl(settings.mysql_database)]
-    for spec in chosen(names):
+    for spec in specs:
         statements += spec.mysql_ddl(settings.mysql_database)
         if spec.operational_ddl is not None:
             statements += spec.operational_ddl(settings)
@@ -128,12 +123,12 @@ def jobs_can_log_in(settings: JobSettings) -> bool:
 
 
 def run(settings: JobSettings, metrics: RunMetrics, names: Sequence[str] = ()) -> None:
-    """`names`: the streams whose tables to create (default every stream); the shared tables
-    and the jobs' accounts always."""
-    specs = chosen(names)
+    """`names`: the streams whose tables to create (default every stream, enabled or not); the
+    shared tables and the jobs' accounts always."""
+    specs = [STREAMS[part] for part in parts(names)] or list(STREAMS.values())
     cluster, session = cassandra_session(as_owner(settings))
     try:
-        for statement in cassandra_statements(settings, names) + role_statements(settings):
+        for statement in cassandra_statements(settings, specs) + role_statements(settings):
             session.execute(statement, timeout=60)
         # Only when the password changed: Cassandra refuses a role's password change more often
         # than every few seconds, and a migrate may follow another at once.
@@ -146,7 +141,7 @@ def run(settings: JobSettings, metrics: RunMetrics, names: Sequence[str] = ()) -
     conn = mysql_connection(as_owner(settings), database=False)
     try:
         cursor = conn.cursor()
-        for statement in mysql_statements(settings, names):
+        for statement in mysql_statements(settings, specs):
             cursor.execute(statement)
         for spec in specs:
             columns = (*spec.rollup.period, *spec.rollup.key)

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import random
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -46,8 +47,6 @@ def events_seed(settings: ProducerSettings) -> int:
     else one per start, so a restarted producer (a rolled Pod) never sends an earlier start's
     session or event ids again with other contents. Catalogs and customers keep the configured
     seed: they are the same rows at every start."""
-    import time
-
     if "producer_seed" in settings.model_fields_set:
         return settings.producer_seed
     return time.time_ns() % 2**32

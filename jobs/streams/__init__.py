@@ -111,13 +111,16 @@ def retention_days(settings: JobSettings, name: str) -> int:
     return settings.raw_ttl_days if own is None else own
 
 
+def parts(names: Sequence[str]) -> list[str]:
+    """The specs the names mean: a stream itself, a family each of its parts."""
+    return [part for n in names for part in FAMILIES.get(n, [n])]
+
+
 def configured(settings: JobSettings, names: Sequence[str] = ()) -> list[StreamSpec]:
     """The streams a run drives, with their topics from the settings: those named, else every
     enabled one. An unknown name stops the run naming it."""
     unknown = [n for n in names if n not in NAMES]
     if unknown:
         raise SystemExit(f"--stream: unknown stream {', '.join(unknown)} (known: {', '.join(NAMES)})")
-    chosen = [part for n in names for part in FAMILIES.get(n, [n])] or [
-        n for n, spec in STREAMS.items() if settings.families[spec.stream].enabled
-    ]
+    chosen = parts(names) or [n for n, spec in STREAMS.items() if settings.families[spec.stream].enabled]
     return [replace(STREAMS[n], topics=topics_of(settings, n)) for n in chosen]
