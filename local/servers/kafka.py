@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import shutil
 import subprocess
 import sys
@@ -111,9 +112,13 @@ log.retention.hours=168
 
 
 def uuid_for_kafka() -> str:
-    import base64
-
-    return base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+    """A cluster id as Kafka's own `random-uuid` makes one: never starting with "-", which the
+    storage tool's argument parser would take for an option (one id in 64 did, and stopped
+    `make stack-up`)."""
+    while True:
+        candidate = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+        if not candidate.startswith("-"):
+            return candidate
 
 
 def kafka_ready() -> bool:
