@@ -17,7 +17,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from jobs.settings import load
+from jobs.settings import ProbeSettings, load
 
 
 def stalled(progress: dict[str, Any] | None, started: float, now: float, stall_seconds: int) -> bool:
@@ -48,7 +48,7 @@ def verdict(path: Path, beat: float | None, now: float, stall_seconds: int) -> t
 
 
 def main() -> int:
-    settings = load()
+    settings = load(ProbeSettings)
     if not settings.ingest_alive_file:
         print("TIDEMARK_INGEST_ALIVE_FILE is not set: nothing to check", file=sys.stderr)
         return 1

@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Sequence
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar, overload
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator, model_validator
@@ -21,6 +21,7 @@ from wire.kafka_auth import KafkaAccess
 CassandraConsistency = Literal["ONE", "LOCAL_ONE", "QUORUM", "LOCAL_QUORUM", "EACH_QUORUM", "ALL"]
 
 ENV_PREFIX = env.ENV_PREFIX
+Loaded = TypeVar("Loaded", bound=BaseSettings)
 
 
 class FamilySettings(BaseModel):
@@ -37,7 +38,19 @@ class FamilySettings(BaseModel):
 PER_STREAM_SUFFIX = {"families": (), "topics": ("topic",)}
 
 
-class JobSettings(KafkaAccess):
+class ProbeSettings(BaseSettings):
+    """What the continuous driver's probe (`python -m jobs.alive`) reads: a class of its own,
+    so a probe run every few seconds loads two settings, not the stream registry and Spark."""
+
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="ignore")
+
+    # The continuous driver's heartbeat for its liveness probe: touched each interval while
+    # every query made progress within ingest_stall_seconds ("" = none).
+    ingest_alive_file: str = ""
+    ingest_stall_seconds: int = Field(default=600, ge=30)
+
+
+class JobSettings(KafkaAccess, ProbeSettings):
     model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="ignore")
 
     kafka_bootstrap: str = "127.0.0.1:19092"
@@ -134,10 +147,6 @@ class JobSettings(KafkaAccess):
     spark_executor_pod_template: str = ""
     ingest_trigger: Literal["available-now", "continuous"] = "available-now"
     ingest_interval_seconds: int = Field(default=5, ge=1)
-    # The continuous driver's heartbeat for its liveness probe (`python -m jobs.alive`): touched
-    # each interval while every query made progress within ingest_stall_seconds ("" = none).
-    ingest_alive_file: str = ""
-    ingest_stall_seconds: int = Field(default=600, ge=30)
     # Ingest aggregates the buckets a micro-batch marked right after it, in the same Spark
     # session: freshness of seconds with the continuous trigger, one JVM start per cycle with
     # a CronJob. Off, aggregate is its own job.
@@ -206,10 +215,14 @@ def describe(error: ValidationError) -> str:
     return env.describe(error, PER_STREAM_SUFFIX)
 
 
-def load() -> JobSettings:
+@overload
+def load() -> JobSettings: ...
+@overload
+def load(model: type[Loaded]) -> Loaded: ...
+def load(model: type[BaseSettings] = JobSettings) -> BaseSettings:
     """Settings from the environment; a bad one stops the process naming the variable."""
     try:
-        return JobSettings()
+        return model()
     except ValidationError as e:
         sys.exit(describe(e))
     except SettingsError as e:  # a value the environment source could not even parse
