@@ -45,7 +45,7 @@ from typing import Any
 import orjson
 from kafka import KafkaProducer
 
-from bench import report
+from bench import report, spark_jobs
 from bench.probe import (
     Freshness,
     cores_between,
@@ -61,6 +61,7 @@ from local import topics as kafka_topics
 
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "out"
+SPARK_UI_PORT = 14040  # the continuous driver's, for its jobs (bench/spark_jobs.py)
 # Each stream's bucket (a family's parts share one), from the registry.
 BUCKET_SECONDS = {stream: STREAMS[parts[0]].bucket_seconds for stream, parts in FAMILIES.items()}
 
@@ -304,6 +305,8 @@ class Sampled:
     driver_rss: float = 0.0
     parts: dict[str, float] = field(default_factory=dict)  # peak RSS by command
     cores: dict[str, float] = field(default_factory=dict)  # by process, over the sampled window
+    window_start: float = 0.0  # when the sampled window began (epoch seconds)
+    spark_jobs: dict[str, Any] = field(default_factory=dict)  # the driver's, over the window
 
     def sample_rss(self, by_command: bool = False) -> None:
         self.driver_rss = max(self.driver_rss, tree_rss_mib(self.running.pid))
@@ -327,7 +330,7 @@ def continuous(
             **env,
             "TIDEMARK_INGEST_TRIGGER": "continuous",
             "TIDEMARK_INGEST_INTERVAL_SECONDS": str(args.interval),
-            "TIDEMARK_SPARK_UI_PORT": "14040",
+            "TIDEMARK_SPARK_UI_PORT": str(SPARK_UI_PORT),
         },
     )
     watched = {
@@ -337,9 +340,16 @@ def continuous(
     warm = time.monotonic() + args.warmup_seconds
     deadline = warm + args.steady_seconds
     cpu_before: tuple[float, dict[str, float]] | None = None
+    # Spark's UI keeps its last 1,000 jobs: read them often enough to see every one.
+    jobs: dict[int, dict[str, Any]] = {}
+    next_read = warm
     while time.monotonic() < deadline:
         if cpu_before is None and time.monotonic() >= warm:
             cpu_before = (time.monotonic(), cpu_by_process(watched))
+            sampled.window_start = time.time()
+        if time.monotonic() >= next_read:
+            jobs.update((job["jobId"], job) for job in spark_jobs.completed_jobs(SPARK_UI_PORT))
+            next_read = time.monotonic() + 20
         sampled.sample_rss(by_command=True)
         if sampled.running.poll() is not None:
             sys.exit(f"bench: continuous ingest stopped (log {bench.logs / 'continuous-ingest.log'})")
@@ -347,6 +357,8 @@ def continuous(
     if cpu_before is not None:
         at, before = cpu_before
         sampled.cores = cores_between(before, cpu_by_process(watched), time.monotonic() - at)
+        jobs.update((job["jobId"], job) for job in spark_jobs.completed_jobs(SPARK_UI_PORT))
+        sampled.spark_jobs = spark_jobs.summary(list(jobs.values()), sampled.window_start, time.time())
 
 
 def cron(bench: Bench, args: argparse.Namespace, env: dict[str, str], sampled: Sampled) -> None:
@@ -391,6 +403,8 @@ def freshness(bench: Bench, streams: list[str], args: argparse.Namespace, mode: 
     result["stack_peak_rss_mib"] = {k: round(v) for k, v in probe.peak_stack_rss_mib.items()}
     if sampled.cores:
         result["steady_cores"] = sampled.cores
+    if sampled.spark_jobs:
+        result["spark_jobs"] = sampled.spark_jobs
     for stream in streams:
         series = probe.series(stream, after_s=warmed)
         ages = [age for _, age in series]
