@@ -7,8 +7,9 @@ period's partials by key, and without it each read scans the period (or the whol
 Rejects that older installs keyed by the day they were seen, or by Kafka partition alone, move to
 a table keyed by topic, partition, record day and offset (jobs/schema.py), their payloads cut to
 `TIDEMARK_MAX_PAYLOAD_BYTES`. The orders and sessions an older install wrote get their versions
-recorded (jobs/versions.py). Tables an older install made with a case-folding collation are converted
-to the binary one (schema.COLLATION). Money columns that older installs created as DOUBLE become DECIMAL
+recorded (jobs/versions.py). Tables an older install made with a case-folding or space-padding
+collation are converted to the binary NO PAD one (schema.binary_collation). Money columns that
+older installs created as DOUBLE become DECIMAL
 (MODIFY rounds each stored value to the micro-unit; a bucket's next recompute is exact). Each
 stream's shard count is recorded on its first run and a different one refused (jobs/layout.py).
 """
@@ -51,8 +52,8 @@ def cassandra_statements(settings: JobSettings, specs: Sequence[StreamSpec]) -> 
     return statements
 
 
-def mysql_statements(settings: JobSettings, specs: Sequence[StreamSpec]) -> list[str]:
-    statements = [*schema.mysql_ddl(settings.mysql_database), layout.ddl(settings.mysql_database)]
+def mysql_statements(settings: JobSettings, specs: Sequence[StreamSpec], collation: str) -> list[str]:
+    statements = [*schema.mysql_ddl(settings.mysql_database, collation), layout.ddl(settings.mysql_database)]
     for spec in specs:
         statements += spec.mysql_ddl(settings.mysql_database)
         if spec.operational_ddl is not None:
@@ -141,7 +142,16 @@ def run(settings: JobSettings, metrics: RunMetrics, names: Sequence[str] = ()) -
     conn = mysql_connection(as_owner(settings), database=False)
     try:
         cursor = conn.cursor()
-        for statement in mysql_statements(settings, specs):
+        cursor.execute("SELECT VERSION()")
+        version = str(cursor.fetchone()[0])
+        collation = schema.binary_collation(version)
+        cursor.execute("SELECT COUNT(*) FROM information_schema.collations WHERE collation_name = %s", (collation,))
+        if cursor.fetchone()[0] == 0:
+            raise SystemExit(
+                f"MySQL server {version} has no collation {collation}: tidemark's text keys need a binary one "
+                "without padding (MySQL 8.0.17 or later, MariaDB 10.2 or later)"
+            )
+        for statement in mysql_statements(settings, specs, collation):
             cursor.execute(statement)
         for spec in specs:
             columns = (*spec.rollup.period, *spec.rollup.key)
@@ -152,11 +162,11 @@ def run(settings: JobSettings, metrics: RunMetrics, names: Sequence[str] = ()) -
                 )
         cursor.execute(f"USE `{settings.mysql_database}`")
         layout.settle_shards(conn, [spec.name for spec in specs], settings.shards)
-        for table in folding_tables(cursor, settings.mysql_database):
+        for table in folding_tables(cursor, settings.mysql_database, collation):
             # Rebuilds the table once; no key can collide, a binary collation only tells more apart.
             cursor.execute(
                 f"ALTER TABLE `{settings.mysql_database}`.`{table}` "
-                f"CONVERT TO CHARACTER SET utf8mb4 COLLATE {schema.COLLATION}"
+                f"CONVERT TO CHARACTER SET utf8mb4 COLLATE {collation}"
             )
         for table, column, definition in DECIMAL_MONEY:
             if column_type(cursor, settings.mysql_database, table, column) == "double":
@@ -256,12 +266,12 @@ def column_type(cursor: Any, database: str, table: str, column: str) -> str | No
     return str(row[0]).lower() if row else None
 
 
-def folding_tables(cursor: Any, database: str) -> list[str]:
+def folding_tables(cursor: Any, database: str, collation: str) -> list[str]:
     """The database's tables that an older install created with a collation other than the
-    binary one (utf8mb4's default folds case and accents)."""
+    binary NO PAD one (utf8mb4's default folds case and accents; utf8mb4_bin pads with spaces)."""
     cursor.execute(
         "SELECT table_name FROM information_schema.tables WHERE table_schema = %s "
         "AND table_type = 'BASE TABLE' AND table_collation <> %s ORDER BY table_name",
-        (database, schema.COLLATION),
+        (database, collation),
     )
     return [str(row[0]) for row in cursor.fetchall()]

@@ -44,16 +44,22 @@ def rejects_ddl(keyspace: str, table: str, ttl_days: int) -> str:
 ) WITH default_time_to_live = {ttl_days * 86400}"""
 
 
-# Text compares byte for byte in the jobs' database, as raw stores it: `ad_7` and `AD_7` are two
-# keys of a rollup, never one row both upsert (a case-folding collation made every run fail).
-COLLATION = "utf8mb4_bin"
+def binary_collation(server_version: str) -> str:
+    """The collation under which text compares byte for byte in the jobs' database, as raw
+    stores it, given the server's `SELECT VERSION()`. `ad_7`, `AD_7` and `ad_7 ` are three keys
+    of a rollup, never one row they all upsert: a case-folding collation made every run fail,
+    and a PAD SPACE one (utf8mb4_bin, on both servers) makes two partials of one bucket collide
+    on a key that differs by trailing spaces, which sets the bucket aside for good. The NO PAD
+    binary collation is named differently by MySQL (8.0.17 and later) and MariaDB (10.2 and
+    later)."""
+    return "utf8mb4_nopad_bin" if "mariadb" in server_version.lower() else "utf8mb4_0900_bin"
 
 
-def mysql_ddl(database: str) -> list[str]:
+def mysql_ddl(database: str, collation: str) -> list[str]:
     return [
-        f"CREATE DATABASE IF NOT EXISTS `{database}` CHARACTER SET utf8mb4 COLLATE {COLLATION}",
+        f"CREATE DATABASE IF NOT EXISTS `{database}` CHARACTER SET utf8mb4 COLLATE {collation}",
         # An older install's database: its tables are converted by migrate (jobs/migrate.py).
-        f"ALTER DATABASE `{database}` CHARACTER SET utf8mb4 COLLATE {COLLATION}",
+        f"ALTER DATABASE `{database}` CHARACTER SET utf8mb4 COLLATE {collation}",
         # Which buckets ingest touched, and when; aggregate reads those marked after its
         # watermark through the (stream, marked_at) index, so its cost follows new data.
         f"""CREATE TABLE IF NOT EXISTS `{database}`.dirty_buckets (

@@ -69,6 +69,7 @@ def edge_cases() -> list[dict[str, Any]]:
         record("ad_late", _iso(NOW - timedelta(hours=9))),  # hours late: lands all the same
         record("ad_7", _iso(on_boundary)),
         record("AD_7", _iso(on_boundary), clicks=5),  # another ad: ids compare exactly, case and all
+        record("ad_7 ", _iso(on_boundary), clicks=6),  # and trailing spaces too
     ]
 
 
