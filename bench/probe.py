@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import resource
 import threading
 import time
@@ -40,13 +41,26 @@ def process_tree(root: int) -> set[int]:
 
 
 def rss_mib(pids: set[int]) -> float:
-    total = 0
+    """The processes' memory, MiB: each one's proportional share of its resident pages (PSS), so
+    pages two processes share count once. A child the JVM has just forked (to start a Spark
+    Python worker) shares all of the JVM's pages until it execs: by RSS, the driver counted
+    twice (2.1 GiB read as 3.7)."""
+    total_kib = 0
     for pid in pids:
         try:
-            total += int(Path(f"/proc/{pid}/statm").read_text().split()[1])
-        except (OSError, IndexError, ValueError):
-            continue
-    return total * resource.getpagesize() / 2**20
+            rollup = Path(f"/proc/{pid}/smaps_rollup").read_text()
+            found = re.search(r"^Pss:\s+(\d+) kB", rollup, re.MULTILINE)
+            total_kib += int(found.group(1)) if found else resident_kib(pid)
+        except OSError:  # gone, or not ours to read in detail: its RSS
+            total_kib += resident_kib(pid)
+    return total_kib / 1024
+
+
+def resident_kib(pid: int) -> int:
+    try:
+        return int(Path(f"/proc/{pid}/statm").read_text().split()[1]) * resource.getpagesize() // 1024
+    except (OSError, IndexError, ValueError):
+        return 0  # the process is gone
 
 
 def tree_rss_mib(root: int) -> float:
