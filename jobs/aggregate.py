@@ -26,21 +26,24 @@ the chunks behind them go on. A store that does not answer fails the run as befo
 from __future__ import annotations
 
 import hashlib
+import itertools
 import logging
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
 import mysql.connector
-from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import DataFrame, Observation, SparkSession
 from pyspark.sql import functions as F
 
 from jobs import layout
 from jobs.buckets import report_hours
 from jobs.metrics import RunMetrics
+from jobs.observed import WAIT_SECONDS, from_micros, reported
 from jobs.settings import JobSettings
 from jobs.spec import AggregateContext, Rollup, RunContext, StreamSpec, row_constructors
 from jobs.stores import mysql_connection, read_cassandra
@@ -316,38 +319,46 @@ def aggregate_chunk(
     settings = context.settings
     started = time.monotonic()
     passes: dict[str, float] = {}
+    seen = Observation()
     with timing(passes, "plan"):
-        raw = read_raw_buckets(spark, settings, spec, [b for b, _ in marks]).persist()
-    try:
         counted = spec.counted() if spec.counted is not None else F.lit(True)
-        with timing(passes, "read"):
-            # The rows and the newest counted event time in the pass that fills the cache.
-            summary = raw.agg(
-                F.count(F.lit(1)).alias("rows"), F.max(F.when(counted, F.col("event_time"))).alias("newest")
-            ).first()
+        # The rows read and the newest counted event time, counted as the one pass reads them.
+        # The time in µs: an observed timestamp reaches Python as a Java object, a number as a number.
+        newest_micros = F.unix_micros(F.max(F.when(counted, F.col("event_time"))))
+        raw = read_raw_buckets(spark, settings, spec, [b for b, _ in marks]).observe(
+            seen, F.count(F.lit(1)).alias("rows"), newest_micros.alias("newest_micros")
+        )
         hours = report_hours_frame(spark, [b for b, _ in marks], settings.report_timezone)
         partials = spec.partials(raw, AggregateContext(hours)).select(*spec.rollup.partial_columns)
-        for attempt in range(1, CHUNK_ATTEMPTS + 1):
-            # Streamed partition by partition: the driver never holds a whole chunk's partials.
-            streamed = (tuple(row) for row in partials.toLocalIterator(prefetchPartitions=False))
-            try:
-                touched = commit_chunk(
-                    conn,
-                    context,
-                    spec,
-                    marks=marks,
-                    partial_rows=streamed,
-                    newest_event=summary["newest"] if summary else None,
-                    passes=passes,
-                )
-                break
-            except mysql.connector.Error as e:
-                if e.errno not in RETRYABLE_ERRNOS or attempt == CHUNK_ATTEMPTS:
-                    raise
-                log.warning("%s: chunk of %d buckets hit %s; retrying (%d)", spec.name, len(marks), e.msg, attempt)
-    finally:
-        raw.unpersist()
-    rows = summary["rows"] if summary else 0
+    with timing(passes, "read"):
+        # One Spark job: a chunk's partials (bounded by aggregate_chunk_buckets) come to the
+        # driver whole. A cache of the raw rows and a pass to count them cost a loaded driver
+        # more than the read itself, and `toLocalIterator` never reports an observation.
+        partial_rows = [tuple(row) for row in partials.collect()]
+    if not reported(seen, time.monotonic() + WAIT_SECONDS):
+        # Committing without them would leave the stream's newest visible event behind for
+        # good: the chunk fails, its marks stay, and the next run redoes it.
+        raise RuntimeError(f"{spec.name}: the chunk's row count and newest event did not arrive")
+    # Empty when Spark dropped the pass (AQE plans a read of buckets without rows as empty).
+    summary = seen.get
+    newest = summary.get("newest_micros")  # absent too when no row counts: nothing newer to show
+    for attempt in range(1, CHUNK_ATTEMPTS + 1):
+        try:
+            touched = commit_chunk(
+                conn,
+                context,
+                spec,
+                marks=marks,
+                partial_rows=partial_rows,
+                newest_event=from_micros(newest) if newest is not None else None,
+                passes=passes,
+            )
+            break
+        except mysql.connector.Error as e:
+            if e.errno not in RETRYABLE_ERRNOS or attempt == CHUNK_ATTEMPTS:
+                raise
+            log.warning("%s: chunk of %d buckets hit %s; retrying (%d)", spec.name, len(marks), e.msg, attempt)
+    rows = summary.get("rows", 0)
     metrics.rows_read += rows
     metrics.rows_written += touched
     metrics.buckets_recomputed += len(marks)
@@ -419,16 +430,38 @@ def in_transaction(conn: Any, stream: str, context: RunContext, work: Callable[[
     raise AssertionError("unreachable")
 
 
+@dataclass(frozen=True)
+class Slice:
+    """What one aggregation after a micro-batch does: the stream's `fresh` newest dirty buckets,
+    then, when `late`, at most `chunks` chunks of the older ones, newest first."""
+
+    fresh: int
+    late: bool
+    chunks: int
+
+
+def chunk_sizes(chunk_buckets: int, part: Slice | None) -> Iterator[int]:
+    """The buckets each chunk of a run takes: chunks of `chunk_buckets` until none is left, or a
+    slice's fresh chunk and then its late ones."""
+    if part is None:
+        yield from itertools.repeat(chunk_buckets)
+        return
+    yield min(part.fresh, chunk_buckets)
+    if part.late:
+        yield from itertools.repeat(chunk_buckets, part.chunks)
+
+
 def aggregate_stream(
     spark: SparkSession,
     settings: JobSettings,
     spec: StreamSpec,
     metrics: RunMetrics,
     *,
-    slice_chunks: int | None = None,
-) -> None:
-    """One run of one stream: every dirty bucket, oldest first; or with `slice_chunks` (ingest's
-    aggregation after each micro-batch) that many chunks at most, newest first."""
+    part: Slice | None = None,
+) -> bool:
+    """One run of one stream: every dirty bucket, oldest first; or a `part` of them, newest
+    first (ingest's aggregation after each micro-batch). False when another run held the
+    stream and this one did nothing."""
     lock = mysql_connection(settings)
     conn = mysql_connection(settings)
     name = lock_name(settings, spec.name)
@@ -439,12 +472,13 @@ def aggregate_stream(
         if not acquire(lock, name, settings.aggregate_lock_wait_seconds):
             log.info("another aggregate of %s is running; leaving its buckets to it", spec.name)
             metrics.skipped_streams.append(spec.name)
-            return
+            return False
         try:
             # Asked before the pings start: the connection is the keep-alive thread's from then on.
             lock_id: int = scalar(lock, "SELECT CONNECTION_ID()")
             with KeepAlive(lock, settings.aggregate_lock_idle_seconds / 4):
-                run_stream(spark, settings, spec, metrics, conn=conn, lock=(name, lock_id), slice_chunks=slice_chunks)
+                run_stream(spark, settings, spec, metrics, conn=conn, lock=(name, lock_id), part=part)
+            return True
         finally:
             try:
                 release(lock, name)
@@ -464,7 +498,7 @@ def run_stream(
     *,
     conn: Any,
     lock: tuple[str, int],
-    slice_chunks: int | None = None,
+    part: Slice | None = None,
 ) -> None:
     """One run of one stream, holding its lock (its name and the id of the connection holding
     it): the lease, the stream's own first step, the chunks, the gauges."""
@@ -483,13 +517,13 @@ def run_stream(
     chunks = 0
     set_aside: list[datetime] = []
     after: datetime | None = None
-    newest_first = slice_chunks is not None
-    while through is not None and (slice_chunks is None or chunks < slice_chunks):
+    newest_first = part is not None
+    for size in chunk_sizes(settings.aggregate_chunk_buckets, part):
+        if through is None:
+            break
         # A run that was frozen past its lock's idle time learns it here rather than at a commit.
         fence(conn.cursor(), spec.name, context, hold=False)
-        marks = dirty_marks(
-            conn, spec.name, through, settings.aggregate_chunk_buckets, after, newest_first=newest_first
-        )
+        marks = dirty_marks(conn, spec.name, through, size, after, newest_first=newest_first)
         if not marks:
             break
         settle_chunk(spark, conn, context, spec, marks=marks, metrics=metrics, set_aside=set_aside)

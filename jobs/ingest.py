@@ -14,18 +14,21 @@ import json
 import logging
 import time
 from collections import Counter
+from collections.abc import Callable
 from contextlib import closing
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
 from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
-from pyspark.sql import DataFrame, Observation, Row, SparkSession
+from pyspark.sql import Column, DataFrame, Observation, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql.streaming.query import StreamingQuery
 
 from jobs import aggregate, layout, offsets, registry, versions
 from jobs.alive import stalled
 from jobs.metrics import RunMetrics
+from jobs.observed import WAIT_SECONDS, from_micros, reported
 from jobs.settings import JobSettings
 from jobs.spec import RAW_TTL_COLUMN, Placement, StreamSpec, seconds_to_live
 from jobs.stores import mark_dirty, mysql_connection, write_cassandra
@@ -107,43 +110,121 @@ def placement(settings: JobSettings, spec: StreamSpec, now: datetime) -> Placeme
     )
 
 
-def batch_stats(classified: DataFrame, spec: StreamSpec) -> DataFrame:
-    """Rows by (reason, bucket, kind): rejects by reason, the valid rows' buckets to mark and
-    their kinds for the run metrics, all in one small aggregation."""
-    valid = F.col("reason").isNull()
-    kind = spec.kind() if spec.kind is not None else F.lit(None).cast("string")
-    return classified.groupBy(
-        "reason", F.when(valid, F.col("bucket")).alias("bucket"), F.when(valid, kind).alias("kind")
-    ).count()
+@dataclass
+class Seen:
+    """What one batch held: its records per partition of its range, its valid rows with their
+    buckets and kinds, and its rejects (by reason once the rejects pass has counted them)."""
+
+    delivered: dict[tuple[str, int], int]
+    valid: int
+    rejected: int
+    buckets: set[datetime]
+    kinds: Counter[str]
+    reasons: Counter[str] = field(default_factory=Counter)
 
 
-def ingest_batch(batch: DataFrame, batch_id: int, spec: StreamSpec, settings: JobSettings, metrics: RunMetrics) -> None:
+class BatchCounts:
+    """A batch's counts (`Seen`), taken by Spark Observations while the raw pass reads it: no
+    second pass over the batch, and no cache of it, just to count it (a cache of 20,000 rows
+    and its counting pass cost a busy driver 0.6-0.8 s)."""
+
+    WAIT_SECONDS = WAIT_SECONDS
+
+    def __init__(self, end: offsets.Offsets, kind: Column | None = None, kinds: tuple[str, ...] = ()) -> None:
+        """`end`: the batch's range's end offsets; `kind`: each valid row's kind, one of `kinds`."""
+        self.partitions = sorted((topic, int(p)) for topic, parts in end.items() for p in parts)
+        self.kind, self.kinds = kind, kinds
+        self._records = Observation()
+        self._rows = Observation()
+
+    def observe(self, batch: DataFrame, classify: Callable[[DataFrame], DataFrame]) -> DataFrame:
+        """The batch classified, counted as a pass reads it: its records (a message may give
+        several rows, or none) and the rows they gave."""
+        if self.partitions:
+            of = [(F.col("topic") == topic) & (F.col("partition") == p) for topic, p in self.partitions]
+            batch = batch.observe(self._records, *(F.count_if(c).alias(f"p{i}") for i, c in enumerate(of)))
+        valid = F.col("reason").isNull()
+        metrics = [
+            F.count_if(valid).alias("valid"),
+            F.count_if(~valid).alias("rejected"),
+            # As text: an observed array reaches Python as a Java object, a string as a string.
+            F.array_join(F.collect_set(F.when(valid, F.unix_micros("bucket"))).cast("array<string>"), ",").alias(
+                "buckets"
+            ),
+        ]
+        if self.kind is not None:
+            metrics += [F.count_if(valid & (self.kind == k)).alias(f"kind{i}") for i, k in enumerate(self.kinds)]
+        return classify(batch).observe(self._rows, *metrics)
+
+    def seen(self) -> Seen | None:
+        """The counts, or None when the pass did not report them in time."""
+        deadline = time.monotonic() + self.WAIT_SECONDS
+        if not reported(self._rows, deadline) or (self.partitions and not reported(self._records, deadline)):
+            return None
+        records = self._records.get if self.partitions else {}
+        rows = self._rows.get
+        kinds: Counter[str] = Counter({k: int(rows[f"kind{i}"]) for i, k in enumerate(self.kinds)})
+        return Seen(
+            delivered={key: int(records[f"p{i}"]) for i, key in enumerate(self.partitions)},
+            valid=int(rows["valid"]),
+            rejected=int(rows["rejected"]),
+            buckets={from_micros(int(us)) for us in rows["buckets"].split(",") if us},
+            kinds=+kinds,
+        )
+
+
+def ingest_batch(
+    batch: DataFrame, batch_id: int, spec: StreamSpec, settings: JobSettings, metrics: RunMetrics, *, sweeps: LateSweeps
+) -> None:
     started = time.monotonic()
     now = datetime.now(timezone.utc).replace(tzinfo=None)
     place = placement(settings, spec, now)
     span = offsets.batch_range(checkpoint(settings, "ingest", spec.topics), batch_id)
-    delivered = Delivered(span[1] if span else {})
-    classified = spec.classify(delivered.observe(batch), place)
-    # A valid row's bytes live on in its raw columns: cache them only for the rejects.
-    classified = classified.withColumn("payload", F.when(F.col("reason").isNotNull(), F.col("payload"))).persist()
+    counts = BatchCounts(span[1] if span else {}, spec.kind() if spec.kind is not None else None, spec.kinds)
+    classified = counts.observe(batch, lambda records: spec.classify(records, place))
+    # A valid row's bytes live on in its raw columns: keep them only for the rejects.
+    classified = classified.withColumn("payload", F.when(F.col("reason").isNotNull(), F.col("payload")))
+    # Kept when a second pass must see what the first saw: versions read the rows just written
+    # again, and a stream whose parse asks a registry could judge a record otherwise the second
+    # time (a schema registered in between), so it would be neither raw nor a reject. Any other
+    # stream's parse is pure: it is read once, and again only for its rejects.
+    kept = spec.global_identity is not None or spec.schema_registry
+    if kept:
+        classified = classified.persist()
     passes: dict[str, float] = {}
     try:
-        # Passes over the cached batch (the first one classifies): the raw rows, the counts,
-        # and only when the counts show any, the rejects (a Spark job costs a loaded driver
-        # seconds even over nothing).
         with timing(passes, "raw"):
             superseded = write_raw(classified, spec, settings, place)
-        with timing(passes, "counts"):
-            stats = batch_stats(classified, spec).collect()
-        if any(row.reason for row in stats):
+        seen = counts.seen()
+        if seen is None:
+            # The buckets to mark come from the pass that wrote the rows, or from nowhere: fail
+            # the batch (its offsets are not committed) and read it again.
+            raise RuntimeError(f"{spec.name} batch {batch_id}: its counts did not arrive; the batch is read again")
+        if seen.rejected:
             with timing(passes, "rejects"):
-                rejects = reject_rows(classified, spec.name, now, settings.max_payload_bytes)
-                write_cassandra(rejects, settings, "rejects")
+                rejects = reject_rows(classified, spec.name, now, settings.max_payload_bytes).persist()
+                try:
+                    write_cassandra(rejects, settings, "rejects")
+                    seen.reasons.update(
+                        {row.reason: row["count"] for row in rejects.groupBy("reason").count().collect()}
+                    )
+                finally:
+                    rejects.unpersist()
+            if sum(seen.reasons.values()) != seen.rejected:
+                # Kafka deleted some of the batch's records (retention) between its two reads.
+                log.error(
+                    "%s batch %d: %d rejects seen, %d found again to store",
+                    spec.name,
+                    batch_id,
+                    seen.rejected,
+                    sum(seen.reasons.values()),
+                )
     finally:
-        classified.unpersist()
+        if kept:
+            classified.unpersist()
     if span is None:
         log.warning("%s batch %d: no offset range in the checkpoint; skipped offsets not counted", spec.name, batch_id)
-    gaps = skipped_offsets(batch, span, delivered, spec, passes) if span else {}
+    gaps = offsets.skipped(*span, seen.delivered) if span else {}
     if gaps:
         metrics.skipped(gaps)
         log.warning(
@@ -153,121 +234,87 @@ def ingest_batch(batch: DataFrame, batch_id: int, spec: StreamSpec, settings: Jo
             sum(gaps.values()),
             ", ".join(f"{topic}/{partition}: {n}" for (topic, partition), n in sorted(gaps.items())),
         )
-    buckets = sorted({row.bucket for row in stats if row.bucket is not None} | set(superseded))
+    buckets = sorted(seen.buckets | set(superseded))
     mark_dirty(settings, spec.name, buckets)
 
-    valid, rejected = record(metrics, spec, stats, len(buckets))
+    record(metrics, spec, seen, len(buckets))
     if buckets and settings.ingest_aggregates:
-        aggregate_now(batch.sparkSession, settings, spec)
+        aggregate_now(batch.sparkSession, settings, spec, sweeps)
     log.info(
         "%s batch %d: %d raw, %d rejected%s, %d buckets marked, %.1fs (%s)",
         spec.name,
         batch_id,
-        valid,
-        sum(rejected.values()),
-        f" {dict(rejected)}" if rejected else "",
+        seen.valid,
+        seen.rejected,
+        f" {dict(seen.reasons)}" if seen.reasons else "",
         len(buckets),
         time.monotonic() - started,
         timings(passes),
     )
 
 
-class Delivered:
-    """A batch's records per partition of its range, counted (a Spark Observation) while the
-    first pass reads them: the offsets Kafka skipped need no second read of the batch."""
-
-    # The metrics reach the driver through Spark's listener bus a moment after the pass ends.
-    WAIT_SECONDS = 10.0
-
-    def __init__(self, end: offsets.Offsets) -> None:
-        self.partitions = sorted((topic, int(p)) for topic, parts in end.items() for p in parts)
-        self._seen = Observation()
-
-    def observe(self, batch: DataFrame) -> DataFrame:
-        if not self.partitions:
-            return batch  # nothing to count (and an observation needs a metric)
-        of = [(F.col("topic") == topic) & (F.col("partition") == p) for topic, p in self.partitions]
-        return batch.observe(self._seen, *(F.count_if(c).alias(f"p{i}") for i, c in enumerate(of)))
-
-    def counts(self) -> dict[tuple[str, int], int] | None:
-        """The counts, or None when no pass over the batch reported them in time."""
-        if not self.partitions:
-            return {}
-        observed = self._seen._jo  # the JVM's Observation, once `observe` made it
-        if observed is None:
-            return None
-        # PySpark's `get` would wait for ever: its JVM side's future tells whether they came.
-        reported = observed.future()
-        deadline = time.monotonic() + self.WAIT_SECONDS
-        while not reported.isCompleted():
-            if time.monotonic() > deadline:
-                return None
-            time.sleep(0.005)
-        seen = self._seen.get
-        return {key: int(seen[f"p{i}"]) for i, key in enumerate(self.partitions)}
-
-
-def skipped_offsets(
-    batch: DataFrame,
-    span: tuple[offsets.Offsets, offsets.Offsets],
-    delivered: Delivered,
-    spec: StreamSpec,
-    passes: dict[str, float],
-) -> dict[tuple[str, int], int]:
-    """Offsets this batch covered that Kafka no longer had (jobs/offsets.py): its records per
-    partition, compared with its range in the checkpoint. Counted again from Kafka only when
-    the first pass did not report them."""
-    counts = delivered.counts()
-    if counts is None:
-        log.warning("%s: the batch's record counts did not arrive; counting them again from Kafka", spec.name)
-        with timing(passes, "offsets"):
-            rows = batch.groupBy("topic", "partition").count().collect()
-        counts = {(row.topic, row.partition): row["count"] for row in rows}
-    return offsets.skipped(*span, counts)
-
-
-def record(metrics: RunMetrics, spec: StreamSpec, stats: list[Row], buckets: int) -> tuple[int, Counter[str]]:
-    """Adds a batch's counts to run metrics; returns its valid rows and rejects by reason."""
-    rejected: Counter[str] = Counter()
-    valid = 0
-    for row in stats:
-        if row.reason:
-            rejected[row.reason] += row["count"]
-        else:
-            valid += row["count"]
-            if row.kind is not None:
-                metrics.saw(spec.name, row.kind, row["count"])
-    metrics.count(spec.name, None, valid)
-    for reason, rows in rejected.items():
+def record(metrics: RunMetrics, spec: StreamSpec, seen: Seen, buckets: int) -> None:
+    """Adds a batch's counts to the run metrics."""
+    for kind, rows in seen.kinds.items():
+        metrics.saw(spec.name, kind, rows)
+    if spec.kind is not None and sum(seen.kinds.values()) != seen.valid:
+        log.warning(
+            "%s: %d valid rows have a kind the spec does not list", spec.name, seen.valid - sum(seen.kinds.values())
+        )
+    metrics.count(spec.name, None, seen.valid)
+    for reason, rows in seen.reasons.items():
         metrics.count(spec.name, reason, rows)
     metrics.marked(spec.name, buckets)
-    return valid, rejected
 
 
-def aggregate_now(spark: SparkSession, settings: JobSettings, spec: StreamSpec) -> None:
+class LateSweeps:
+    """When each stream's older dirty buckets last joined an aggregation after a batch: at most
+    every `TIDEMARK_INGEST_LATE_AGGREGATE_SECONDS` (a driver's first batch always sweeps)."""
+
+    def __init__(self, every_seconds: int) -> None:
+        self.every = every_seconds
+        self.last: dict[str, float] = {}
+
+    def due(self, stream: str, now: float) -> bool:
+        last = self.last.get(stream)
+        return last is None or now - last >= self.every
+
+    def swept(self, stream: str, now: float) -> None:
+        self.last[stream] = now
+
+
+def aggregate_now(spark: SparkSession, settings: JobSettings, spec: StreamSpec, sweeps: LateSweeps) -> None:
     """The stream's aggregate run, in this session, with its own run metrics pushed as the
-    aggregate job's (the freshness alert and panels read those)."""
+    aggregate job's (the freshness alert and panels read those): its newest dirty buckets, and
+    when the late sweep is due its older ones too (a bounded slice, newest first: a backlog,
+    such as a big backfill, never makes a batch long)."""
     metrics = RunMetrics(job="aggregate", release=settings.release, streams={spec.name: spec.topics})
     # A run that holds the stream's lock (the CronJob, a manual one) takes these buckets too,
     # or the next batch does: never hold up ingest waiting for it.
     unblocking = settings.model_copy(update={"aggregate_lock_wait_seconds": 0})
+    started = time.monotonic()
+    late = sweeps.due(spec.name, started)
+    part = aggregate.Slice(fresh=settings.ingest_fresh_buckets, late=late, chunks=settings.ingest_aggregate_chunks)
     try:
-        # A bounded slice, newest first: a backlog (a big backfill) never makes a batch long.
-        aggregate.aggregate_stream(spark, unblocking, spec, metrics, slice_chunks=settings.ingest_aggregate_chunks)
+        ran = aggregate.aggregate_stream(spark, unblocking, spec, metrics, part=part)
     except Exception:
         # The buckets stay dirty: the next batch's run (or the aggregate CronJob) redoes them.
         log.exception("%s: aggregate after the batch failed", spec.name)
         metrics.push(settings.pushgateway, ok=False)
         return
+    if late and ran:
+        sweeps.swept(spec.name, started)
     metrics.push(settings.pushgateway, ok=True)
-    log.info("%s aggregate: %s", spec.name, metrics.summary())
+    log.info("%s aggregate%s: %s", spec.name, " (with the late sweep)" if late and ran else "", metrics.summary())
 
 
-def start(spark: SparkSession, settings: JobSettings, spec: StreamSpec, metrics: RunMetrics) -> StreamingQuery:
+def start(
+    spark: SparkSession, settings: JobSettings, spec: StreamSpec, metrics: RunMetrics, sweeps: LateSweeps
+) -> StreamingQuery:
     writer = (
         kafka_stream(spark, settings, spec.topics)
         .writeStream.queryName(f"ingest-{spec.name}")
-        .foreachBatch(lambda batch, batch_id: ingest_batch(batch, batch_id, spec, settings, metrics))
+        .foreachBatch(lambda batch, batch_id: ingest_batch(batch, batch_id, spec, settings, metrics, sweeps=sweeps))
         .option("checkpointLocation", checkpoint(settings, "ingest", spec.topics))
     )
     if settings.ingest_trigger == "available-now":
@@ -277,13 +324,25 @@ def start(spark: SparkSession, settings: JobSettings, spec: StreamSpec, metrics:
     return writer.start()
 
 
-def heartbeat(queries: list[StreamingQuery], settings: JobSettings, metrics: RunMetrics) -> None:
+def sweep_late(spark: SparkSession, settings: JobSettings, specs: list[StreamSpec], sweeps: LateSweeps) -> None:
+    """The late sweep of every stream whose sweep is due: a stream that went quiet has no batch
+    to take its late buckets along, and they would wait for the aggregate CronJob."""
+    for spec in specs:
+        if sweeps.due(spec.name, time.monotonic()):
+            aggregate_now(spark, settings, spec, sweeps)
+
+
+def heartbeat(
+    queries: list[StreamingQuery], settings: JobSettings, metrics: RunMetrics, each: Callable[[], None] | None = None
+) -> None:
     """While every query runs, pushes the run's metrics so far each interval: a driver that
     never ends still shows its last success (its alert reads it) and what it has done. It
-    touches the liveness file (jobs/alive.py) while no query is stalled."""
+    touches the liveness file (jobs/alive.py) while no query is stalled, and runs `each`."""
     started = time.time()
     alive = Path(settings.ingest_alive_file) if settings.ingest_alive_file else None
     while all(query.isActive for query in queries):
+        if each is not None:
+            each()
         metrics.push(settings.pushgateway, ok=True)
         now = time.time()
         stuck = [q.name for q in queries if stalled(q.lastProgress, started, now, settings.ingest_stall_seconds)]
@@ -319,7 +378,14 @@ def check_registry(settings: JobSettings, specs: list[StreamSpec]) -> None:
         log.info("schema registry %s answers", settings.schema_registry_url)
 
 
-def run(settings: JobSettings, spark: SparkSession, metrics: RunMetrics, streams: list[str] | None = None) -> None:
+def run(
+    settings: JobSettings,
+    spark: SparkSession,
+    metrics: RunMetrics,
+    streams: list[str] | None = None,
+    sweeps: LateSweeps | None = None,
+) -> None:
+    """`sweeps`: when each stream's late buckets were last aggregated (a new driver's: never)."""
     chosen = configured(settings, streams or ())
     check_registry(settings, chosen)
     existing = existing_topics(settings)
@@ -339,9 +405,12 @@ def run(settings: JobSettings, spark: SparkSession, metrics: RunMetrics, streams
         specs.append(spec)
     with closing(mysql_connection(settings)) as conn:
         layout.settle_shards(conn, [spec.name for spec in specs], settings.shards)
-    queries = {spec.name: (spec, start(spark, settings, spec, metrics)) for spec in specs}
+    sweeps = sweeps or LateSweeps(settings.ingest_late_aggregate_seconds)
+    queries = {spec.name: (spec, start(spark, settings, spec, metrics, sweeps)) for spec in specs}
     if settings.ingest_trigger == "continuous":
-        heartbeat([query for _, query in queries.values()], settings, metrics)
+        specs_running = [spec for spec, _ in queries.values()]
+        sweep = (lambda: sweep_late(spark, settings, specs_running, sweeps)) if settings.ingest_aggregates else None
+        heartbeat([query for _, query in queries.values()], settings, metrics, sweep)
     failed = []
     processed: dict[str, dict[str, int]] = {}
     for name, (_spec, query) in queries.items():

@@ -118,7 +118,8 @@ class JobSettings(KafkaAccess, ProbeSettings):
     shards: int = Field(default=8, ge=1, le=1024)
     max_payload_bytes: int = Field(default=16_384, ge=256)
     max_future_seconds: int = Field(default=3_600, ge=0)
-    # Aggregate works through its dirty buckets this many at a time, each chunk one commit.
+    # Aggregate works through its dirty buckets this many at a time, each chunk one Spark job
+    # and one commit; a chunk's partials are held by the driver while it commits them.
     aggregate_chunk_buckets: int = Field(default=60, ge=1, le=10_000)
     # A second aggregate of the same stream waits this long for the first, then exits 0.
     aggregate_lock_wait_seconds: int = Field(default=30, ge=0)
@@ -151,9 +152,17 @@ class JobSettings(KafkaAccess, ProbeSettings):
     # session: freshness of seconds with the continuous trigger, one JVM start per cycle with
     # a CronJob. Off, aggregate is its own job.
     ingest_aggregates: bool = False
-    # Chunks (of aggregate_chunk_buckets) one such aggregation does at most, newest buckets
-    # first: after a big backfill a micro-batch stays short (its probes never see a stall) and
-    # fresh data stays fresh; the aggregate CronJob works through the backlog.
+    # Each such aggregation recomputes the stream's newest dirty buckets, this many: where its
+    # newest events are, so what freshness measures. Re-reading every bucket a batch touched
+    # (late events spread a batch over the last half hour) each cycle re-read nine times
+    # what ingest wrote.
+    ingest_fresh_buckets: int = Field(default=2, ge=1, le=60)
+    # The stream's other dirty buckets (late events, a backfill) join one aggregation after a
+    # batch at most this often (0 = every batch): a late event is in MySQL within about this.
+    ingest_late_aggregate_seconds: int = Field(default=60, ge=0)
+    # Chunks (of aggregate_chunk_buckets) of those older buckets one aggregation does at most,
+    # newest first: after a big backfill a micro-batch stays short (its probes never see a
+    # stall) and fresh data stays fresh; the aggregate CronJob works through the backlog.
     ingest_aggregate_chunks: int = Field(default=2, ge=1)
     spark_ui_port: int = Field(default=4040, gt=0, lt=65536)
     # Spark's own log level (its JVM and py4j); ERROR keeps a job's log to its stage lines.

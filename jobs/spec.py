@@ -157,8 +157,10 @@ class StreamSpec:
     # The raw columns `partials` and `counted` read besides bucket, shard and event_time:
     # aggregate reads and caches only these (empty: every raw column).
     aggregate_columns: tuple[str, ...] = ()
-    # Each valid raw row's kind, over the raw columns, counted for the run metrics (none when None).
+    # Each valid raw row's kind, over the raw columns, counted for the run metrics (none when None),
+    # and every value it gives: ingest counts each while the raw pass reads the batch.
     kind: Callable[[], Column] | None = None
+    kinds: tuple[str, ...] = ()
     # Tables of the operational database the stream reads (e.g. orders' shop.customers).
     operational_ddl: Callable[[JobSettings], list[str]] | None = None
     # Once per aggregate run, under the stream's lock, in its own transaction, before the
@@ -197,6 +199,8 @@ def index(*streams: StreamSpec) -> dict[str, StreamSpec]:
             raise ValueError(f"stream {spec.name!r}: raw columns {sorted(clashing)} are the classified frame's own")
         if spec.global_identity is not None and spec.global_identity.column not in spec.raw_columns:
             raise ValueError(f"stream {spec.name!r}: global_identity {spec.global_identity.column} is not a raw column")
+        if (spec.kind is None) != (not spec.kinds):
+            raise ValueError(f"stream {spec.name!r}: kind and kinds (the values it gives) come together")
         unknown = set(spec.aggregate_columns) - set(spec.raw_columns)
         if unknown:
             raise ValueError(f"stream {spec.name!r}: aggregate_columns {sorted(unknown)} are not raw columns")

@@ -296,6 +296,10 @@ def counted() -> Column:
     return F.coalesce(_positive(F.col("job_id")), _positive(ed_job)).isNotNull()
 
 
+# Every value `kind` gives.
+KINDS = ("unattributed", "impression", *COUNTED_TRACKS, "other")
+
+
 def kind() -> Column:
     """A beacon's kind as the run metrics count it: `unattributed` when it has no job."""
     return F.when(~counted(), "unattributed").otherwise(track_kind())
@@ -427,4 +431,5 @@ STREAM = StreamSpec(
     counted=counted,
     aggregate_columns=("bid", "job_id", "publisher_id", "campaign_id", "group_id", "custom_track", "ed"),
     kind=kind,
+    kinds=KINDS,
 )

@@ -4,12 +4,16 @@ through the backlog."""
 
 from __future__ import annotations
 
+import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
 from cassandra.cluster import Session
 
+from jobs import ingest
+from jobs.ingest import LateSweeps
+from jobs.metrics import RunMetrics
 from oracles.tracking import event_time
 
 from .pipeline import Pipeline
@@ -26,17 +30,58 @@ def test_a_micro_batch_aggregates_a_newest_first_slice_of_a_backlog(spark: Any, 
     fresh = list(factory(71, PLAIN).stream(30, now - timedelta(minutes=3), spread=timedelta(minutes=2)))
     pipeline.send(fresh)
 
-    ingested = pipeline.ingest(ingest_aggregates=True, ingest_aggregate_chunks=1, aggregate_chunk_buckets=10)
+    ingested = pipeline.ingest(
+        ingest_aggregates=True, ingest_fresh_buckets=2, ingest_aggregate_chunks=1, aggregate_chunk_buckets=10
+    )
 
     marked = ingested.buckets_recomputed  # the fresh events' buckets, a few minutes
     dirty = [bucket for (bucket,) in pipeline.sql("SELECT bucket FROM dirty_buckets WHERE stream = 'tracking'")]
-    assert 0 < marked < 10
-    assert len(dirty) == 180 + marked - 10, "one chunk of ten, the rest left for the aggregate job"
+    assert 2 < marked < 10
+    # The two newest, then (a driver's first batch sweeps) one chunk of ten of the others.
+    assert len(dirty) == 180 + marked - 2 - 10, "the rest left for the aggregate job"
     assert max(dirty) < (now - timedelta(hours=1)).replace(tzinfo=None), "the newest buckets went first"
     assert_matches_oracle(pipeline)  # every fresh event is in MySQL already
 
     pipeline.aggregate()
     assert not pipeline.sql("SELECT bucket FROM dirty_buckets WHERE stream = 'tracking'")
+    assert_matches_oracle(pipeline)
+
+
+def bucket_of(beacon: dict[str, Any]) -> datetime:
+    return event_time(beacon["create_time"]).replace(second=0, microsecond=0, tzinfo=None)
+
+
+def test_late_buckets_wait_for_the_sweep_the_newest_do_not(spark: Any, tmp_path: Path) -> None:
+    """Late events spread a batch over many buckets: each batch recomputes only the newest,
+    and the older ones join at most every TIDEMARK_INGEST_LATE_AGGREGATE_SECONDS."""
+    pipeline = Pipeline(spark, tmp_path)
+    pipeline.migrate()
+    now = datetime.now(timezone.utc).replace(second=0, microsecond=0)
+    first = list(factory(72, PLAIN).stream(20, now - timedelta(minutes=40), spread=timedelta(minutes=5)))
+    # The second batch: late events of ten minutes, and the newest ones of the last minute.
+    late = list(factory(73, PLAIN).stream(20, now - timedelta(minutes=30), spread=timedelta(minutes=10)))
+    newest = list(factory(74, PLAIN).stream(5, now - timedelta(minutes=1), spread=timedelta(seconds=50)))
+    pipeline.send(first)
+    pipeline.ingest(ingest_aggregates=True, ingest_fresh_buckets=1)  # swept: nothing left dirty
+    assert not pipeline.sql("SELECT bucket FROM dirty_buckets WHERE stream = 'tracking'")
+    pipeline.send(late + newest)
+    # A driver that swept a moment ago: the next sweep is not due for an hour.
+    sweeps = LateSweeps(3600)
+    sweeps.swept("tracking", time.monotonic())
+    newest_buckets = {bucket_of(b) for b in newest}
+    settings = pipeline.settings(
+        ingest_aggregates=True, ingest_fresh_buckets=len(newest_buckets), ingest_late_aggregate_seconds=3600
+    )
+    ingest.run(settings, spark, RunMetrics("ingest"), sweeps=sweeps)
+
+    late_buckets = {bucket_of(b) for b in late}
+    assert max(late_buckets) < min(newest_buckets)
+    dirty = {bucket for (bucket,) in pipeline.sql("SELECT bucket FROM dirty_buckets WHERE stream = 'tracking'")}
+    assert dirty == late_buckets, "every late bucket waits for the sweep"
+    newest_visible = pipeline.sql("SELECT newest_event_time FROM watermarks WHERE stream = 'tracking'")[0][0]
+    assert newest_visible == max(event_time(b["create_time"]) for b in newest).replace(tzinfo=None)
+
+    pipeline.aggregate()
     assert_matches_oracle(pipeline)
 
 

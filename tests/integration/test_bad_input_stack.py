@@ -183,8 +183,8 @@ def run(spark: SparkSession, tmp_path_factory: pytest.TempPathFactory) -> Iterat
     ingested = RunMetrics("ingest")
     queries: dict[str, StreamingQuery] = {}
 
-    def start(spark_: SparkSession, settings: Any, spec: Any, metrics: RunMetrics) -> StreamingQuery:
-        queries[spec.name] = query = real_start(spark_, settings, spec, metrics)
+    def start(spark_: SparkSession, settings: Any, spec: Any, metrics: RunMetrics, sweeps: Any) -> StreamingQuery:
+        queries[spec.name] = query = real_start(spark_, settings, spec, metrics, sweeps)
         return query
 
     real_start = ingest.start

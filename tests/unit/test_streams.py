@@ -33,6 +33,15 @@ def test_should_refuse_aggregate_columns_the_raw_table_lacks() -> None:
         index(replace(ADS, aggregate_columns=("ad_id", "clicked")))
 
 
+def test_should_refuse_a_kind_without_the_values_it_gives() -> None:
+    # Ingest counts each declared kind as the raw pass reads the batch: an undeclared one
+    # would go uncounted.
+    with pytest.raises(ValueError, match="kind and kinds"):
+        index(replace(TRACKING, kinds=()))
+    with pytest.raises(ValueError, match="kind and kinds"):
+        index(replace(ADS, kinds=("x",)))
+
+
 @pytest.mark.parametrize("stream", list(FAMILIES))
 def test_should_have_its_settings_and_chart_values(stream: str) -> None:
     defaults = dict(stream_variables())

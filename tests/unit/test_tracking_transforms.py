@@ -11,7 +11,7 @@ from pyspark.sql import SparkSession
 from pyspark.testing import assertDataFrameEqual
 
 from jobs.aggregate import report_hours_frame
-from jobs.streams.tracking import attributed, classify_records, tracking_partials
+from jobs.streams.tracking import KINDS, attributed, classify_records, kind, tracking_partials
 from producer.beacons import timeuuid_at
 
 from .conftest import records
@@ -132,3 +132,11 @@ def test_should_read_the_exact_microsecond_of_every_timeuuid(spark: SparkSession
     want = [(m - datetime(1970, 1, 1, tzinfo=timezone.utc)) // timedelta(microseconds=1) for m in moments]
     off = [(u, g, w) for u, g, w in zip(uuids, got, want, strict=True) if g != w]
     assert not off, f"{len(off)} of {len(uuids)} timeuuids read a different microsecond, e.g. {off[:3]}"
+
+
+def test_should_give_only_the_kinds_the_spec_lists(spark: SparkSession) -> None:
+    tracks = [None, "", " Click ", "conversion", "QUALIFIED", "unqualified", "alive", "x"]
+    rows = [(job, track, ed) for job in (7, None, -1) for track in tracks for ed in (None, '{"jobId": 3}')]
+    raw = spark.createDataFrame(rows, "job_id int, custom_track string, ed string")
+    got = {row.k for row in raw.select(kind().alias("k")).distinct().collect()}
+    assert got == set(KINDS)
