@@ -24,19 +24,27 @@ CQL_TYPES: dict[DataType, str] = {
 Fields = Sequence[tuple[str, DataType]]
 
 
-def raw_table_ddl(table: str, fields: Fields, identity: Sequence[str], keyspace: str, ttl_seconds: int) -> list[str]:
-    """The raw table: partitioned by (bucket, shard), one row per identity within them, so an
-    event read twice is written onto itself."""
-    columns = ",\n  ".join(f"{name} {CQL_TYPES[kind]}" for name, kind in fields)
+def raw_table_ddl(
+    table: str, columns: Sequence[tuple[str, str]], identity: Sequence[str], keyspace: str, ttl_seconds: int
+) -> list[str]:
+    """The raw table of `columns` (name, CQL type): partitioned by (bucket, shard), so no
+    partition outgrows a bucket's share, and one row per identity within them, so an event read
+    twice is written onto itself."""
+    listed = ",\n  ".join(f"{name} {cql}" for name, cql in columns)
     return [
         f"""CREATE TABLE IF NOT EXISTS {keyspace}.{table} (
   bucket timestamp,
   shard int,
   event_time timestamp,
-  {columns},
+  {listed},
   PRIMARY KEY ((bucket, shard), {", ".join(identity)})
 ) WITH default_time_to_live = {ttl_seconds}"""
     ]
+
+
+def cql_columns(fields: Fields) -> tuple[tuple[str, str], ...]:
+    """Parsed fields (name, Spark type) as raw columns (name, CQL type)."""
+    return tuple((name, CQL_TYPES[kind]) for name, kind in fields)
 
 
 def parsed_stream(
@@ -72,7 +80,7 @@ def parsed_stream(
         bucket_seconds=bucket_seconds,
         raw_table=raw_table,
         raw_columns=("bucket", "shard", "event_time", *(n for n, _ in fields)),
-        cassandra_ddl=functools.partial(raw_table_ddl, raw_table, tuple(fields), tuple(identity)),
+        cassandra_ddl=functools.partial(raw_table_ddl, raw_table, cql_columns(fields), tuple(identity)),
         mysql_ddl=mysql_ddl,
         classify=python_classifier(parse, fields, tuple(identity), bucket_seconds),
         parse=parse,

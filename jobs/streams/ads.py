@@ -26,6 +26,7 @@ from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 from pyspark.sql.types import DoubleType, IntegerType, LongType, StringType
 
+from jobs.parsed import cql_columns, raw_table_ddl
 from jobs.registry import writer_schema
 from jobs.spec import (
     AggregateContext,
@@ -152,24 +153,6 @@ def window_partials(raw: DataFrame, _context: AggregateContext) -> DataFrame:
     )
 
 
-def cassandra_ddl(keyspace: str, ttl_seconds: int) -> list[str]:
-    return [
-        f"""CREATE TABLE IF NOT EXISTS {keyspace}.ads_raw (
-  bucket timestamp,
-  shard int,
-  event_time timestamp,
-  event_id text,
-  ad_id text,
-  timestamp_text text,
-  clicks int,
-  views int,
-  cost double,
-  schema_id bigint,
-  PRIMARY KEY ((bucket, shard), event_id)
-) WITH default_time_to_live = {ttl_seconds}"""
-    ]
-
-
 def mysql_ddl(database: str) -> list[str]:
     return [
         f"""CREATE TABLE IF NOT EXISTS `{database}`.ad_window_partials (
@@ -222,12 +205,13 @@ STREAM = StreamSpec(
     bucket_seconds=BUCKET_SECONDS,
     raw_table="ads_raw",
     raw_columns=("bucket", "shard", "event_time", *(name for name, _ in RAW_FIELDS)),
-    cassandra_ddl=cassandra_ddl,
+    cassandra_ddl=functools.partial(raw_table_ddl, "ads_raw", cql_columns(RAW_FIELDS), ("event_id",)),
     mysql_ddl=mysql_ddl,
     classify=classify,
     partials=window_partials,
     aggregate_columns=("ad_id", "clicks", "views", "cost"),
     schema_registry=True,
+    parse=parse,
     rollup=Rollup(
         table="ad_window_stats",
         partials_table="ad_window_partials",

@@ -8,12 +8,14 @@ busiest, and expressions keep it in the JVM. Pure transforms only; no I/O here."
 
 from __future__ import annotations
 
+import functools
 from datetime import datetime
 
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 from pyspark.sql.types import StringType, StructField, StructType
 
+from jobs.parsed import raw_table_ddl
 from jobs.spec import AggregateContext, Placement, Rollup, StreamSpec, bucket_of, classified, outside_bounds
 from wire.formats import BEACON_FIELDS, COUNTED_TRACKS, TOPICS
 
@@ -305,21 +307,6 @@ def kind() -> Column:
     return F.when(~counted(), "unattributed").otherwise(track_kind())
 
 
-def cassandra_ddl(keyspace: str, ttl_seconds: int) -> list[str]:
-    beacon_columns = ",\n  ".join(f"{name} {kind}" for name, kind in BEACON_FIELDS.items())
-    # (bucket, shard) bounds each partition; the event id as clustering key makes a replayed
-    # event overwrite itself.
-    return [
-        f"""CREATE TABLE IF NOT EXISTS {keyspace}.tracking_raw (
-  bucket timestamp,
-  shard int,
-  event_time timestamp,
-  {beacon_columns},
-  PRIMARY KEY ((bucket, shard), create_time)
-) WITH default_time_to_live = {ttl_seconds}"""
-    ]
-
-
 def mysql_ddl(database: str) -> list[str]:
     return [
         # Exact per-bucket partials (sums and counts) that the hourly rows are rolled up from.
@@ -401,7 +388,8 @@ STREAM = StreamSpec(
     bucket_seconds=TRACKING_BUCKET_SECONDS,
     raw_table="tracking_raw",
     raw_columns=("bucket", "shard", "event_time", *BEACON_FIELDS),
-    cassandra_ddl=cassandra_ddl,
+    # The event id (a timeuuid) is the identity: a replayed beacon overwrites itself.
+    cassandra_ddl=functools.partial(raw_table_ddl, "tracking_raw", tuple(BEACON_FIELDS.items()), ("create_time",)),
     mysql_ddl=mysql_ddl,
     classify=classify,
     partials=partials,

@@ -3,11 +3,13 @@ chart values exist on both sides of the contract."""
 
 from __future__ import annotations
 
+import functools
 from dataclasses import replace
 
 import pytest
 import yaml
 
+from jobs.parsed import raw_table_ddl
 from jobs.settings import JobSettings
 from jobs.spec import index
 from jobs.streams import FAMILIES, STREAMS, configured, extra_streams, registry, stream_variables
@@ -81,3 +83,16 @@ def test_should_refuse_an_extra_stream_that_would_clash_naming_the_setting() -> 
         registry((replace(PAGEVIEWS, name="userlogs"),))
     with pytest.raises(SystemExit, match=r"would share settings \['cdc_job_topic'\] with the engine"):
         registry((replace(PAGEVIEWS, name="cdc_job"),))
+
+
+@pytest.mark.parametrize("stream", sorted(STREAMS))
+def test_should_derive_its_raw_table_from_its_raw_columns(stream: str) -> None:
+    # One declaration: the raw table a spec creates is the one its fields and identity give,
+    # never a CREATE TABLE written beside them that could drift from what ingest writes.
+    spec = STREAMS[stream]
+    ddl = spec.cassandra_ddl
+    assert isinstance(ddl, functools.partial) and ddl.func is raw_table_ddl, f"{stream} writes its raw DDL by hand"
+    (statement,) = ddl("ks", 60)
+    body = statement[statement.index("(") + 1 : statement.index("PRIMARY KEY")]
+    columns = tuple(line.split()[0] for line in body.splitlines() if line.strip())
+    assert columns == spec.raw_columns
