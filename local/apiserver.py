@@ -3,11 +3,7 @@ kube-apiserver and kube-controller-manager as plain processes, no Docker.
 
     python local/apiserver.py up|down|status|env
 
-The binaries (these three, and the scheduler and kubelet local/node.py runs) are built once
-from the Go module proxy (a wrapper module that requires
-k8s.io/kubernetes and replaces its staging modules by their published versions; `go install`
-refuses k8s's own go.mod) and cached under ~/.cache/tidemark/kube-apiserver/<hash of go.mod>/
-(TIDEMARK_CACHE_DIR). The first build takes several minutes; later ones are free. etcd data,
+The binaries are built once from the Go module proxy (local/kube_build.py). etcd data,
 certificates, the kubeconfig, pid files and logs live under .stack/apiserver/
 (TIDEMARK_STACK_DIR). `up` leaves a running process alone; `down` stops them all.
 There is no scheduler, kubelet or storage here: Pods are created but stay Pending until
@@ -18,17 +14,12 @@ TIDEMARK_KUBE_CONTROLLER_MANAGER_PORT.
 
 from __future__ import annotations
 
-import fcntl
-import hashlib
 import os
 import secrets
 import shutil
 import ssl
 import subprocess
 import sys
-import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -36,65 +27,15 @@ ROOT = HERE.parent
 if str(ROOT) not in sys.path:  # run as a script (`python local/apiserver.py`): make `local` importable
     sys.path.insert(0, str(ROOT))
 from local import supervisor  # noqa: E402
-from local.supervisor import Server, SupervisorError, answers_ok, tail  # noqa: E402
+from local.kube_build import binary, build, build_dir, locked  # noqa: E402
+from local.supervisor import Server, SupervisorError, answers_ok  # noqa: E402
 
 HOST = supervisor.HOST  # every local server listens on loopback only
 
 STACK = Path(os.environ.get("TIDEMARK_STACK_DIR", ROOT / ".stack")).resolve()
-CACHE = Path(os.environ.get("TIDEMARK_CACHE_DIR", Path.home() / ".cache" / "tidemark"))
 STATE = STACK / "apiserver"
 PKI = STATE / "pki"
 KUBECONFIG = STATE / "kubeconfig"
-GO = os.environ.get("GO", shutil.which("go") or "/usr/local/go/bin/go")
-
-KUBERNETES_VERSION = "v1.35.4"
-# The staging modules k8s.io/kubernetes replaces with ./staging/…; each is published as v0.<minor>.<patch>.
-STAGING_VERSION = "v0.35.4"
-# The etcd that Kubernetes 1.35 is tested with; its server module's root package is etcd's main.
-ETCD_VERSION = "v3.6.5"
-STAGING = (
-    "api",
-    "apiextensions-apiserver",
-    "apimachinery",
-    "apiserver",
-    "cli-runtime",
-    "client-go",
-    "cloud-provider",
-    "cluster-bootstrap",
-    "code-generator",
-    "component-base",
-    "component-helpers",
-    "controller-manager",
-    "cri-api",
-    "cri-client",
-    "csi-translation-lib",
-    "dynamic-resource-allocation",
-    "endpointslice",
-    "externaljwt",
-    "kms",
-    "kube-aggregator",
-    "kube-controller-manager",
-    "kube-proxy",
-    "kube-scheduler",
-    "kubectl",
-    "kubelet",
-    "metrics",
-    "mount-utils",
-    "pod-security-admission",
-    "sample-apiserver",
-    "sample-cli-plugin",
-    "sample-controller",
-)
-PACKAGES = {
-    "etcd": "go.etcd.io/etcd/server/v3",
-    "kube-apiserver": "k8s.io/kubernetes/cmd/kube-apiserver",
-    "kube-controller-manager": "k8s.io/kubernetes/cmd/kube-controller-manager",
-    # The node tier's (local/node.py): built with the rest so one cache holds one Kubernetes.
-    "kube-scheduler": "k8s.io/kubernetes/cmd/kube-scheduler",
-    "kubelet": "k8s.io/kubernetes/cmd/kubelet",
-}
-# Minutes a cold build took on 2 cores, shown while it runs.
-BUILD_MINUTES = {"etcd": 1, "kube-apiserver": 4, "kube-controller-manager": 1, "kube-scheduler": 1, "kubelet": 3}
 
 
 def port(name: str, default: int) -> int:
@@ -112,113 +53,6 @@ SERVER = f"https://{HOST}:{APISERVER_PORT}"
 
 class ApiServerError(SupervisorError):
     pass
-
-
-# --- building the binaries --------------------------------------------------------------------
-
-
-def go_mod() -> str:
-    replaces = "\n".join(f"\tk8s.io/{m} => k8s.io/{m} {STAGING_VERSION}" for m in STAGING)
-    tools = "\n".join(f"\t{p}" for p in PACKAGES.values())
-    return (
-        "module example.local/kapi\n\ngo 1.25.0\n\n"
-        f"require (\n\tk8s.io/kubernetes {KUBERNETES_VERSION}\n\tgo.etcd.io/etcd/server/v3 {ETCD_VERSION}\n)\n\n"
-        f"replace (\n{replaces}\n)\n\n"
-        # `tool` lines (Go >= 1.24) keep `go mod tidy` from dropping the main packages.
-        f"tool (\n{tools}\n)\n"
-    )
-
-
-def build_dir() -> Path:
-    return CACHE / "kube-apiserver" / hashlib.sha256(go_mod().encode()).hexdigest()[:12]
-
-
-def binary(name: str) -> Path:
-    return build_dir() / "bin" / name
-
-
-def ldflags() -> str:
-    """Without these the server reports v0.0.0-master, and helm's kube-version checks see that."""
-    major, minor = KUBERNETES_VERSION.lstrip("v").split(".")[:2]
-    flags = []
-    for pkg in ("k8s.io/component-base/version", "k8s.io/client-go/pkg/version"):
-        flags += [f"-X {pkg}.gitVersion={KUBERNETES_VERSION}", f"-X {pkg}.gitMajor={major}"]
-        flags += [f"-X {pkg}.gitMinor={minor}"]
-    flags.append("-X k8s.io/component-base/version.gitTreeState=clean")
-    return " ".join(flags)
-
-
-def run_go(args: list[str], cwd: Path, what: str, expected_min: float | None, every_s: float = 15) -> None:
-    """Runs a go command, saying every `every_s` how long it has been going and, for a build
-    (`-v` names each package as it is compiled), how many packages it compiled so far."""
-    started = time.monotonic()
-    log = cwd / "build.log"
-    with log.open("ab") as out:
-        offset = out.tell()
-        proc = subprocess.Popen([GO, *args], cwd=cwd, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
-        while True:
-            try:
-                proc.wait(timeout=every_s)
-                break
-            except subprocess.TimeoutExpired:
-                with log.open("rb") as written:
-                    written.seek(offset)
-                    compiled = written.read().count(b"\n")
-                done = f", {compiled} packages compiled" if "-v" in args else ""
-                of = f" (cold, on 2 idle cores: about {expected_min:.0f} min)" if expected_min else ""
-                print(f"  {what}: {time.monotonic() - started:.0f}s{done}{of}", file=sys.stderr, flush=True)
-    if proc.returncode != 0:
-        raise ApiServerError(f"`go {' '.join(args[:2])}` failed for {what}; log {log}:\n{tail(log, 40)}")
-    print(f"  {what}: done in {time.monotonic() - started:.0f}s", file=sys.stderr, flush=True)
-
-
-def build() -> None:
-    """Builds etcd, kube-apiserver and kube-controller-manager once per go.mod; later calls are free."""
-    dest = build_dir()
-    if (dest / ".complete").exists():
-        return
-    if not Path(GO).exists():
-        raise ApiServerError(f"no Go toolchain at {GO}; install Go >= 1.24 or set GO=/path/to/go")
-    dest.mkdir(parents=True, exist_ok=True)
-    with locked(dest / ".lock"):
-        if (dest / ".complete").exists():
-            return
-        print(
-            f"building Kubernetes {KUBERNETES_VERSION} and etcd {ETCD_VERSION} from the Go module proxy "
-            f"into {dest} (once; several minutes)",
-            file=sys.stderr,
-            flush=True,
-        )
-        started = time.monotonic()
-        (dest / "go.mod").write_text(go_mod())
-        (dest / "go.sum").unlink(missing_ok=True)
-        run_go(["mod", "tidy"], dest, "go mod tidy (downloads ~0.8 GB of modules)", 1)
-        for name, package in PACKAGES.items():
-            out = dest / "bin" / name
-            if out.exists():
-                continue
-            partial = out.with_name(f".{name}.partial")
-            run_go(
-                ["build", "-v", "-p", "2", "-trimpath", "-ldflags", f"-s -w {ldflags()}", "-o", str(partial), package],
-                dest,
-                f"go build {name}",
-                BUILD_MINUTES[name],
-            )
-            partial.rename(out)
-        (dest / ".complete").write_text(f"{time.monotonic() - started:.0f}s\n")
-        print(f"built in {time.monotonic() - started:.0f}s", file=sys.stderr, flush=True)
-
-
-@contextmanager
-def locked(path: Path) -> Iterator[None]:
-    """Holds an exclusive lock on `path` so two `up`s at once (two test sessions) do not race."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("w") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 # --- certificates and the kubeconfig ----------------------------------------------------------

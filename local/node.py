@@ -35,7 +35,8 @@ ROOT = HERE.parent
 if str(ROOT) not in sys.path:  # run as a script (`python local/node.py`): make `local` importable
     sys.path.insert(0, str(ROOT))
 from local import apiserver, supervisor  # noqa: E402
-from local.apiserver import HOST, PKI, binary, port, unverified_tls  # noqa: E402
+from local.apiserver import HOST, PKI, port, unverified_tls  # noqa: E402
+from local.kube_build import binary, locked  # noqa: E402
 from local.supervisor import Server, SupervisorError, answers_ok  # noqa: E402
 
 NODE = apiserver.STACK / "node"
@@ -426,7 +427,7 @@ def up() -> None:
     prerequisites()
     apiserver.up()
     NODE.mkdir(parents=True, exist_ok=True)
-    with apiserver.locked(NODE / ".lock"):
+    with locked(NODE / ".lock"):
         record_host()
         supervisor.up(PROCESSES[:1])  # containerd first: the pause image goes into it
         pause_image()
@@ -445,7 +446,7 @@ def up() -> None:
 def down() -> None:
     """Stops the node and gives the host back as `up` found it. The control plane stays up."""
     NODE.mkdir(parents=True, exist_ok=True)
-    with apiserver.locked(NODE / ".lock"):
+    with locked(NODE / ".lock"):
         containerd, scheduler, kubelet = PROCESSES
         supervisor.stop(kubelet, grace_s=30)
         killed = kill_pods()
