@@ -9,13 +9,7 @@ transaction replaces those partials, re-rolls every period their old or new part
 it consumed and advances the watermark. A crash loses at most the chunk in flight: its marks
 stay, so the next run redoes it and lands the same numbers.
 
-Fencing: a run takes the stream's next lease token once it holds the lock, and every
-transaction it commits first locks the lease row and checks that the token is still its own
-and that its lock connection still holds the lock; otherwise it rolls back and the run stops
-(`LockLost`). So a run whose lock connection died (a network cut, a killed session, a host
-that froze past `TIDEMARK_AGGREGATE_LOCK_IDLE_SECONDS`) never commits over a newer run. The
-lock connection is pinged while the run works and times out on the server when it stops
-answering, so a vanished host holds a stream's marks for that long at most.
+One run at a time per stream, fenced: jobs/stream_lock.py.
 
 A chunk MySQL refuses for its data (a value too long or out of range, a duplicate key) is
 split in halves until the buckets that fail alone are found; those are set aside with their
@@ -25,10 +19,8 @@ the chunks behind them go on. A store that does not answer fails the run as befo
 
 from __future__ import annotations
 
-import hashlib
 import itertools
 import logging
-import threading
 import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -46,7 +38,8 @@ from jobs.metrics import RunMetrics
 from jobs.observed import WAIT_SECONDS, from_micros, reported
 from jobs.settings import JobSettings
 from jobs.spec import AggregateContext, Rollup, RunContext, StreamSpec, row_constructors
-from jobs.stores import mysql_connection, read_cassandra
+from jobs.stores import mysql_connection, read_cassandra, scalar
+from jobs.stream_lock import KeepAlive, acquire, fence, lock_name, release, take_lease
 from jobs.streams import configured
 from jobs.timing import timing, timings
 
@@ -66,86 +59,6 @@ Mark = tuple[datetime, datetime]  # (bucket, marked_at)
 
 class InjectedFault(RuntimeError):
     """Raised on purpose between the upserts and the watermark (crash-recovery tests)."""
-
-
-class LockLost(RuntimeError):
-    """This run no longer holds its stream: its transaction was rolled back, and it stops."""
-
-
-def lock_name(settings: JobSettings, stream: str, job: str = "aggregate") -> str:
-    # MySQL lock names are at most 64 characters and server-wide: key by database and stream.
-    name = f"tidemark.{job}.{settings.mysql_database}.{stream}"
-    return name if len(name) <= 64 else f"tidemark.{job}." + hashlib.sha1(name.encode()).hexdigest()
-
-
-def acquire(conn: Any, name: str, wait_seconds: int) -> bool:
-    """A named lock held by this connection until released or the connection ends (a crashed
-    run's lock goes with its connection)."""
-    cursor = conn.cursor()
-    cursor.execute("SELECT GET_LOCK(%s, %s)", (name, wait_seconds))
-    (got,) = cursor.fetchone()
-    return bool(got == 1)
-
-
-def take_lease(conn: Any, stream: str, run: str) -> int:
-    """The stream's next fencing token, now this run's. Waits while an older run commits."""
-    cursor = conn.cursor()
-    cursor.execute(
-        "INSERT INTO aggregate_leases (stream, token, run_id, taken_at) VALUES (%s, 1, %s, NOW(6)) "
-        "ON DUPLICATE KEY UPDATE token = token + 1, run_id = VALUES(run_id), taken_at = VALUES(taken_at)",
-        (stream, run),
-    )
-    token: int = scalar(conn, "SELECT token FROM aggregate_leases WHERE stream = %s", stream)
-    return token
-
-
-def fence(cursor: Any, stream: str, context: RunContext, *, hold: bool = True) -> None:
-    """The run still the holder of both the lease and the lock, or `LockLost`. Inside a
-    transaction, before it writes (`hold`): the lease row stays locked until it ends, so no
-    newer run takes the lease between this check and the commit."""
-    cursor.execute(f"SELECT token FROM aggregate_leases WHERE stream = %s{' FOR UPDATE' if hold else ''}", (stream,))
-    row = cursor.fetchone()
-    token = row[0] if row else None
-    cursor.execute("SELECT IS_USED_LOCK(%s)", (context.lock_name,))
-    (holder,) = cursor.fetchone()
-    if token != context.lease or holder != context.lock_connection_id:
-        raise LockLost(
-            f"{stream}: run {context.run_id} lost its lock (lease {context.lease}, now {token}; lock held by "
-            f"connection {holder}, this run's was {context.lock_connection_id}): it stops without committing"
-        )
-
-
-class KeepAlive:
-    """Pings the lock connection while the run works, so the server's idle timeout ends the
-    connection (and frees the lock) only when this process stops answering."""
-
-    def __init__(self, lock: Any, every_seconds: float) -> None:
-        self._lock = lock
-        self._every = every_seconds
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="aggregate-lock-keepalive", daemon=True)
-
-    def _run(self) -> None:
-        while not self._stop.wait(self._every):
-            try:
-                scalar(self._lock, "SELECT 1")
-            except mysql.connector.Error as e:
-                log.warning("the aggregate's lock connection failed a ping: %s (its next commit checks it)", e)
-                return
-
-    def __enter__(self) -> KeepAlive:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *_exc: object) -> None:
-        self._stop.set()
-        self._thread.join()
-
-
-def release(conn: Any, name: str) -> None:
-    cursor = conn.cursor()
-    cursor.execute("SELECT RELEASE_LOCK(%s)", (name,))
-    cursor.fetchall()
 
 
 def dirty_marks(
@@ -168,14 +81,6 @@ def dirty_marks(
         (stream, through, after, limit),
     )
     return [(bucket, marked_at) for bucket, marked_at in cursor.fetchall()]
-
-
-def scalar(conn: Any, sql: str, *params: Any) -> Any:
-    """The first column of the first row, or None."""
-    cursor = conn.cursor()
-    cursor.execute(sql, params)
-    row = cursor.fetchone()
-    return row[0] if row else None
 
 
 def newest_mark(conn: Any, stream: str) -> datetime | None:

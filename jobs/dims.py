@@ -14,11 +14,11 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql.types import IntegerType, StringType, StructField, StructType
 
-from jobs.aggregate import acquire, lock_name
 from jobs.ingest import checkpoint, kafka_stream
 from jobs.metrics import RunMetrics
 from jobs.settings import JobSettings
 from jobs.stores import mysql_connection
+from jobs.stream_lock import acquire, lock_name
 
 log = logging.getLogger("tidemark.dims")
 

@@ -104,3 +104,11 @@ def _batches(buckets: Iterable[datetime]) -> Iterator[list[datetime]]:
             batch = []
     if batch:
         yield sorted(set(batch))
+
+
+def scalar(conn: Any, sql: str, *params: Any) -> Any:
+    """The first column of the first row, or None."""
+    cursor = conn.cursor()
+    cursor.execute(sql, params)
+    row = cursor.fetchone()
+    return row[0] if row else None

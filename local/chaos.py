@@ -328,8 +328,8 @@ class Chaos:
     def cut_lock(self, fault: Fault, now: float) -> bool:
         """Kills the MySQL connections holding the streams' aggregate locks while an aggregate
         run is well into its work (ingest's own aggregation may hold one too)."""
-        from jobs.aggregate import lock_name
         from jobs.settings import JobSettings
+        from jobs.stream_lock import lock_name
         from jobs.streams import STREAMS as SPECS
 
         job = self.running("aggregate")

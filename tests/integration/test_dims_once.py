@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from jobs.aggregate import lock_name
+from jobs.stream_lock import lock_name
 from local import topics
 
 from .conftest import KAFKA, mysql_connect

@@ -415,10 +415,10 @@ def ads_minutes(start: datetime, minutes: range, clicks: int) -> list[bytes]:
 
 
 def test_a_run_that_lost_its_lock_never_commits_over_a_newer_run(spark: Any, tmp_path: Path) -> None:
-    from jobs import aggregate
+    from jobs import aggregate, stream_lock
     from jobs.metrics import RunMetrics
     from jobs.spec import RunContext
-    from jobs.stores import mysql_connection
+    from jobs.stores import mysql_connection, scalar
     from jobs.streams import STREAMS
 
     pipeline = Pipeline(spark, tmp_path, streams=("ads",))
@@ -430,10 +430,10 @@ def test_a_run_that_lost_its_lock_never_commits_over_a_newer_run(spark: Any, tmp
     # A run holds the lock and its lease and has chosen its chunk...
     settings = pipeline.settings()
     lock, conn = mysql_connection(settings), mysql_connection(settings)
-    name = aggregate.lock_name(settings, "ads")
-    assert aggregate.acquire(lock, name, 0)
-    lock_id = aggregate.scalar(lock, "SELECT CONNECTION_ID()")
-    stale = RunContext("stale", settings, aggregate.take_lease(conn, "ads", "stale"), name, lock_id)
+    name = stream_lock.lock_name(settings, "ads")
+    assert stream_lock.acquire(lock, name, 0)
+    lock_id = scalar(lock, "SELECT CONNECTION_ID()")
+    stale = RunContext("stale", settings, stream_lock.take_lease(conn, "ads", "stale"), name, lock_id)
     marks = aggregate.dirty_marks(conn, "ads", aggregate.newest_mark(conn, "ads"), 100)
     # ...when its lock connection dies (a network cut, a killed session): the lock is free, and
     # a newer run takes it and stores newer events of the same buckets.
@@ -443,7 +443,7 @@ def test_a_run_that_lost_its_lock_never_commits_over_a_newer_run(spark: Any, tmp
     pipeline.ingest()
     pipeline.aggregate(aggregate_lock_wait_seconds=30)
 
-    with pytest.raises(aggregate.LockLost, match="lost its lock"):
+    with pytest.raises(stream_lock.LockLost, match="lost its lock"):
         aggregate.aggregate_chunk(spark, conn, stale, STREAMS["ads"], marks=marks, metrics=RunMetrics("aggregate"))
     conn.close()
 
