@@ -32,7 +32,7 @@ import mysql.connector
 from pyspark.sql import DataFrame, Observation, SparkSession
 from pyspark.sql import functions as F
 
-from jobs import layout
+from jobs import layout, totals
 from jobs.buckets import report_hours
 from jobs.metrics import RunMetrics
 from jobs.observed import WAIT_SECONDS, from_micros, reported
@@ -148,7 +148,7 @@ def prune_statement(rollup: Rollup, periods_sql: str) -> str:
     match = " AND ".join(f"p.{c} = t.{c}" for c in (*rollup.key, *rollup.period))
     return (
         f"DELETE t FROM {rollup.table} t WHERE ({', '.join(f't.{c}' for c in rollup.period)}) "
-        f"IN ({periods_sql}) AND NOT EXISTS (SELECT 1 FROM {rollup.partials_table} p WHERE {match})"
+        f"IN ({periods_sql}) AND NOT EXISTS (SELECT 1 FROM {rollup.source} p WHERE {match})"
     )
 
 
@@ -158,7 +158,7 @@ def reroll(cursor: Any, rollup: Rollup, periods: set[tuple[Any, ...]], context: 
     touched = 0
     ordered = sorted(periods)
     for sql, values in row_constructors(ordered, len(rollup.period)):
-        cursor.execute(rollup.upsert.format(periods=sql), values)
+        cursor.execute(rollup.upsert.format(periods=sql, source=rollup.source), values)
         touched += cursor.rowcount
         cursor.execute(prune_statement(rollup, sql), values)
         touched += cursor.rowcount
@@ -184,12 +184,20 @@ def commit_chunk(
     try:
         cursor = conn.cursor()
         fence(cursor, spec.name, context)
-        before = periods_of(cursor, spec.rollup, buckets)
+        rollup = spec.rollup
+        before = periods_of(cursor, rollup, buckets)
         with timing(passes, "partials"):
+            if rollup.sums:
+                totals.move(cursor, rollup, buckets, "-")
             # Spark computes the partials as this loop takes them.
-            replace_partials(cursor, spec.rollup, buckets, partial_rows)
+            replace_partials(cursor, rollup, buckets, partial_rows)
+            if rollup.sums:
+                totals.move(cursor, rollup, buckets, "+")
         with timing(passes, "reroll"):
-            touched = reroll(cursor, spec.rollup, before | periods_of(cursor, spec.rollup, buckets), context)
+            periods = before | periods_of(cursor, rollup, buckets)
+            if rollup.sums:
+                totals.drop_empty(cursor, rollup, periods)
+            touched = reroll(cursor, rollup, periods, context)
         if context.settings.aggregate_fail_before_watermark:
             raise InjectedFault("TIDEMARK_AGGREGATE_FAIL_BEFORE_WATERMARK is set: failing before the watermark")
         # A bucket re-marked while this run worked keeps its newer mark and stays dirty.

@@ -21,7 +21,7 @@ import logging
 from collections.abc import Sequence
 from typing import Any
 
-from jobs import layout, schema, versions
+from jobs import layout, schema, totals, versions
 from jobs.metrics import RunMetrics
 from jobs.settings import JobSettings
 from jobs.spec import StreamSpec
@@ -153,26 +153,35 @@ def run(settings: JobSettings, metrics: RunMetrics, names: Sequence[str] = ()) -
             )
         for statement in mysql_statements(settings, specs, collation):
             cursor.execute(statement)
-        for spec in specs:
-            columns = (*spec.rollup.period, *spec.rollup.key)
-            if not has_index(cursor, settings.mysql_database, spec.rollup.partials_table, columns):
-                cursor.execute(
-                    f"CREATE INDEX by_period_key ON `{settings.mysql_database}`.{spec.rollup.partials_table} "
-                    f"({', '.join(columns)})"
-                )
-        cursor.execute(f"USE `{settings.mysql_database}`")
-        layout.settle_shards(conn, [spec.name for spec in specs], settings.shards)
-        for table in folding_tables(cursor, settings.mysql_database, collation):
-            # Rebuilds the table once; no key can collide, a binary collation only tells more apart.
-            cursor.execute(
-                f"ALTER TABLE `{settings.mysql_database}`.`{table}` "
-                f"CONVERT TO CHARACTER SET utf8mb4 COLLATE {collation}"
-            )
-        for table, column, definition in DECIMAL_MONEY:
-            if column_type(cursor, settings.mysql_database, table, column) == "double":
-                cursor.execute(f"ALTER TABLE `{settings.mysql_database}`.{table} MODIFY {column} {definition}")
+        upgrade_mysql(conn, settings, specs, collation)
     finally:
         conn.close()
+
+
+def upgrade_mysql(conn: Any, settings: JobSettings, specs: Sequence[StreamSpec], collation: str) -> None:
+    """What older installs' MySQL tables lack: indexes, the collation, DECIMAL money, totals."""
+    cursor = conn.cursor()
+    for spec in specs:
+        columns = (*spec.rollup.period, *spec.rollup.key)
+        if not has_index(cursor, settings.mysql_database, spec.rollup.partials_table, columns):
+            cursor.execute(
+                f"CREATE INDEX by_period_key ON `{settings.mysql_database}`.{spec.rollup.partials_table} "
+                f"({', '.join(columns)})"
+            )
+    cursor.execute(f"USE `{settings.mysql_database}`")
+    layout.settle_shards(conn, [spec.name for spec in specs], settings.shards)
+    for table, column, definition in DECIMAL_MONEY:
+        if column_type(cursor, settings.mysql_database, table, column) == "double":
+            cursor.execute(f"ALTER TABLE `{settings.mysql_database}`.{table} MODIFY {column} {definition}")
+    # The totals take their columns' types from the partials as upgraded above.
+    for spec in specs:
+        if spec.rollup.sums:
+            totals.build(conn, settings, spec)
+    for table in folding_tables(cursor, settings.mysql_database, collation):
+        # Rebuilds the table once; no key can collide, a binary collation only tells more apart.
+        cursor.execute(
+            f"ALTER TABLE `{settings.mysql_database}`.`{table}` CONVERT TO CHARACTER SET utf8mb4 COLLATE {collation}"
+        )
 
 
 def record_versions(session: Any, keyspace: str, specs: Sequence[StreamSpec]) -> None:

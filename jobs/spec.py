@@ -110,6 +110,21 @@ class Rollup:
     # A further step on the same transaction, given the periods just re-rolled (e.g. orders:
     # customers' totals -> sales by source and state).
     then: PeriodsHook | None = None
+    # When every partial column besides bucket, period and key is a sum (NOT NULL, integer or
+    # DECIMAL, so adding and taking away is exact): those columns. The engine then keeps each
+    # (period, key)'s totals in `totals_table`, adding a chunk's new partials and taking away
+    # its old ones, and `upsert` reads `{source}` (the totals) instead of every partial of the
+    # period: one row per key, however many buckets the period has filled so far.
+    sums: tuple[str, ...] = ()
+
+    @property
+    def totals_table(self) -> str:
+        return f"{self.partials_table.removesuffix('_partials')}_totals"
+
+    @property
+    def source(self) -> str:
+        """The table `upsert` and the prune read: the totals when the rollup keeps them."""
+        return self.totals_table if self.sums else self.partials_table
 
 
 @dataclass(frozen=True)
@@ -184,6 +199,17 @@ class StreamSpec:
         return self.family or self.name
 
 
+def check_rollup(stream: str, rollup: Rollup) -> None:
+    if rollup.partial_columns[0] != "bucket":
+        raise ValueError(f"stream {stream!r}: partial_columns must start with bucket")
+    if "{periods}" not in rollup.upsert:
+        raise ValueError(f"stream {stream!r}: the rollup's upsert needs a {{periods}} placeholder")
+    if rollup.sums and set(rollup.sums) != set(rollup.partial_columns) - {"bucket", *rollup.period, *rollup.key}:
+        raise ValueError(f"stream {stream!r}: sums must be every partial column but bucket, period and key")
+    if rollup.sums and "{source}" not in rollup.upsert:
+        raise ValueError(f"stream {stream!r}: a rollup that keeps totals reads them as {{source}} in its upsert")
+
+
 def index(*streams: StreamSpec) -> dict[str, StreamSpec]:
     """The registry: checks each spec and refuses two streams sharing a name, topic or table."""
     seen: dict[str, str] = {}
@@ -204,16 +230,14 @@ def index(*streams: StreamSpec) -> dict[str, StreamSpec]:
         unknown = set(spec.aggregate_columns) - set(spec.raw_columns)
         if unknown:
             raise ValueError(f"stream {spec.name!r}: aggregate_columns {sorted(unknown)} are not raw columns")
-        if spec.rollup.partial_columns[0] != "bucket":
-            raise ValueError(f"stream {spec.name!r}: partial_columns must start with bucket")
-        if "{periods}" not in spec.rollup.upsert:
-            raise ValueError(f"stream {spec.name!r}: the rollup's upsert needs a {{periods}} placeholder")
+        check_rollup(spec.name, spec.rollup)
         names = [
             f"name {spec.name}",
             *(f"topic {t}" for t in spec.topics),
             f"table {spec.raw_table}",
             f"table {spec.rollup.table}",
             f"table {spec.rollup.partials_table}",
+            *([f"table {spec.rollup.totals_table}"] if spec.rollup.sums else []),
         ]
         for name in names:
             if name in seen:

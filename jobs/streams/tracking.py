@@ -353,8 +353,9 @@ def mysql_ddl(database: str) -> list[str]:
     ]
 
 
-# The hourly rows of some report hours, rolled up from their partials. updated_at is assigned
-# first so it still compares the old values: it moves only when a number changes.
+# The hourly rows of some report hours, from their totals ({source}: one row per key and hour,
+# kept as the partials change). updated_at is assigned first so it still compares the old
+# values: it moves only when a number changes.
 ROLL_UP_HOURS = """
 INSERT INTO events (job_id, dates, hours, publisher_id, campaign_id, group_id, company_id,
                     clicks, conversion, qualified_application, disqualified_application, impressions,
@@ -365,7 +366,7 @@ SELECT p.job_id, p.dates, p.hours, p.publisher_id, p.campaign_id, p.group_id,
        SUM(p.disqualified_application), SUM(p.impressions),
        SUM(p.bid_sum), IF(SUM(p.bid_count) > 0, SUM(p.bid_sum) / SUM(p.bid_count), NULL),
        'tracking', NOW(6)
-FROM tracking_partials p LEFT JOIN job_dim d ON d.job_id = p.job_id
+FROM {source} p LEFT JOIN job_dim d ON d.job_id = p.job_id
 WHERE (p.dates, p.hours) IN ({periods})
 GROUP BY p.job_id, p.dates, p.hours, p.publisher_id, p.campaign_id, p.group_id
 ON DUPLICATE KEY UPDATE
@@ -415,6 +416,17 @@ STREAM = StreamSpec(
         key=("job_id", "publisher_id", "campaign_id", "group_id"),
         period=("dates", "hours"),
         upsert=ROLL_UP_HOURS,
+        # Every measure is a count or a DECIMAL sum: the hour's totals are kept as chunks change
+        # their buckets, so a cycle late in the hour reads no more than one early in it.
+        sums=(
+            "clicks",
+            "conversion",
+            "qualified_application",
+            "disqualified_application",
+            "impressions",
+            "bid_sum",
+            "bid_count",
+        ),
     ),
     counted=counted,
     aggregate_columns=("bid", "job_id", "publisher_id", "campaign_id", "group_id", "custom_track", "ed"),

@@ -119,9 +119,41 @@ def test_failed_job_process_exits_non_zero_and_names_the_fault(steady: Pipeline)
     assert_matches_oracle(steady)
 
 
+TOTALS = (
+    "SELECT dates, hours, job_id, publisher_id, campaign_id, group_id, clicks, conversion, qualified_application, "
+    "disqualified_application, impressions, bid_sum, bid_count, parts FROM tracking_totals"
+)
+SUMS_OF_PARTIALS = (
+    "SELECT dates, hours, job_id, publisher_id, campaign_id, group_id, SUM(clicks), SUM(conversion), "
+    "SUM(qualified_application), SUM(disqualified_application), SUM(impressions), SUM(bid_sum), SUM(bid_count), "
+    "COUNT(*) FROM tracking_partials GROUP BY dates, hours, job_id, publisher_id, campaign_id, group_id"
+)
+
+
+def test_totals_stay_the_sums_of_the_partials(steady: Pipeline) -> None:
+    # After runs that re-opened buckets (late events, re-sends, a crashed chunk redone), the
+    # totals the hourly rows are read from still hold exactly what the partials sum to.
+    totals = sorted(steady.sql(TOTALS))
+    assert len(totals) > 100
+    assert totals == sorted(steady.sql(SUMS_OF_PARTIALS))
+
+
+def test_an_install_without_totals_gets_them_at_migrate(steady: Pipeline) -> None:
+    want = sorted(steady.sql(TOTALS))
+    steady.sql("DROP TABLE tracking_totals")
+    steady.migrate()
+    assert sorted(steady.sql(TOTALS)) == want
+    steady.send(list(factory(15).stream(300, datetime.now(timezone.utc), spread=timedelta(minutes=5))))
+    steady.ingest()
+    steady.aggregate()
+    assert_matches_oracle(steady)
+
+
 def test_backfill_of_the_whole_range_reproduces_the_rows(steady: Pipeline) -> None:
+    # Every derived row lost: the partials, the totals made of them, the hourly rows.
     steady.sql("DELETE FROM events")
     steady.sql("DELETE FROM tracking_partials")
+    steady.sql("DELETE FROM tracking_totals")
     times = [event_time(b["create_time"]) for b in steady.sent]
     start = (min(times) - timedelta(minutes=1)).isoformat()
     end = (max(times) + timedelta(minutes=1)).isoformat()

@@ -96,3 +96,13 @@ def test_should_derive_its_raw_table_from_its_raw_columns(stream: str) -> None:
     body = statement[statement.index("(") + 1 : statement.index("PRIMARY KEY")]
     columns = tuple(line.split()[0] for line in body.splitlines() if line.strip())
     assert columns == spec.raw_columns
+
+
+def test_should_refuse_totals_that_are_not_every_measure_or_not_read() -> None:
+    # Totals kept for some measures only would leave the others unread; an upsert that still
+    # reads the partials would not see them at all.
+    rollup = TRACKING.rollup
+    with pytest.raises(ValueError, match="sums must be every partial column"):
+        index(replace(TRACKING, rollup=replace(rollup, sums=rollup.sums[1:])))
+    with pytest.raises(ValueError, match=r"reads them as \{source\}"):
+        index(replace(TRACKING, rollup=replace(rollup, upsert=rollup.upsert.replace("{source}", "tracking_partials"))))
