@@ -10,6 +10,7 @@ concurrent queries with one checkpoint each.
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import time
@@ -19,6 +20,7 @@ from contextlib import closing
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Any
 
 from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
 from pyspark.sql import Column, DataFrame, Observation, SparkSession
@@ -332,20 +334,83 @@ def sweep_late(spark: SparkSession, settings: JobSettings, specs: list[StreamSpe
             aggregate_now(spark, settings, spec, sweeps)
 
 
+# A failed query starts again after 5 s, then 10, 20, … at most a minute while it keeps failing.
+RESTART_FIRST_SECONDS = 5
+RESTART_MOST_SECONDS = 60
+
+
+def restart_delay(failures: int) -> float:
+    """Seconds before a query that failed `failures` times in a row starts again."""
+    return float(min(RESTART_MOST_SECONDS, RESTART_FIRST_SECONDS * 2 ** (failures - 1)))
+
+
+class Supervised:
+    """One stream's query in the continuous driver. A query that fails (a store that did not
+    answer, a batch that could not finish) starts again from its checkpoint, so its failed
+    batch is read again, while the other streams go on; the wait doubles while it keeps
+    failing. A stream that makes no progress for `TIDEMARK_INGEST_STALL_SECONDS`, failing or
+    not, stops the heartbeat, and the liveness probe restarts the driver."""
+
+    def __init__(self, name: str, start: Callable[[], StreamingQuery]) -> None:
+        self.name = name
+        self._start = start
+        self.query = start()
+        self.failures = 0  # in a row
+        self.restarts = 0
+        self.retry_at: float | None = None
+        self._progress: dict[str, Any] | None = None
+
+    def progress(self) -> dict[str, Any] | None:
+        """The last progress of any of the stream's queries."""
+        if self.query.lastProgress:
+            self._progress = self.query.lastProgress
+        return self._progress
+
+    def check(self, now: float) -> bool:
+        """Starts a failed query again once its wait is over. False when the query stopped
+        without failing: the driver is stopping."""
+        if self.query.isActive:
+            if self.failures and self.query.lastProgress:
+                self.failures = 0
+            return True
+        if self.retry_at is None:
+            error = self.query.exception()
+            if error is None:
+                return False
+            self.failures += 1
+            self.retry_at = now + restart_delay(self.failures)
+            log.error(
+                "%s: its query failed (%s); starting it again from its checkpoint in %.0fs",
+                self.name,
+                str(error).strip().splitlines()[0][:500] if str(error).strip() else type(error).__name__,
+                self.retry_at - now,
+            )
+        elif now >= self.retry_at:
+            self.progress()
+            self.query = self._start()
+            self.retry_at = None
+            self.restarts += 1
+            log.info("%s: query started again (%d restarts so far)", self.name, self.restarts)
+        return True
+
+
 def heartbeat(
-    queries: list[StreamingQuery], settings: JobSettings, metrics: RunMetrics, each: Callable[[], None] | None = None
+    queries: list[Supervised], settings: JobSettings, metrics: RunMetrics, each: Callable[[], None] | None = None
 ) -> None:
-    """While every query runs, pushes the run's metrics so far each interval: a driver that
-    never ends still shows its last success (its alert reads it) and what it has done. It
-    touches the liveness file (jobs/alive.py) while no query is stalled, and runs `each`."""
+    """While the queries run, starts a failed one again (Supervised) and pushes the run's
+    metrics so far each interval: a driver that never ends still shows its last success (its
+    alert reads it) and what it has done. It touches the liveness file (jobs/alive.py) while no
+    query is stalled, and runs `each`. Returns once a query stopped without failing."""
     started = time.time()
     alive = Path(settings.ingest_alive_file) if settings.ingest_alive_file else None
-    while all(query.isActive for query in queries):
+    while all([query.check(time.time()) for query in queries]):
         if each is not None:
             each()
+        for query in queries:
+            metrics.stream_values[query.name, "query_restarts"] = query.restarts
         metrics.push(settings.pushgateway, ok=True)
         now = time.time()
-        stuck = [q.name for q in queries if stalled(q.lastProgress, started, now, settings.ingest_stall_seconds)]
+        stuck = [q.name for q in queries if stalled(q.progress(), started, now, settings.ingest_stall_seconds)]
         if stuck:
             log.warning("no progress for %ds: %s", settings.ingest_stall_seconds, ", ".join(map(str, stuck)))
         elif alive is not None:
@@ -406,14 +471,18 @@ def run(
     with closing(mysql_connection(settings)) as conn:
         layout.settle_shards(conn, [spec.name for spec in specs], settings.shards)
     sweeps = sweeps or LateSweeps(settings.ingest_late_aggregate_seconds)
-    queries = {spec.name: (spec, start(spark, settings, spec, metrics, sweeps)) for spec in specs}
     if settings.ingest_trigger == "continuous":
-        specs_running = [spec for spec, _ in queries.values()]
-        sweep = (lambda: sweep_late(spark, settings, specs_running, sweeps)) if settings.ingest_aggregates else None
-        heartbeat([query for _, query in queries.values()], settings, metrics, sweep)
+        supervised = [
+            Supervised(spec.name, functools.partial(start, spark, settings, spec, metrics, sweeps)) for spec in specs
+        ]
+        sweep = (lambda: sweep_late(spark, settings, specs, sweeps)) if settings.ingest_aggregates else None
+        heartbeat(supervised, settings, metrics, sweep)
+        queries = {q.name: q.query for q in supervised}
+    else:
+        queries = {spec.name: start(spark, settings, spec, metrics, sweeps) for spec in specs}
     failed = []
     processed: dict[str, dict[str, int]] = {}
-    for name, (_spec, query) in queries.items():
+    for name, query in queries.items():
         query.awaitTermination()
         if query.exception() is not None:
             failed.append(f"{name}: {query.exception()}")

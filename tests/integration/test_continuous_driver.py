@@ -4,8 +4,10 @@ the whole life of the driver. Its rows must be exactly the oracle's, with no agg
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
+import threading
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -63,3 +65,54 @@ def test_continuous_ingest_keeps_mysql_exact_while_events_arrive(spark: Any, tmp
     finally:
         driver.terminate()
         driver.wait(timeout=60)
+
+
+def test_a_stream_whose_batch_failed_starts_again_and_lands_every_event(spark: Any, tmp_path: Path) -> None:
+    """A batch that cannot finish (here MySQL refuses its dirty marks: the table is gone) fails
+    its query. The driver starts that query again from its checkpoint until the batch lands,
+    instead of leaving the stream stopped while the process lives on."""
+    pipeline = Pipeline(spark, tmp_path)
+    pipeline.migrate()
+    env = {
+        **os.environ,
+        **pipeline.env,
+        "TIDEMARK_INGEST_TRIGGER": "continuous",
+        "TIDEMARK_INGEST_INTERVAL_SECONDS": "1",
+        "TIDEMARK_INGEST_AGGREGATES": "true",
+        "TIDEMARK_SPARK_UI_PORT": "14042",
+    }
+    driver = subprocess.Popen(
+        [sys.executable, "-m", "jobs", "ingest"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
+    said: list[str] = []
+    reader = threading.Thread(target=lambda: said.extend(driver.stdout or []), daemon=True)
+    reader.start()
+
+    def caught_up() -> bool:
+        assert driver.poll() is None, "".join(said[-80:])
+        try:
+            assert_matches_oracle(pipeline)
+        except AssertionError:
+            return False
+        return bool(pipeline.sql("SELECT COUNT(*) FROM dirty_buckets")[0][0] == 0)
+
+    try:
+        pipeline.send(list(factory(41).stream(200, datetime.now(timezone.utc), spread=timedelta(minutes=3))))
+        eventually(caught_up, 240, "the first wave in MySQL", interval_s=2)
+        pipeline.sql("RENAME TABLE dirty_buckets TO dirty_buckets_away")
+        pipeline.send(list(factory(42).stream(200, datetime.now(timezone.utc), spread=timedelta(minutes=3))))
+        eventually(lambda: any("its query failed" in line for line in said), 120, "the batch to fail")
+        pipeline.sql("RENAME TABLE dirty_buckets_away TO dirty_buckets")
+        eventually(caught_up, 240, "the second wave in MySQL after the restart", interval_s=2)
+    finally:
+        os.killpg(driver.pid, signal.SIGTERM)
+        driver.wait(timeout=120)
+        reader.join(timeout=10)
+    log = "".join(said)
+    assert "tracking: query started again (1 restarts so far)" in log, log[-5000:]
