@@ -377,21 +377,29 @@ class Supervised:
             error = self.query.exception()
             if error is None:
                 return False
-            self.failures += 1
-            self.retry_at = now + restart_delay(self.failures)
-            log.error(
-                "%s: its query failed (%s); starting it again from its checkpoint in %.0fs",
-                self.name,
-                str(error).strip().splitlines()[0][:500] if str(error).strip() else type(error).__name__,
-                self.retry_at - now,
-            )
+            self._failed(error, now)
         elif now >= self.retry_at:
             self.progress()
-            self.query = self._start()
-            self.retry_at = None
+            try:
+                query = self._start()
+            except Exception as e:  # noqa: BLE001 - Kafka not answering at start is one more failure
+                self._failed(e, now)
+                return True
+            self.query, self.retry_at = query, None
             self.restarts += 1
             log.info("%s: query started again (%d restarts so far)", self.name, self.restarts)
         return True
+
+    def _failed(self, error: BaseException, now: float) -> None:
+        self.failures += 1
+        self.retry_at = now + restart_delay(self.failures)
+        first = str(error).strip().splitlines()[0][:500] if str(error).strip() else type(error).__name__
+        log.error(
+            "%s: its query failed (%s); starting it again from its checkpoint in %.0fs",
+            self.name,
+            first,
+            self.retry_at - now,
+        )
 
 
 def heartbeat(

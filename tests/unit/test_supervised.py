@@ -43,6 +43,22 @@ def test_a_failed_query_starts_again_after_its_wait_and_the_wait_doubles() -> No
     assert stream.progress() == {"timestamp": "2026-12-07T02:00:00.000Z"}
 
 
+def test_a_query_that_cannot_start_again_waits_longer_and_tries_again() -> None:
+    attempts: list[int] = []
+
+    def start() -> Query:
+        attempts.append(len(attempts))
+        if len(attempts) == 2:
+            raise RuntimeError("Kafka does not answer")
+        return Query()
+
+    stream = Supervised("ads", start)  # type: ignore[arg-type]
+    stream.query.fail(RuntimeError("a batch failed"))  # type: ignore[attr-defined]
+    assert stream.check(0.0) and stream.retry_at == 5.0
+    assert stream.check(5.0) and stream.retry_at == 15.0 and stream.restarts == 0, "the failed start waits 10 s"
+    assert stream.check(15.0) and stream.query.isActive and stream.restarts == 1
+
+
 def test_a_query_stopped_without_failing_stops_the_driver() -> None:
     stream = Supervised("tracking", lambda: Query(active=False))  # type: ignore[arg-type, return-value]
     assert not stream.check(0.0)
