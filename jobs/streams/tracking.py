@@ -353,6 +353,16 @@ def mysql_ddl(database: str) -> list[str]:
     ]
 
 
+# A partial's key within its hour, the hour, and what it sums (tracking_partials' columns).
+KEY = ("job_id", "publisher_id", "campaign_id", "group_id")
+PERIOD = ("dates", "hours")
+MEASURES = (
+    *COUNTED_TRACKS.values(),
+    "impressions",
+    "bid_sum",
+    "bid_count",
+)
+
 # The hourly rows of some report hours, from their totals ({source}: one row per key and hour,
 # kept as the partials change). updated_at is assigned first so it still compares the old
 # values: it moves only when a number changes.
@@ -397,36 +407,13 @@ STREAM = StreamSpec(
     rollup=Rollup(
         table="events",
         partials_table="tracking_partials",
-        partial_columns=(
-            "bucket",
-            "job_id",
-            "publisher_id",
-            "campaign_id",
-            "group_id",
-            "dates",
-            "hours",
-            "clicks",
-            "conversion",
-            "qualified_application",
-            "disqualified_application",
-            "impressions",
-            "bid_sum",
-            "bid_count",
-        ),
-        key=("job_id", "publisher_id", "campaign_id", "group_id"),
-        period=("dates", "hours"),
+        partial_columns=("bucket", *KEY, *PERIOD, *MEASURES),
+        key=KEY,
+        period=PERIOD,
         upsert=ROLL_UP_HOURS,
         # Every measure is a count or a DECIMAL sum: the hour's totals are kept as chunks change
         # their buckets, so a cycle late in the hour reads no more than one early in it.
-        sums=(
-            "clicks",
-            "conversion",
-            "qualified_application",
-            "disqualified_application",
-            "impressions",
-            "bid_sum",
-            "bid_count",
-        ),
+        sums=MEASURES,
     ),
     counted=counted,
     aggregate_columns=("bid", "job_id", "publisher_id", "campaign_id", "group_id", "custom_track", "ed"),

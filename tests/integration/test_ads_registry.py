@@ -26,6 +26,7 @@ from wire.formats import AD_EVENT_SCHEMA, confluent_frame
 
 from .conftest import ROOT
 from .pipeline import Pipeline
+from .test_continuous_driver import start_driver
 
 # A later version of the producer's schema: one more field, which readers of AdEvent skip.
 EVOLVED = {**AD_EVENT_SCHEMA, "fields": [*AD_EVENT_SCHEMA["fields"], {"name": "campaign", "type": "string"}]}
@@ -142,15 +143,7 @@ def test_a_registry_killed_mid_run_is_waited_for_and_no_event_becomes_a_reject(
         "TIDEMARK_INGEST_TRIGGER": "continuous",
         "TIDEMARK_INGEST_INTERVAL_SECONDS": "1",
     }
-    ingest = subprocess.Popen(
-        [sys.executable, "-m", "jobs", "ingest"],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        start_new_session=True,
-    )
+    ingest = start_driver(env)
     said: list[str] = []
     first_batch = threading.Event()
 

@@ -17,18 +17,36 @@ from .pipeline import Pipeline
 from .test_tracking_pipeline import assert_matches_oracle, factory
 
 
-def test_continuous_ingest_keeps_mysql_exact_while_events_arrive(spark: Any, tmp_path: Path) -> None:
-    pipeline = Pipeline(spark, tmp_path)
-    pipeline.migrate()
-    env = {
+def driver_env(pipeline: Pipeline, *, interval: int, ui_port: int, **extra: str) -> dict[str, str]:
+    """A continuous driver over the pipeline that aggregates each micro-batch."""
+    return {
         **os.environ,
         **pipeline.env,
         "TIDEMARK_INGEST_TRIGGER": "continuous",
-        "TIDEMARK_INGEST_INTERVAL_SECONDS": "2",
+        "TIDEMARK_INGEST_INTERVAL_SECONDS": str(interval),
         "TIDEMARK_INGEST_AGGREGATES": "true",
-        "TIDEMARK_SPARK_UI_PORT": "14041",
-        "TIDEMARK_INGEST_ALIVE_FILE": str(tmp_path / "alive"),
+        "TIDEMARK_SPARK_UI_PORT": str(ui_port),
+        **extra,
     }
+
+
+def start_driver(env: dict[str, str]) -> subprocess.Popen[str]:
+    """`python -m jobs ingest` in a session of its own (stop it with os.killpg), its log on stdout."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "jobs", "ingest"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
+
+
+def test_continuous_ingest_keeps_mysql_exact_while_events_arrive(spark: Any, tmp_path: Path) -> None:
+    pipeline = Pipeline(spark, tmp_path)
+    pipeline.migrate()
+    env = driver_env(pipeline, interval=2, ui_port=14041, TIDEMARK_INGEST_ALIVE_FILE=str(tmp_path / "alive"))
 
     def probe() -> subprocess.CompletedProcess[str]:
         """The Deployment's liveness probe, as the kubelet runs it."""
@@ -73,23 +91,8 @@ def test_a_stream_whose_batch_failed_starts_again_and_lands_every_event(spark: A
     instead of leaving the stream stopped while the process lives on."""
     pipeline = Pipeline(spark, tmp_path)
     pipeline.migrate()
-    env = {
-        **os.environ,
-        **pipeline.env,
-        "TIDEMARK_INGEST_TRIGGER": "continuous",
-        "TIDEMARK_INGEST_INTERVAL_SECONDS": "1",
-        "TIDEMARK_INGEST_AGGREGATES": "true",
-        "TIDEMARK_SPARK_UI_PORT": "14042",
-    }
-    driver = subprocess.Popen(
-        [sys.executable, "-m", "jobs", "ingest"],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        start_new_session=True,
-    )
+    env = driver_env(pipeline, interval=1, ui_port=14042)
+    driver = start_driver(env)
     said: list[str] = []
     reader = threading.Thread(target=lambda: said.extend(driver.stdout or []), daemon=True)
     reader.start()
