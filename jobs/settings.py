@@ -6,7 +6,6 @@ point at the local stack (`make stack-up`) so a laptop needs no configuration.
 
 from __future__ import annotations
 
-import os
 import sys
 from collections.abc import Sequence
 from typing import Any, Literal, TypeVar, overload
@@ -187,9 +186,7 @@ class JobSettings(KafkaAccess, ProbeSettings):
         # Imported here: the registry's specs import this module for its types.
         from jobs.streams import per_stream_settings
 
-        given = {k[len(ENV_PREFIX) :].lower(): v for k, v in os.environ.items() if k.upper().startswith(ENV_PREFIX)}
-        given.update({k: v for k, v in dict(data).items() if isinstance(k, str)})
-        derived = per_stream_settings(given)
+        derived = per_stream_settings(env.given(data))
         for name in PER_STREAM_SUFFIX:
             explicit = dict(data).get(name)
             if isinstance(explicit, dict):

@@ -23,7 +23,7 @@ from prometheus_client import start_http_server
 
 from producer import orders, recruit
 from producer.sender import Sender
-from producer.settings import ProducerSettings, load
+from producer.settings import NESTED, TOPIC_VARIABLES, ProducerSettings, load
 from producer.stream import Message, StreamProducer
 from producer.streams import PRODUCERS, producer_of
 from wire.env import settings_help
@@ -91,7 +91,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="python -m producer",
         description=__doc__ + "".join(f"\n{name}: {p.about}" for name, p in PRODUCERS.items()),
-        epilog=settings_help(ProducerSettings),
+        epilog=settings_help(ProducerSettings, TOPIC_VARIABLES, NESTED),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     commands = parser.add_subparsers(dest="command")

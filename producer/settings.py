@@ -3,13 +3,19 @@
 from __future__ import annotations
 
 import sys
+from typing import Any
 
 from pydantic import Field, SecretStr, ValidationError, model_validator
 from pydantic_settings import SettingsConfigDict
 
-from wire.env import ENV_PREFIX, describe
+from wire.env import ENV_PREFIX, describe, given
 from wire.formats import TOPICS
 from wire.kafka_auth import KafkaAccess
+
+# The per-part topic variables (name, default), read through `topics` (NESTED: an error at
+# ("topics", "ads") names TIDEMARK_ADS_TOPIC).
+TOPIC_VARIABLES = [(f"{part}_topic", default) for part, default in TOPICS.items()]
+NESTED = {"topics": ("topic",)}
 
 
 class ProducerSettings(KafkaAccess):
@@ -21,13 +27,10 @@ class ProducerSettings(KafkaAccess):
     kafka_password: SecretStr = SecretStr("tidemark-producer")
     # Which stream this producer feeds (producer/streams/): one producer process per stream.
     producer_stream: str = "tracking"
-    # The variables the jobs read too (TIDEMARK_<PART>_TOPIC), with the seeds' topics by default.
-    tracking_topic: str = TOPICS["tracking"]
-    ads_topic: str = TOPICS["ads"]
-    orders_topic: str = TOPICS["orders"]
-    userlogs_session_topic: str = TOPICS["userlogs_session"]
-    userlogs_auth_topic: str = TOPICS["userlogs_auth"]
-    userlogs_activity_topic: str = TOPICS["userlogs_activity"]
+    # Each part's topic by its name in wire.formats.TOPICS: TIDEMARK_<PART>_TOPIC, the variable
+    # the jobs read too, with the seeds' topics by default (`_topics`). Not a field per part, so
+    # a topic added to TOPICS needs no line here.
+    topics: dict[str, str] = Field(default_factory=dict)
     # Confluent-API schema registry: the ads producer registers AdEvent there and frames its id.
     schema_registry_url: str = ""
     producer_ads: int = Field(default=50, ge=1, description="distinct ad ids the ads producer uses")
@@ -73,6 +76,17 @@ class ProducerSettings(KafkaAccess):
     mysql_password: SecretStr = SecretStr("tidemark_producer")
     recruit_database: str = Field(default="recruit", pattern=r"^[A-Za-z][A-Za-z0-9_]{0,63}$")
 
+    @model_validator(mode="before")
+    @classmethod
+    def _topics(cls, data: Any) -> Any:
+        """Fills `topics` from TIDEMARK_<PART>_TOPIC or `<part>_topic=` arguments; entries given
+        in `topics` itself win."""
+        values = given(data)
+        topics = {name: values.get(name, default) for name, default in TOPIC_VARIABLES}
+        explicit = dict(data).get("topics")
+        found = {part: topics[f"{part}_topic"] for part in TOPICS}
+        return {**data, "topics": {**found, **explicit} if isinstance(explicit, dict) else found}
+
     @model_validator(mode="after")
     def _rates_fit(self) -> ProducerSettings:
         shares = self.producer_ed_only_rate + self.producer_unattributed_rate
@@ -81,9 +95,15 @@ class ProducerSettings(KafkaAccess):
         return self
 
 
+def variables() -> set[str]:
+    """Every TIDEMARK_* variable the producer reads."""
+    own = {name for name in ProducerSettings.model_fields if name not in NESTED}
+    return {f"{ENV_PREFIX}{name.upper()}" for name in own | {name for name, _ in TOPIC_VARIABLES}}
+
+
 def load() -> ProducerSettings:
     """Settings from the environment; a bad one stops the process naming the variable."""
     try:
         return ProducerSettings()
     except ValidationError as e:
-        sys.exit(describe(e))
+        sys.exit(describe(e, NESTED))

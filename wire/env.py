@@ -3,6 +3,7 @@ Secrets set them): how --help lists them and how a bad one is named when the pro
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -10,6 +11,15 @@ from pydantic import SecretStr, ValidationError
 from pydantic_settings import BaseSettings
 
 ENV_PREFIX = "TIDEMARK_"
+
+
+def given(data: Any) -> dict[str, Any]:
+    """The settings a model is given, by their field-like names (lower case, no prefix): the
+    TIDEMARK_* variables in any case, as pydantic reads the others, under keyword arguments.
+    For fields a `mode="before"` validator fills from variables that are not fields."""
+    values = {k[len(ENV_PREFIX) :].lower(): v for k, v in os.environ.items() if k.upper().startswith(ENV_PREFIX)}
+    values.update({k: v for k, v in dict(data).items() if isinstance(k, str)})
+    return values
 
 
 def settings_help(

@@ -17,7 +17,7 @@ log = logging.getLogger("tidemark.producer")
 def factory(settings: ProducerSettings) -> AdEventFactory:
     schema_id = BUILT_IN_SCHEMA_ID
     if settings.schema_registry_url:
-        schema_id = register_schema(settings.schema_registry_url, f"{settings.ads_topic}-value")
+        schema_id = register_schema(settings.schema_registry_url, f"{settings.topics['ads']}-value")
         log.info("AdEvent is schema id %d in %s", schema_id, settings.schema_registry_url)
     return AdEventFactory(
         seed=events_seed(settings),
@@ -36,5 +36,5 @@ def messages(settings: ProducerSettings) -> Iterator[Message]:
 
 
 PRODUCER = StreamProducer(
-    about=__doc__ or "", noun="ad events", topics=lambda settings: {"": settings.ads_topic}, messages=messages
+    about=__doc__ or "", noun="ad events", topics=lambda settings: {"": settings.topics["ads"]}, messages=messages
 )

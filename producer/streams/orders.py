@@ -61,7 +61,7 @@ def replay(_settings: ProducerSettings, path: Path) -> Iterator[Message]:
 PRODUCER = StreamProducer(
     about=__doc__ or "",
     noun="orders",
-    topics=lambda settings: {"": settings.orders_topic},
+    topics=lambda settings: {"": settings.topics["orders"]},
     messages=messages,
     prepare=seed_customers,
     mutation=move_customers,

@@ -79,7 +79,7 @@ def replay(_settings: ProducerSettings, path: Path) -> Iterator[Message]:
 PRODUCER = StreamProducer(
     about=__doc__ or "",
     noun="beacons",
-    topics=lambda settings: {"": settings.tracking_topic},
+    topics=lambda settings: {"": settings.topics["tracking"]},
     messages=messages,
     prepare=seed_recruit,
     mutation=move_jobs,

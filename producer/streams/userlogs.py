@@ -22,9 +22,9 @@ PRODUCER = StreamProducer(
     about=__doc__ or "",
     noun="user log messages",
     topics=lambda settings: {
-        "session": settings.userlogs_session_topic,
-        "auth": settings.userlogs_auth_topic,
-        "activity": settings.userlogs_activity_topic,
+        "session": settings.topics["userlogs_session"],
+        "auth": settings.topics["userlogs_auth"],
+        "activity": settings.topics["userlogs_activity"],
     },
     messages=messages,
 )

@@ -14,7 +14,7 @@ import pytest
 import yaml
 
 from jobs.streams import job_variables
-from producer.settings import ProducerSettings
+from producer.settings import variables as producer_variables
 
 from .helm_template import CHART, HELM, ROOT, RenderError, by_kind, pod_specs, render_chart
 
@@ -161,7 +161,7 @@ class TestEnvContract:
         configmaps = {d["metadata"]["name"]: d.get("data", {}) for d in by_kind(docs, "ConfigMap")}
         readers = {
             "jobs": (job_variables(), JOB_REQUIRED),
-            "producer": ({f"TIDEMARK_{f.upper()}" for f in ProducerSettings.model_fields}, PRODUCER_REQUIRED),
+            "producer": (producer_variables(), PRODUCER_REQUIRED),
         }
         checked = 0
         for _, spec in pod_specs(docs):

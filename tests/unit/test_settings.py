@@ -73,3 +73,16 @@ def test_should_name_a_setting_its_source_cannot_parse(monkeypatch: pytest.Monke
     monkeypatch.setenv("TIDEMARK_TOPICS", "not json")
     with pytest.raises(SystemExit, match=r"invalid settings: .*topics"):
         load()
+
+
+def test_should_read_each_producer_topic_from_its_variable_with_no_field_per_part(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # One declaration: the parts in wire.formats.TOPICS are the producer's topic settings, each
+    # TIDEMARK_<PART>_TOPIC as the jobs read it.
+    from producer.settings import ProducerSettings
+    from wire.formats import TOPICS
+
+    monkeypatch.setenv("TIDEMARK_USERLOGS_AUTH_TOPIC", "auth.here")
+    assert ProducerSettings().topics == {**TOPICS, "userlogs_auth": "auth.here"}
+    assert not [name for name in ProducerSettings.model_fields if name.endswith("_topic")]
