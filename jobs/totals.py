@@ -64,7 +64,12 @@ def columns_of(cursor: Any, database: str, table: str) -> dict[str, tuple[str, b
         "WHERE table_schema = %s AND table_name = %s",
         (database, table),
     )
-    return {str(name).lower(): (str(kind), nullable == "YES") for name, kind, nullable in cursor.fetchall()}
+    return {text(name).lower(): (text(kind), text(nullable) == "YES") for name, kind, nullable in cursor.fetchall()}
+
+
+def text(value: Any) -> str:
+    """A catalog value as text: MySQL 8's data dictionary views hand some as bytes."""
+    return value.decode() if isinstance(value, bytes | bytearray) else str(value)
 
 
 def build(conn: Any, settings: JobSettings, spec: StreamSpec) -> bool:
