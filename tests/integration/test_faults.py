@@ -73,9 +73,11 @@ def test_a_bid_that_is_not_money_is_rejected_and_later_clicks_still_count(spark:
 def test_money_is_decimal_and_an_older_install_is_upgraded(spark: Any, tmp_path: Path) -> None:
     pipeline = Pipeline(spark, tmp_path)
     pipeline.migrate()
-    # An install from before money was DECIMAL.
+    # An install from before money was DECIMAL (and so before the totals): migrate upgrades the
+    # partials first and builds the totals from them, DECIMAL too.
     pipeline.sql("ALTER TABLE events MODIFY spend_hour DOUBLE NOT NULL DEFAULT 0, MODIFY bid_set DOUBLE NULL")
     pipeline.sql("ALTER TABLE tracking_partials MODIFY bid_sum DOUBLE NOT NULL")
+    pipeline.sql("DROP TABLE tracking_totals")
     pipeline.migrate()
     types = pipeline.sql(
         "SELECT table_name, column_name, column_type FROM information_schema.columns "
@@ -86,6 +88,7 @@ def test_money_is_decimal_and_an_older_install_is_upgraded(spark: Any, tmp_path:
         ("events", "bid_set", "decimal(24,6)"),
         ("events", "spend_hour", "decimal(24,6)"),
         ("tracking_partials", "bid_sum", "decimal(24,6)"),
+        ("tracking_totals", "bid_sum", "decimal(24,6)"),
     ]
     now = datetime.now(timezone.utc)
     rng = random.Random(6)
