@@ -187,15 +187,15 @@ def commit_chunk(
         rollup = spec.rollup
         before = periods_of(cursor, rollup, buckets)
         with timing(passes, "partials"):
-            if rollup.sums:
+            if rollup.keeps_totals:
                 totals.move(cursor, rollup, buckets, "-")
             # Spark computes the partials as this loop takes them.
             replace_partials(cursor, rollup, buckets, partial_rows)
-            if rollup.sums:
+            if rollup.keeps_totals:
                 totals.move(cursor, rollup, buckets, "+")
         with timing(passes, "reroll"):
             periods = before | periods_of(cursor, rollup, buckets)
-            if rollup.sums:
+            if rollup.keeps_totals:
                 totals.drop_empty(cursor, rollup, periods)
             touched = reroll(cursor, rollup, periods, context)
         if context.settings.aggregate_fail_before_watermark:

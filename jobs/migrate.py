@@ -175,7 +175,7 @@ def upgrade_mysql(conn: Any, settings: JobSettings, specs: Sequence[StreamSpec],
             cursor.execute(f"ALTER TABLE `{settings.mysql_database}`.{table} MODIFY {column} {definition}")
     # The totals take their columns' types from the partials as upgraded above.
     for spec in specs:
-        if spec.rollup.sums:
+        if spec.rollup.keeps_totals:
             totals.build(conn, settings, spec)
     for table in folding_tables(cursor, settings.mysql_database, collation):
         # Rebuilds the table once; no key can collide, a binary collation only tells more apart.

@@ -110,12 +110,18 @@ class Rollup:
     # A further step on the same transaction, given the periods just re-rolled (e.g. orders:
     # customers' totals -> sales by source and state).
     then: PeriodsHook | None = None
-    # When every partial column besides bucket, period and key is a sum (NOT NULL, integer or
-    # DECIMAL, so adding and taking away is exact): those columns. The engine then keeps each
-    # (period, key)'s totals in `totals_table`, adding a chunk's new partials and taking away
-    # its old ones, and `upsert` reads `{source}` (the totals) instead of every partial of the
-    # period: one row per key, however many buckets the period has filled so far.
-    sums: tuple[str, ...] = ()
+    # Set when every partial column besides bucket, period and key is a sum (NOT NULL, integer
+    # or DECIMAL, so adding and taking away is exact). The engine then keeps each (period,
+    # key)'s totals in `totals_table`, adding a chunk's new partials and taking away its old
+    # ones, and `upsert` reads `{source}` (the totals) instead of every partial of the period:
+    # one row per key, however many buckets the period has filled so far.
+    keeps_totals: bool = False
+
+    @property
+    def sums(self) -> tuple[str, ...]:
+        """The measures the totals add up: every partial column but bucket, period and key."""
+        grouped = {"bucket", *self.period, *self.key}
+        return tuple(c for c in self.partial_columns if c not in grouped) if self.keeps_totals else ()
 
     @property
     def totals_table(self) -> str:
@@ -124,7 +130,7 @@ class Rollup:
     @property
     def source(self) -> str:
         """The table `upsert` and the prune read: the totals when the rollup keeps them."""
-        return self.totals_table if self.sums else self.partials_table
+        return self.totals_table if self.keeps_totals else self.partials_table
 
 
 @dataclass(frozen=True)
@@ -204,9 +210,7 @@ def check_rollup(stream: str, rollup: Rollup) -> None:
         raise ValueError(f"stream {stream!r}: partial_columns must start with bucket")
     if "{periods}" not in rollup.upsert:
         raise ValueError(f"stream {stream!r}: the rollup's upsert needs a {{periods}} placeholder")
-    if rollup.sums and set(rollup.sums) != set(rollup.partial_columns) - {"bucket", *rollup.period, *rollup.key}:
-        raise ValueError(f"stream {stream!r}: sums must be every partial column but bucket, period and key")
-    if rollup.sums and "{source}" not in rollup.upsert:
+    if rollup.keeps_totals and "{source}" not in rollup.upsert:
         raise ValueError(f"stream {stream!r}: a rollup that keeps totals reads them as {{source}} in its upsert")
 
 
@@ -237,7 +241,7 @@ def index(*streams: StreamSpec) -> dict[str, StreamSpec]:
             f"table {spec.raw_table}",
             f"table {spec.rollup.table}",
             f"table {spec.rollup.partials_table}",
-            *([f"table {spec.rollup.totals_table}"] if spec.rollup.sums else []),
+            *([f"table {spec.rollup.totals_table}"] if spec.rollup.keeps_totals else []),
         ]
         for name in names:
             if name in seen:

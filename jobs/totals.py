@@ -1,4 +1,4 @@
-"""A rollup's totals: for a rollup whose measures are all sums (`Rollup.sums`), each (period,
+"""A rollup's totals: for a rollup whose measures are all sums (`Rollup.keeps_totals`), each (period,
 key)'s sums over the partials of its buckets, and how many partials hold it.
 
 A chunk's transaction takes its buckets' old partials away from their totals, replaces the

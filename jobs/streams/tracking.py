@@ -413,7 +413,7 @@ STREAM = StreamSpec(
         upsert=ROLL_UP_HOURS,
         # Every measure is a count or a DECIMAL sum: the hour's totals are kept as chunks change
         # their buckets, so a cycle late in the hour reads no more than one early in it.
-        sums=MEASURES,
+        keeps_totals=True,
     ),
     counted=counted,
     aggregate_columns=("bid", "job_id", "publisher_id", "campaign_id", "group_id", "custom_track", "ed"),
