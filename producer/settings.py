@@ -82,9 +82,8 @@ class ProducerSettings(KafkaAccess):
         """Fills `topics` from TIDEMARK_<PART>_TOPIC or `<part>_topic=` arguments; entries given
         in `topics` itself win."""
         values = given(data)
-        topics = {name: values.get(name, default) for name, default in TOPIC_VARIABLES}
+        found = {part: values.get(f"{part}_topic", default) for part, default in TOPICS.items()}
         explicit = dict(data).get("topics")
-        found = {part: topics[f"{part}_topic"] for part in TOPICS}
         return {**data, "topics": {**found, **explicit} if isinstance(explicit, dict) else found}
 
     @model_validator(mode="after")
