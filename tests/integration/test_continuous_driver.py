@@ -43,6 +43,14 @@ def start_driver(env: dict[str, str]) -> subprocess.Popen[str]:
     )
 
 
+def collected(driver: subprocess.Popen[str]) -> list[str]:
+    """The driver's log lines as it writes them, read by a thread of their own: a pipe nobody
+    reads fills and stops the driver mid-write."""
+    said: list[str] = []
+    threading.Thread(target=lambda: said.extend(driver.stdout or []), daemon=True).start()
+    return said
+
+
 def test_continuous_ingest_keeps_mysql_exact_while_events_arrive(spark: Any, tmp_path: Path) -> None:
     pipeline = Pipeline(spark, tmp_path)
     pipeline.migrate()
@@ -55,14 +63,8 @@ def test_continuous_ingest_keeps_mysql_exact_while_events_arrive(spark: Any, tmp
         )
 
     assert probe().returncode == 1  # no heartbeat yet
-    driver = subprocess.Popen(
-        [sys.executable, "-m", "jobs", "ingest"],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    driver = start_driver(env)
+    said = collected(driver)
     try:
         for seed in (31, 32, 33):
             # Three waves, each landing while the driver runs: each must converge exactly.
@@ -71,7 +73,7 @@ def test_continuous_ingest_keeps_mysql_exact_while_events_arrive(spark: Any, tmp
 
             def caught_up() -> bool:
                 if driver.poll() is not None:
-                    raise AssertionError(f"the driver stopped: {driver.stderr.read()[-3000:] if driver.stderr else ''}")
+                    raise AssertionError("the driver stopped: " + "".join(said[-80:]))
                 try:
                     assert_matches_oracle(pipeline)
                 except AssertionError:
@@ -81,7 +83,7 @@ def test_continuous_ingest_keeps_mysql_exact_while_events_arrive(spark: Any, tmp
             eventually(caught_up, 180, f"MySQL to match the oracle after wave {seed}", interval_s=2)
             assert probe().returncode == 0, "a driver making progress is alive"
     finally:
-        driver.terminate()
+        os.killpg(driver.pid, signal.SIGTERM)
         driver.wait(timeout=60)
 
 
@@ -93,9 +95,7 @@ def test_a_stream_whose_batch_failed_starts_again_and_lands_every_event(spark: A
     pipeline.migrate()
     env = driver_env(pipeline, interval=1, ui_port=14042)
     driver = start_driver(env)
-    said: list[str] = []
-    reader = threading.Thread(target=lambda: said.extend(driver.stdout or []), daemon=True)
-    reader.start()
+    said = collected(driver)
 
     def caught_up() -> bool:
         assert driver.poll() is None, "".join(said[-80:])
@@ -116,6 +116,5 @@ def test_a_stream_whose_batch_failed_starts_again_and_lands_every_event(spark: A
     finally:
         os.killpg(driver.pid, signal.SIGTERM)
         driver.wait(timeout=120)
-        reader.join(timeout=10)
     log = "".join(said)
     assert "tracking: query started again (1 restarts so far)" in log, log[-5000:]
