@@ -171,7 +171,8 @@ class StreamSpec:
     # Whether `classify` reads Avro writer schemas from the registry (Placement.schema_registry_url)
     # when one is configured: ingest then checks at start that it answers as one.
     schema_registry: bool = False
-    # The pure parse `classify` is built on (jobs/parsed.py): message bytes -> rows or a Reject.
+    # The pure parse, message bytes -> rows or a Reject: what `classify` is built on
+    # (jobs/parsed.py), or what it is checked against where it is Spark SQL (tracking). Required.
     parse: Callable[[bytes], ParseResult] | None = None
     # Which raw rows count towards freshness (all when None).
     counted: Callable[[], Column] | None = None
@@ -229,6 +230,10 @@ def index(*streams: StreamSpec) -> dict[str, StreamSpec]:
             raise ValueError(f"stream {spec.name!r}: raw columns {sorted(clashing)} are the classified frame's own")
         if spec.global_identity is not None and spec.global_identity.column not in spec.raw_columns:
             raise ValueError(f"stream {spec.name!r}: global_identity {spec.global_identity.column} is not a raw column")
+        if spec.parse is None:
+            # The judgement of a message as a plain function, even where `classify` is faster
+            # in Spark SQL (tracking): what that path is checked against.
+            raise ValueError(f"stream {spec.name!r}: declare its pure parse(bytes)")
         if (spec.kind is None) != (not spec.kinds):
             raise ValueError(f"stream {spec.name!r}: kind and kinds (the values it gives) come together")
         unknown = set(spec.aggregate_columns) - set(spec.raw_columns)

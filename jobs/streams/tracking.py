@@ -17,21 +17,28 @@ from pyspark.sql.types import StringType, StructField, StructType
 
 from jobs.parsed import raw_table_ddl
 from jobs.spec import AggregateContext, Placement, Rollup, StreamSpec, bucket_of, classified, outside_bounds
+from jobs.streams import beacon
+from jobs.streams.beacon import (
+    BID_SCALE,
+    MAX_BID,
+    NON_FINITE_BODY,
+    PATTERNS,
+    TIMEUUID_BODY,
+    UUID_EPOCH_OFFSET_TICKS,
+)
 from wire.formats import BEACON_FIELDS, COUNTED_TRACKS, TOPICS
 
 TRACKING = "tracking"
 TRACKING_BUCKET_SECONDS = 60
 
-# 100-ns intervals between the UUID epoch (1582-10-15) and the Unix epoch.
-UUID_EPOCH_OFFSET_TICKS = 122_192_928_000_000_000
-TIMEUUID_PATTERN = r"^[0-9a-f]{8}-[0-9a-f]{4}-1[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$"
-INT_PATTERN = r"^-?[0-9]{1,9}$"
-DOUBLE_PATTERN = r"^-?[0-9]+(\.[0-9]+)?([eE][-+]?[0-9]+)?$"
-# A bid is money: kept to the micro-unit (6 decimals) and summed as DECIMAL, so totals are
-# exact. Beyond MAX_BID it is an out-of-range reject: a billion such clicks in one hour still
-# fit the hourly DECIMAL(24,6), and no sum can overflow.
-BID_SCALE = 6
-MAX_BID = 1_000_000
+
+def _whole(body: str) -> str:
+    """A Java regex matching `body` as the whole text (`$` would also pass a final newline)."""
+    return rf"^(?:{body})\z"
+
+
+TIMEUUID_PATTERN = _whole(TIMEUUID_BODY)
+NON_FINITE_TOKEN = _whole(NON_FINITE_BODY)
 BID_DECIMAL = f"decimal(18,{BID_SCALE})"
 
 # Every field is first read as text, so a wrong type is a reject with a reason rather than a
@@ -47,10 +54,6 @@ _AS_TEXT = StructType(
 # ignores what follows (a second object, trailing text), so the shape is checked apart: with
 # strings removed, the text must end with the brace that closes the first one.
 _JSON_STRING = r'"(?:[^"\\]++|\\.)*+"'
-# Spark's reader hands a NaN, Infinity or overflowing number token to a text field as the
-# quoted text "NaN", "Infinity" or "-Infinity"; the same word sent as a JSON string has no
-# quotes (and is a type error, as any text that is not a number).
-NON_FINITE_TOKEN = r'^"-?(NaN|Infinity)"$'
 
 
 def _one_json_object(text: Column) -> Column:
@@ -68,7 +71,8 @@ def _one_json_object(text: Column) -> Column:
     closes_once = F.when(brackets == "{}", True).otherwise(
         F.aggregate(F.split(brackets, ""), start, step)["zeros"] == 1
     )
-    return stripped.rlike(r"\}\s*$") & closes_once
+    # Only JSON's own whitespace may follow (Java's \s and $ would pass more).
+    return stripped.rlike(r"\}[ \t\n\r]*\z") & closes_once
 
 
 def _duplicate_key(keys: Column) -> Column:
@@ -104,11 +108,10 @@ def _blank_to_null(text: Column) -> Column:
 def _type_error(name: str, text: Column) -> Column:
     """A `name='value'` note when the field holds something that is not its declared type."""
     kind = BEACON_FIELDS[name]
-    pattern = {"int": INT_PATTERN, "double": DOUBLE_PATTERN}.get(kind)
-    if pattern is None:
+    if kind not in PATTERNS:
         return F.lit(None)
     value = _blank_to_null(text)
-    wrong = value.isNotNull() & ~value.rlike(pattern)
+    wrong = value.isNotNull() & ~value.rlike(_whole(PATTERNS[kind]))
     if kind == "double":  # a non-finite number token is a number: its range check judges it
         wrong &= ~value.rlike(NON_FINITE_TOKEN)
     return F.when(wrong, F.format_string(f"{name}=%s", F.substring(value, 1, 64)))
@@ -180,9 +183,10 @@ def classify_records(
         .when(F.col("not_json_object").isNotNull(), "bad_json")
         .when(_blank_to_null(create_time).isNull(), "missing_create_time")
         .when(~create_time.rlike(TIMEUUID_PATTERN), "bad_create_time")
-        .when(outside_bounds(micros, placement), "absurd_time")
         .when(type_error.isNotNull(), "invalid_type")
         .when(bid_error.isNotNull(), bid_error)
+        # Last, as the engine judges every stream's time after its parse (jobs/streams/beacon.py).
+        .when(outside_bounds(micros, placement), "absurd_time")
     )
     typed = [
         create_time.alias(name)
@@ -403,6 +407,8 @@ STREAM = StreamSpec(
     cassandra_ddl=functools.partial(raw_table_ddl, "tracking_raw", tuple(BEACON_FIELDS.items()), ("create_time",)),
     mysql_ddl=mysql_ddl,
     classify=classify,
+    # The same judgement in plain Python, the reference `classify` is checked against.
+    parse=beacon.parse,
     partials=partials,
     rollup=Rollup(
         table="events",

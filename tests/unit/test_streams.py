@@ -35,6 +35,11 @@ def test_should_refuse_aggregate_columns_the_raw_table_lacks() -> None:
         index(replace(ADS, aggregate_columns=("ad_id", "clicked")))
 
 
+def test_should_refuse_a_stream_without_its_pure_parse() -> None:
+    with pytest.raises(ValueError, match="'tracking': declare its pure parse"):
+        index(replace(TRACKING, parse=None))
+
+
 def test_should_refuse_a_kind_without_the_values_it_gives() -> None:
     # Ingest counts each declared kind as the raw pass reads the batch: an undeclared one
     # would go uncounted.
