@@ -20,19 +20,17 @@ import sys
 import time
 import uuid
 from datetime import datetime, timedelta, timezone
-from pathlib import Path
 from typing import Any
 
 import mysql.connector
 import orjson
 from kafka import KafkaProducer
 
-from bench.pipeline import OUT, Bench, environment
+from bench.commands import OUT, ROOT, Bench, enabling, environment
 from bench.probe import tree_rss_mib
 from local import kafka_users, stack
+from local import topics as kafka_topics
 from producer.beacons import timeuuid_at
-
-ROOT = Path(__file__).resolve().parent.parent
 
 
 def backlog(hours: int, keys_per_minute: int, seed: int = 5) -> list[dict[str, Any]]:
@@ -83,7 +81,7 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--chunk-buckets", type=int, default=60)
     args = parser.parse_args(argv)
     name = f"bench_{uuid.uuid4().hex[:8]}"
-    env = {**environment(name), "TIDEMARK_ADS_ENABLED": "false"}
+    env = {**environment(name), **enabling(["tracking"])}
     logs = OUT / "bench-logs" / name
     logs.mkdir(parents=True, exist_ok=True)
     bench = Bench(name, env, logs)
@@ -95,7 +93,7 @@ def main(argv: list[str]) -> int:
         **kafka_users.kafka_python(env["TIDEMARK_KAFKA_BOOTSTRAP"], kafka_users.PRODUCER), acks="all", linger_ms=20
     )
     for b in beacons:
-        producer.send(env["TIDEMARK_TRACKING_TOPIC"], orjson.dumps(b))
+        producer.send(env[kafka_topics.variable("tracking")], orjson.dumps(b))
     producer.flush()
     producer.close()
     print(f"sent       {len(beacons):>9,} events in {time.monotonic() - started:6.1f}s")

@@ -14,7 +14,7 @@ from typing import Any
 
 import mysql.connector
 
-from jobs.streams import FAMILIES
+from jobs.streams import parts
 from local import stack
 
 
@@ -155,9 +155,9 @@ class Freshness:
                 now = datetime.now(timezone.utc).replace(tzinfo=None)
                 for stream in self.streams:
                     # A family is as fresh as its stalest part.
-                    parts = [newest.get(part) for part in FAMILIES.get(stream, [stream])]
-                    ages = [(now - at).total_seconds() for at in parts if at is not None]
-                    age = max(ages) if ages and len(ages) == len(parts) else None
+                    times = [newest.get(part) for part in parts([stream])]
+                    ages = [(now - at).total_seconds() for at in times if at is not None]
+                    age = max(ages) if ages and len(ages) == len(times) else None
                     self.samples.append((tick - started, stream, age))
                 if int(tick - started) % 10 == 0:
                     for name, rss in stack_rss_mib().items():

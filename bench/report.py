@@ -1,9 +1,20 @@
-"""The bench's results as a table, per-stream fields of out/bench.json, and a PNG."""
+"""The bench's results: out/bench.json (each stream's freshness fields folded in), the PNG
+beside it, and the lines and table it prints."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
+
+
+def write(result: dict[str, Any], path: Path) -> Path:
+    """Writes out/bench.json at `path` (each stream's freshness fields folded in) and the PNG
+    beside it; returns the PNG's path."""
+    fold_freshness(result)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(result, indent=2))
+    return plot(result, path.with_suffix(".png"))
 
 
 def stream_line(stream: str, r: dict[str, Any]) -> str:
