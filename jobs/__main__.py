@@ -17,7 +17,7 @@ import argparse
 import logging
 import sys
 
-from jobs import aggregate, backfill, dims, ingest, migrate, replay_rejects
+from jobs import aggregate, backfill, dims, ingest, migrate, replay_rejects, supervision
 from jobs.metrics import RunMetrics, forget
 from jobs.settings import JobSettings, load, settings_help
 from jobs.spark import session
@@ -85,7 +85,7 @@ def run_job(args: argparse.Namespace, settings: JobSettings, argv: list[str], me
         return
     if args.job == "ingest":
         # Before Spark starts (seconds): until this driver beats, probes must not read the last one's.
-        ingest.forget_heartbeat(settings)
+        supervision.forget_heartbeat(settings)
     spark = session(settings, args.job)
     try:
         if args.job == "dims":

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from jobs.ingest import Supervised, restart_delay
+from jobs.supervision import Supervised, restart_delay
 
 
 class Query:
