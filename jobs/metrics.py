@@ -214,57 +214,20 @@ class RunMetrics:
         for stream in self.skipped_streams:
             tallies.pop(stream, None)
         if not tallies:
-            return {} if self.skipped_streams else {NO_STREAM: self._registry(unclaimed, now, outcome=ok)}
+            return {} if self.skipped_streams else {NO_STREAM: self._series(unclaimed, now, outcome=ok)}
         if len(tallies) == 1:
             next(iter(tallies.values())).absorb(unclaimed)
         groups = {
-            stream: self._registry(tally, now, outcome=ok or stream in self.finished_streams)
+            stream: self._series(tally, now, outcome=ok or stream in self.finished_streams)
             for stream, tally in tallies.items()
         }
         if len(tallies) > 1 and ok:
-            groups[NO_STREAM] = self._registry(unclaimed, now, outcome=None)
+            groups[NO_STREAM] = self._series(unclaimed, now, outcome=None)
         return groups
 
-    def _registry(self, tally: StreamTally, now: float, outcome: bool | None) -> CollectorRegistry:
-        """One group's series: the outcome (None: none) and, unless it failed, the counts."""
-        reg = CollectorRegistry()
-
-        def gauge(name: str, doc: str, value: float) -> None:
-            Gauge(f"tidemark_{name}", doc, registry=reg).set(value)
-
-        def labelled(name: str, doc: str, label: str, values: Mapping[str, float]) -> None:
-            # Created even when empty: it replaces what an earlier run pushed under that name.
-            g = Gauge(f"tidemark_{name}", doc, [label], registry=reg)
-            for key, value in values.items():
-                g.labels(key).set(value)
-
-        if outcome is not None:
-            seconds = tally.seconds if tally.seconds is not None else now - self.started
-            gauge("job_duration_seconds", "Wall time of the last run", seconds)
-            if not outcome:
-                gauge("job_last_failure_timestamp_seconds", "When the last failed run ended", now)
-                gauge("job_last_run_success", "1 when the last run succeeded", 0)
-                return reg
-            gauge("job_last_success_timestamp_seconds", "When the last successful run ended", now)
-            gauge("job_last_run_success", "1 when the last run succeeded", 1)
-        gauge("job_rows_read", "Rows the last run read", tally.rows_read)
-        gauge("job_rows_written", "Rows the last run wrote", tally.rows_written)
-        gauge("job_buckets_recomputed", "Time buckets the last run recomputed", tally.buckets_recomputed)
-        labelled("job_rows_rejected", "Rows the last run rejected, by stream and reason", "reason", tally.rejected)
-        labelled("job_events", "Valid events the last run saw, by kind", "kind", tally.kinds)
-        if tally.newest_event_timestamp is not None:
-            gauge("newest_event_timestamp_seconds", "Newest event time visible in MySQL", tally.newest_event_timestamp)
-        labelled("ingest_lag_records", "Records in Kafka not yet ingested, at run end", "topic", tally.lag_records)
-        skipped = Gauge(
-            "tidemark_ingest_skipped_offsets",
-            "Kafka offsets the run skipped: records deleted (retention) before ingest read them",
-            ["topic", "partition"],
-            registry=reg,
-        )
-        for (topic, partition), gap in tally.skipped_offsets.items():
-            skipped.labels(topic, str(partition)).set(gap)
-        labelled("stream_value", "What a stream reports after an aggregate run", "name", tally.values)
-        return reg
+    def _series(self, tally: StreamTally, now: float, outcome: bool | None) -> CollectorRegistry:
+        seconds = tally.seconds if tally.seconds is not None else now - self.started
+        return series(tally, outcome, seconds, now)
 
     def grouping_key(self, stream: str) -> dict[str, str]:
         """The labels besides `job` that name a group in the Pushgateway."""
@@ -301,6 +264,48 @@ class RunMetrics:
         if self.skipped_streams:
             parts.append(f"skipped (another run holds them)={self.skipped_streams}")
         return " ".join(parts)
+
+
+def series(tally: StreamTally, outcome: bool | None, seconds: float, now: float) -> CollectorRegistry:
+    """One group's series: the outcome (None: none; `seconds` the run took) and, unless it
+    failed, the counts."""
+    reg = CollectorRegistry()
+
+    def gauge(name: str, doc: str, value: float) -> None:
+        Gauge(f"tidemark_{name}", doc, registry=reg).set(value)
+
+    def labelled(name: str, doc: str, label: str, values: Mapping[str, float]) -> None:
+        # Created even when empty: it replaces what an earlier run pushed under that name.
+        g = Gauge(f"tidemark_{name}", doc, [label], registry=reg)
+        for key, value in values.items():
+            g.labels(key).set(value)
+
+    if outcome is not None:
+        gauge("job_duration_seconds", "Wall time of the last run", seconds)
+        if not outcome:
+            gauge("job_last_failure_timestamp_seconds", "When the last failed run ended", now)
+            gauge("job_last_run_success", "1 when the last run succeeded", 0)
+            return reg
+        gauge("job_last_success_timestamp_seconds", "When the last successful run ended", now)
+        gauge("job_last_run_success", "1 when the last run succeeded", 1)
+    gauge("job_rows_read", "Rows the last run read", tally.rows_read)
+    gauge("job_rows_written", "Rows the last run wrote", tally.rows_written)
+    gauge("job_buckets_recomputed", "Time buckets the last run recomputed", tally.buckets_recomputed)
+    labelled("job_rows_rejected", "Rows the last run rejected, by stream and reason", "reason", tally.rejected)
+    labelled("job_events", "Valid events the last run saw, by kind", "kind", tally.kinds)
+    if tally.newest_event_timestamp is not None:
+        gauge("newest_event_timestamp_seconds", "Newest event time visible in MySQL", tally.newest_event_timestamp)
+    labelled("ingest_lag_records", "Records in Kafka not yet ingested, at run end", "topic", tally.lag_records)
+    skipped = Gauge(
+        "tidemark_ingest_skipped_offsets",
+        "Kafka offsets the run skipped: records deleted (retention) before ingest read them",
+        ["topic", "partition"],
+        registry=reg,
+    )
+    for (topic, partition), gap in tally.skipped_offsets.items():
+        skipped.labels(topic, str(partition)).set(gap)
+    labelled("stream_value", "What a stream reports after an aggregate run", "name", tally.values)
+    return reg
 
 
 def forget(pushgateway: str, job: str, release: str, streams: Iterable[str]) -> None:
