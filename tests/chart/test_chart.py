@@ -201,6 +201,14 @@ class TestPosture:
                 assert c["resources"]["requests"] and c["resources"]["limits"], (name, c["name"])
                 assert not c["image"].endswith(":latest") and ":" in c["image"], (name, c["image"])
 
+    @pytest.mark.parametrize("scenario", SCENARIOS, ids=lambda p: p.stem)
+    def test_should_place_every_object_in_the_releases_namespace(self, scenario: Path) -> None:
+        # So `helm template | kubectl apply` lands where `--namespace` says, not in the default one.
+        docs = render_chart(values_files=[scenario])
+        assert [
+            f"{d['kind']}/{d['metadata']['name']}" for d in docs if d["metadata"].get("namespace") != "tidemark"
+        ] == []
+
     def test_should_size_the_operators_resources_too(self) -> None:
         docs = render_chart()
         assert by_kind(docs, "KafkaNodePool")[0]["spec"]["resources"]["limits"]
