@@ -27,96 +27,29 @@ import contextlib
 import json
 import os
 import random
-import re
 import shutil
 import signal
 import subprocess
 import sys
 import threading
 import time
-import urllib.error
-import urllib.request
 import uuid
 from collections import deque
-from collections.abc import Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from local.chaos_load import PARTS, STREAMS, Producers, Rates, environment, topic_of
+from local.chaos_faults import FAULTS, SERVERS, SLOT_SECONDS, Fault, Injector, schedule
+from local.chaos_jobs import ROOT, Jobs
+from local.chaos_load import STREAMS, Producers, environment, producer_settings, stream_topics
 from local.chaos_verdict import TOTALS, RunStores, compare, table
 
-ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "out"
-# Servers killed with SIGKILL and started again as the stack would.
-SERVERS = ("kafka", "cassandra", "mariadb", "connect", "registry")
-# Gray failures: a server frozen (SIGSTOP) for 30-60 s, then let go (SIGCONT): its sockets stay
-# open and nothing answers, which clients see as timeouts rather than refusals.
-PAUSES = ("pause-kafka", "pause-cassandra", "pause-mariadb")
-JOBS = ("ingest", "aggregate", "dims")
-# The MySQL connection holding a running aggregate's lock, killed (a network cut): the run
-# must notice and stop without committing, and the next run must store its buckets.
-LOCK = "lock"
-FAULTS = (*SERVERS, *PAUSES, *JOBS, LOCK)
-PAUSE_SECONDS = (30.0, 60.0)
-SLOT_SECONDS = 65.0  # of the chaos phase, per fault
-
-
-# --- the run -----------------------------------------------------------------------------------
-
-
-BATCH = re.compile(r" batch \d+: (\d+) raw")
-
-
-@dataclass
-class Job:
-    """One run of a job: a `python -m jobs <name>` process group of its own, as a pod."""
-
-    kind: str
-    proc: subprocess.Popen[bytes]
-    log: Path
-    started: float
-    ended: float | None = None
-    killed: bool = False
-    read_at: int = 0
-    batches: list[float] = field(default_factory=list)  # when each micro-batch with rows was seen
-
-    @property
-    def ok(self) -> bool:
-        return self.ended is not None and self.proc.returncode == 0
-
-    def scan(self) -> None:
-        """Notes the micro-batches the log gained since the last look."""
-        try:
-            with self.log.open("rb") as f:
-                f.seek(self.read_at)
-                text = f.read().decode(errors="replace")
-        except OSError:
-            return
-        complete = text.rfind("\n") + 1
-        self.read_at += len(text[:complete].encode())
-        self.batches += [time.monotonic() for m in BATCH.finditer(text[:complete]) if int(m.group(1)) >= 0]
-
-
-def kill_offset(seed_offset: float, run_lengths: list[float]) -> float:
-    """How far into a job's run to kill it: the seed's offset, cut to 60% of the shortest whole
-    run of the kind seen so far. A CronJob run with little to do (continuous ingest aggregates
-    as it goes) can end before the seed's offset every time, and the fault would never land."""
-    return min(seed_offset, 0.6 * min(run_lengths)) if run_lengths else seed_offset
-
-
-@dataclass
-class Fault:
-    kind: str
-    at: float  # seconds into the chaos phase, from the seed
-    offset: float  # a job: seconds into a run before the kill, from the seed
-    injected: float | None = None
-    recovered: float | None = None  # a server: up again
-    note: str = ""
-    survived: bool = False
 
 
 class Chaos:
+    """One chaos run: its setup, the chaos phase (the Deployment and CronJobs running while the
+    faults land) and the drain."""
+
     def __init__(self, args: argparse.Namespace, name: str) -> None:
         self.args = args
         self.name = name
@@ -124,250 +57,44 @@ class Chaos:
         self.logs = OUT / "chaos-logs" / name
         self.logs.mkdir(parents=True, exist_ok=True)
         self.t0 = time.monotonic()
-        self.runs: list[Job] = []
-        self.counter = 0
-        self.restarting: dict[str, threading.Thread] = {}
-        self.up_results: dict[str, int] = {}
-        self.ad_schema_id = 0  # the registry's id of AdEvent for this run (setup)
+        self.jobs = Jobs(self.env, self.logs, self.say)
+        self.stores = RunStores(name)
+        self.faults = Injector(self.jobs, self.stores, self.logs, self.say)
+        # What the producers and the recruit and shop tables are made from: one catalog, one seed.
+        self.producer_settings = producer_settings(
+            self.env,
+            producer_seed=args.seed,
+            producer_jobs=200,
+            producer_publishers=20,
+            producer_customers=200,
+            producer_late_max_hours=2,
+        )
+        self.topics = [t for parts in stream_topics(self.producer_settings).values() for t in parts.values()]
 
     def say(self, what: str) -> None:
         print(f"[{time.monotonic() - self.t0:6.0f}s] {what}", flush=True)
 
-    # --- processes -------------------------------------------------------------------------
-
-    def spawn(self, kind: str, extra: Mapping[str, str] | None = None) -> Job:
-        self.counter += 1
-        log = self.logs / f"{self.counter:03d}-{kind}.log"
-        argv = [sys.executable, "-m", "jobs", kind]
-        with log.open("wb") as out:
-            proc = subprocess.Popen(
-                argv,
-                cwd=ROOT,
-                env={**self.env, **(extra or {})},
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
-                start_new_session=True,  # its own group: a kill takes the JVM with it, as a pod's
-            )
-        job = Job(kind, proc, log, time.monotonic())
-        self.runs.append(job)
-        return job
-
-    def reap(self) -> None:
-        for job in self.runs:
-            if job.ended is None:
-                job.scan()
-                if job.proc.poll() is not None:
-                    job.ended = time.monotonic()
-                    job.scan()
-                    if job.proc.returncode != 0 and not job.killed:
-                        self.say(f"{job.kind} exited {job.proc.returncode} (log {job.log})")
-
-    def running(self, kind: str) -> Job | None:
-        return next((j for j in reversed(self.runs) if j.kind == kind and j.ended is None), None)
-
-    def kill(self, job: Job) -> None:
-        job.killed = True
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(job.proc.pid, signal.SIGKILL)
-
-    def stack(self, *args: str) -> int:
-        with (self.logs / "stack.log").open("ab") as out:
-            return subprocess.run(
-                [sys.executable, str(ROOT / "local" / "stack.py"), *args], cwd=ROOT, stdout=out, stderr=out
-            ).returncode
-
-    def continuous_ingest(self) -> Job:
-        return self.spawn(
-            "ingest",
-            {
-                "TIDEMARK_INGEST_TRIGGER": "continuous",
-                "TIDEMARK_INGEST_INTERVAL_SECONDS": str(self.args.interval),
-                "TIDEMARK_INGEST_AGGREGATES": "true",
-                "TIDEMARK_SPARK_UI_PORT": "14140",
-            },
-        )
-
-    # --- setup -----------------------------------------------------------------------------
-
-    def setup(self, producers_jobs: int, customers: int) -> None:
+    def setup(self) -> None:
         from local import debezium, topics
         from producer import orders, recruit
-        from producer.ads import register_schema
         from producer.catalog import synthetic_catalog
-        from producer.settings import ProducerSettings
 
-        every = [topic_of(self.env, s, p) for s in STREAMS for p in PARTS[s]]
-        topics.ensure(self.env["TIDEMARK_KAFKA_BOOTSTRAP"], every)
-        migrate = self.spawn("migrate")
+        topics.ensure(self.env["TIDEMARK_KAFKA_BOOTSTRAP"], self.topics)
+        migrate = self.jobs.spawn("migrate")
         if migrate.proc.wait() != 0:
             raise SystemExit(f"chaos: migrate failed (log {migrate.log})")
         migrate.ended = time.monotonic()
-        settings = ProducerSettings(
-            mysql_host=self.env["TIDEMARK_MYSQL_HOST"],
-            mysql_port=int(self.env["TIDEMARK_MYSQL_PORT"]),
-            recruit_database=f"{self.name}_recruit",
-        )
+        settings = self.producer_settings
         conn = recruit.connect(settings)
-        recruit.seed(conn, recruit.catalog_rows(synthetic_catalog(producers_jobs, 20, self.args.seed)))
+        catalog = synthetic_catalog(settings.producer_jobs, settings.producer_publishers, settings.producer_seed)
+        recruit.seed(conn, recruit.catalog_rows(catalog))
         conn.close()
-        shop = recruit.connect(settings, database=f"{self.name}_shop")
-        orders.upsert_customers(shop, orders.synthetic_customers(customers, self.args.seed))
+        shop = recruit.connect(settings, database=settings.shop_database)
+        orders.upsert_customers(shop, orders.synthetic_customers(settings.producer_customers, settings.producer_seed))
         shop.close()
-        # The ads producers frame the id the registry gives AdEvent, as a producer with the
-        # registry in use does; ingest reads the writer schema back by that id.
-        self.ad_schema_id = register_schema(self.env["TIDEMARK_SCHEMA_REGISTRY_URL"], f"{self.name}.ads-value")
-        config = debezium.config(f"{self.name}_recruit", self.name, server_id=random.randrange(10_000, 1_000_000))
         debezium.grant(self.name)
-        self.connect_call(f"/connectors/{self.name}/config", config, "PUT")
-
-    def connect_call(self, path: str, body: Any = None, method: str = "GET") -> Any:
-        from local import stack
-
-        data = json.dumps(body).encode() if body is not None else None
-        req = urllib.request.Request(
-            f"http://{stack.HOST}:{stack.PORTS['connect']}{path}",
-            data=data,
-            method=method,
-            headers={"Content-Type": "application/json"},
-        )
-        with urllib.request.urlopen(req, timeout=10) as r:
-            return json.loads(r.read() or b"null")
-
-    def connector_state(self) -> str | None:
-        try:
-            tasks = self.connect_call(f"/connectors/{self.name}/status")["tasks"]
-        except (OSError, KeyError, ValueError):
-            return None
-        return str(tasks[0]["state"]) if tasks else None
-
-    # --- faults ----------------------------------------------------------------------------
-
-    def schedule(self, kinds: list[str], seconds: float) -> list[Fault]:
-        """Each fault in its own slot of the chaos phase, at a moment the seed picks."""
-        rng = random.Random(self.args.seed)
-        order = list(kinds)
-        rng.shuffle(order)
-        slot = seconds / max(len(order), 1)
-        return [
-            Fault(kind, at=slot * i + rng.uniform(0.15, 0.75) * slot, offset=rng.uniform(3, 20))
-            for i, kind in enumerate(order)
-        ]
-
-    def inject(self, fault: Fault, now: float) -> bool:
-        """Injects the fault if its moment came; False while a job of its kind is not far enough in."""
-        if fault.kind in PAUSES:
-            return self.pause(fault, now)
-        if fault.kind == LOCK:
-            return self.cut_lock(fault, now)
-        if fault.kind in SERVERS:
-            from local import stack, supervisor
-
-            service = next(s for s in stack.SERVICES if s.name == fault.kind)
-            pid = service.pid()
-            if pid is None:
-                fault.note = "was not running"
-                return False
-            os.killpg(pid, signal.SIGKILL)
-            fault.injected = now
-            self.say(f"fault: kill -9 {fault.kind} (pid {pid})")
-
-            def restart() -> None:
-                # The kill lands: the process is gone, and so is its port (a JVM's other threads
-                # still hold its sockets a moment after its main thread became a zombie).
-                deadline = time.monotonic() + 60
-                while (service.pid() is not None or supervisor.port_open(service.port)) and time.monotonic() < deadline:
-                    time.sleep(0.2)
-                rc = self.stack("up", fault.kind)
-                self.up_results[fault.kind] = rc
-                fault.recovered = time.monotonic() if rc == 0 else None
-                self.say(f"{fault.kind}: `stack.py up {fault.kind}` exited {rc}")
-
-            thread = threading.Thread(target=restart, daemon=True)
-            thread.start()
-            self.restarting[fault.kind] = thread
-            return True
-        job = self.running(fault.kind)
-        lengths = [j.ended - j.started for j in self.runs if j.kind == fault.kind and j.ok and j.ended is not None]
-        offset = kill_offset(fault.offset, lengths)
-        if job is None or now - job.started < offset:
-            return False
-        self.kill(job)
-        fault.injected = now
-        fault.recovered = now
-        self.say(f"fault: kill -9 {fault.kind} {offset:.0f}s into its run (pid {job.proc.pid})")
-        return True
-
-    def pause(self, fault: Fault, now: float) -> bool:
-        """SIGSTOP of a server's process group for 30-60 s (from the seed), then SIGCONT."""
-        from local import stack
-
-        name = fault.kind.removeprefix("pause-")
-        service = next(s for s in stack.SERVICES if s.name == name)
-        pid = service.pid()
-        if pid is None:
-            fault.note = "was not running"
-            return False
-        low, high = PAUSE_SECONDS
-        seconds = low + (fault.offset - 3) / 17 * (high - low)  # the seed's offset (3-20) mapped
-        os.killpg(pid, signal.SIGSTOP)
-        fault.injected = now
-        self.say(f"fault: SIGSTOP {name} (pid {pid}) for {seconds:.0f}s")
-
-        def resume() -> None:
-            time.sleep(seconds)
-            os.killpg(pid, signal.SIGCONT)
-            fault.recovered = time.monotonic()
-            self.say(f"{name}: SIGCONT after {fault.recovered - now:.0f}s")
-
-        thread = threading.Thread(target=resume, daemon=True)
-        thread.start()
-        self.restarting[fault.kind] = thread
-        return True
-
-    def cut_lock(self, fault: Fault, now: float) -> bool:
-        """Kills the MySQL connections holding the streams' aggregate locks while an aggregate
-        run is well into its work (ingest's own aggregation may hold one too)."""
-        from jobs.settings import JobSettings
-        from jobs.stream_lock import lock_name
-        from jobs.streams import STREAMS as SPECS
-
-        job = self.running("aggregate")
-        lengths = [j.ended - j.started for j in self.runs if j.kind == "aggregate" and j.ok and j.ended is not None]
-        if job is None or now - job.started < kill_offset(fault.offset, lengths):
-            return False
-        settings = JobSettings(mysql_database=self.name)
-        names = [lock_name(settings, spec.name) for spec in SPECS.values()]
-        holders = [
-            (name, holder)
-            for name in names
-            for (holder,) in self.sql(f"SELECT IS_USED_LOCK('{name}')")
-            if holder is not None
-        ]
-        if not holders:
-            return False
-        for _, holder in holders:
-            RunStores(self.name).execute(f"KILL CONNECTION {int(holder)}")
-        fault.injected = fault.recovered = now
-        self.say("fault: killed the lock connections of " + ", ".join(f"{n} ({h})" for n, h in holders))
-        return True
-
-    def survived(self, fault: Fault) -> bool:
-        """Back up (a server), and every job kind succeeded in a run that started after it."""
-        if fault.recovered is None:
-            return False
-        after = fault.recovered
-        kinds = JOBS if fault.kind in (*SERVERS, *PAUSES) else ("aggregate",) if fault.kind == LOCK else (fault.kind,)
-        for kind in kinds:
-            ok = any(
-                j.kind == kind
-                and ((j.ok and j.started >= after) or (kind == "ingest" and any(t >= after for t in j.batches)))
-                for j in self.runs
-            )
-            if not ok:
-                fault.note = f"no {kind} succeeded after it"
-                return False
-        return True
+        config = debezium.config(f"{self.name}_recruit", self.name, server_id=random.randrange(10_000, 1_000_000))
+        debezium.register(name=self.name, connector=config)
 
     # --- phases ----------------------------------------------------------------------------
 
@@ -380,14 +107,19 @@ class Chaos:
         self.ingest_down_since: float | None = None
         pending = deque(faults)
         settled = end
-        while time.monotonic() < max(end, settled) or pending or self.busy():
+        while time.monotonic() < max(end, settled) or pending or self.faults.busy():
             now = time.monotonic()
             self.workloads(now)
-            if pending and now - started >= pending[0].at and not self.busy() and self.inject(pending[0], now):
+            if (
+                pending
+                and now - started >= pending[0].at
+                and not self.faults.busy()
+                and self.faults.inject(pending[0], now)
+            ):
                 fault = pending.popleft()
                 if fault.kind == "kafka":
                     self.replay_after_broker(producers)
-            if not pending and not self.busy():
+            if not pending and not self.faults.busy():
                 # The pipeline runs on a while after the last fault (or the last server's return).
                 last = max((f.recovered or f.injected or 0.0) for f in faults) if faults else 0.0
                 settled = max(settled, last + self.args.settle_seconds)
@@ -396,53 +128,49 @@ class Chaos:
                     fault.note = "never injected: no run of its kind lasted long enough"
                 break
             time.sleep(0.5)
-        for thread in self.restarting.values():
-            thread.join()
+        self.faults.wait()
 
     def workloads(self, now: float) -> None:
         """The Deployment's pod restarted after a back-off, and the CronJobs on their schedule
         (concurrencyPolicy: Forbid); aggregate also overlaps ingest's own aggregation."""
-        self.reap()
-        if self.running("ingest") is None:
+        self.jobs.reap()
+        if self.jobs.running("ingest") is None:
             self.ingest_down_since = self.ingest_down_since or now
             if now - self.ingest_down_since >= self.args.restart_seconds:
-                self.continuous_ingest()
+                self.jobs.continuous_ingest(self.args.interval)
                 self.ingest_down_since = None
         if now >= self.next_aggregate:
             self.next_aggregate += self.args.cron_seconds
-            if self.running("aggregate") is None:
-                self.spawn("aggregate")
+            if self.jobs.running("aggregate") is None:
+                self.jobs.spawn("aggregate")
         if now >= self.next_dims:
             self.next_dims += self.args.cron_seconds * 1.5
-            if self.running("dims") is None:
-                self.spawn("dims")
+            if self.jobs.running("dims") is None:
+                self.jobs.spawn("dims")
 
     def replay_after_broker(self, producers: Producers) -> None:
         def later() -> None:
-            self.restarting["kafka"].join()
+            self.faults.restarting["kafka"].join()
             producers.replay(self.args.replay)
             self.say(f"producers: re-sent the last {self.args.replay} acknowledged messages of every stream")
 
         threading.Thread(target=later, daemon=True).start()
 
-    def busy(self) -> bool:
-        return any(t.is_alive() for t in self.restarting.values())
-
     def drain(self) -> None:
         """Stops the Deployment, lets the CronJobs' runs end, then runs the jobs until nothing is
         dirty and ingest reads nothing new."""
-        ingest = self.running("ingest")
+        ingest = self.jobs.running("ingest")
         if ingest is not None:
             os.killpg(ingest.proc.pid, signal.SIGTERM)
             try:
                 ingest.proc.wait(timeout=90)
             except subprocess.TimeoutExpired:
-                self.kill(ingest)
+                self.jobs.kill(ingest)
                 ingest.proc.wait()
-        for job in self.runs:
+        for job in self.jobs.runs:
             if job.ended is None:
                 job.proc.wait()
-        self.reap()
+        self.jobs.reap()
         self.heal_connector()
         deadline = time.monotonic() + self.args.drain_seconds
         rounds = 0
@@ -450,12 +178,12 @@ class Chaos:
             rounds += 1
             # Ingest to the end of every topic (aggregating what it wrote), then aggregate and
             # dims side by side, as their CronJobs would run.
-            ingest = self.spawn("ingest", {"TIDEMARK_INGEST_AGGREGATES": "true"})
+            ingest = self.jobs.spawn("ingest", {"TIDEMARK_INGEST_AGGREGATES": "true"})
             ingest.proc.wait()
-            jobs = [self.spawn("aggregate"), self.spawn("dims")]
+            jobs = [self.jobs.spawn("aggregate"), self.jobs.spawn("dims")]
             for job in jobs:
                 job.proc.wait()
-            self.reap()
+            self.jobs.reap()
             dirty = int(self.sql("SELECT COUNT(*) FROM dirty_buckets")[0][0])
             lag = self.lag()
             stale = self.stale_dimensions()
@@ -477,29 +205,28 @@ class Chaos:
                 offsets = parse_offsets((query / "offsets" / str(max(done))).read_text())
                 for topic, by_partition in offsets.items():
                     committed |= {(topic, int(part)): offset for part, offset in by_partition.items()}
-        topics = [topic_of(self.env, s, p) for s in STREAMS for p in PARTS[s]]
         from local import kafka_users
 
         consumer = KafkaConsumer(**kafka_users.kafka_python(self.env["TIDEMARK_KAFKA_BOOTSTRAP"]))
         try:
-            partitions = [TopicPartition(t, p) for t in topics for p in consumer.partitions_for_topic(t) or ()]
+            partitions = [TopicPartition(t, p) for t in self.topics for p in consumer.partitions_for_topic(t) or ()]
             ends = consumer.end_offsets(partitions)
         finally:
             consumer.close()
         return sum(max(0, int(end) - committed.get((tp.topic, tp.partition), 0)) for tp, end in ends.items())
 
     def heal_connector(self) -> None:
-        """What Strimzi's autoRestart does: a FAILED Debezium task is restarted."""
+        """What Strimzi's autoRestart does: a FAILED Debezium task is started again."""
+        from local import debezium
+
         for _ in range(60):
-            state = self.connector_state()
+            state = debezium.task_state(self.name)
             if state == "RUNNING":
                 return
             if state == "FAILED":
                 self.say("debezium: task FAILED; restarting it (as Strimzi's autoRestart would)")
                 with contextlib.suppress(OSError):
-                    self.connect_call(
-                        f"/connectors/{self.name}/restart?includeTasks=true&onlyFailed=true", None, "POST"
-                    )
+                    debezium.restart_failed(self.name)
             time.sleep(2)
 
     def stale_dimensions(self) -> int:
@@ -511,7 +238,7 @@ class Chaos:
         )
 
     def sql(self, query: str) -> list[tuple[Any, ...]]:
-        return RunStores(self.name).sql(query)
+        return self.stores.sql(query)
 
 
 def summary(faults: list[Fault], streams: dict[str, dict[str, Any]], t0: float) -> dict[str, Any]:
@@ -550,8 +277,8 @@ def main(argv: list[str]) -> int:
         default=None,
         help=f"length of the chaos phase (default {SLOT_SECONDS:.0f}s per fault: a pause and its recovery fit in one)",
     )
-    parser.add_argument("--rate", type=float, default=40, help="tracking events/s")
-    parser.add_argument("--side-rate", type=float, default=8, help="ads and orders events/s, userlogs loops/s /4")
+    parser.add_argument("--rate", type=float, default=40, help="tracking messages/s")
+    parser.add_argument("--side-rate", type=float, default=8, help="every other stream's messages/s")
     parser.add_argument("--interval", type=int, default=5, help="continuous ingest's micro-batch interval, seconds")
     parser.add_argument("--cron-seconds", type=float, default=60, help="aggregate's schedule; dims' is 1.5x")
     parser.add_argument("--restart-seconds", type=float, default=5, help="a restarted pod's back-off")
@@ -579,16 +306,16 @@ def main(argv: list[str]) -> int:
     name = f"chaos_{uuid.uuid4().hex[:8]}"
     chaos = Chaos(args, name)
     chaos.say(f"run {name} on the stack in {stack.STACK}; logs in {chaos.logs}")
-    rates = Rates(args.rate, args.side_rate, args.side_rate, args.side_rate / 4)
-    faults = chaos.schedule(kinds, args.seconds)
+    rates = {stream: args.rate if stream == "tracking" else args.side_rate for stream in STREAMS}
+    faults = schedule(kinds, args.seconds, args.seed)
     chaos.say("faults: " + ", ".join(f"{f.kind} at {f.at:.0f}s" for f in faults))
     result: dict[str, Any] = {"seed": args.seed, "name": name}
     producers: Producers | None = None
     try:
-        chaos.setup(producers_jobs=200, customers=200)
-        producers = Producers(chaos.env, rates, args.seed, customers=200, jobs=200, ad_schema_id=chaos.ad_schema_id)
+        chaos.setup()
+        producers = Producers(chaos.env, chaos.producer_settings, rates)
         producers.start()
-        chaos.continuous_ingest()
+        chaos.jobs.continuous_ingest(args.interval)
         chaos.say(f"producers and the pipeline running; chaos for {args.seconds:.0f}s")
         chaos.chaos(producers, faults)
         chaos.say("stopping the producers")
@@ -602,17 +329,17 @@ def main(argv: list[str]) -> int:
         chaos.say("draining")
         chaos.drain()
         for fault in faults:
-            fault.survived = fault.injected is not None and chaos.survived(fault)
-        streams = compare(RunStores(chaos.name), producers.acked)
+            fault.survived = fault.injected is not None and chaos.faults.survived(fault)
+        streams = compare(chaos.stores, producers.acked)
     finally:
-        for job in chaos.runs:
-            if job.ended is None and job.proc.poll() is None:
-                chaos.kill(job)
+        chaos.jobs.kill_all()
         if producers is not None and not producers.stop.is_set():
             producers.finish()
         if not args.keep:
+            from local import debezium
+
             with contextlib.suppress(OSError):
-                chaos.connect_call(f"/connectors/{name}", None, "DELETE")
+                debezium.remove(name)
             cleanup.drop([name])
             shutil.rmtree(stack.STACK / "chaos" / name, ignore_errors=True)
     result |= summary(faults, streams, chaos.t0)

@@ -1,5 +1,5 @@
-"""The chaos run's load: every stream's generator at its rate through one idempotent producer,
-and the settings that give the run topics, a keyspace and databases of its own."""
+"""The chaos run's load: every stream's producer (producer/streams/) at its rate through one
+idempotent producer, and the settings that give the run topics, a keyspace and databases of its own."""
 
 from __future__ import annotations
 
@@ -7,21 +7,16 @@ import os
 import threading
 import time
 from collections import deque
-from collections.abc import Mapping
-from dataclasses import dataclass
-from datetime import datetime, timezone
+from collections.abc import Iterator, Mapping
 from typing import Any
 
-STREAMS = ("tracking", "ads", "orders", "userlogs")
-PARTS = {"tracking": ("",), "ads": ("",), "orders": ("",), "userlogs": ("session", "auth", "activity")}
+from producer.settings import ProducerSettings
+from producer.stream import Message
+from producer.streams import PRODUCERS
+from wire.env import ENV_PREFIX
 
-
-@dataclass
-class Rates:
-    tracking: float
-    ads: float
-    orders: float
-    userlogs: float  # loops per second: a session, an auth event and an activity array each
+# Every stream a producer of tidemark's sends; chaos runs each of them.
+STREAMS = tuple(PRODUCERS)
 
 
 def environment(name: str) -> dict[str, str]:
@@ -44,32 +39,28 @@ def environment(name: str) -> dict[str, str]:
     }
 
 
-def topic_of(env: Mapping[str, str], stream: str, part: str) -> str:
-    """The topic of one of chaos's streams, or of one part (`session`) of its family."""
-    from local import topics
+def producer_settings(env: Mapping[str, str], **more: Any) -> ProducerSettings:
+    """The producers' settings under the run's environment `env` (its topics, databases,
+    registry), with `more` on top (seed, catalog size, customers)."""
+    given = {k[len(ENV_PREFIX) :].lower(): v for k, v in env.items() if k.startswith(ENV_PREFIX)}
+    return ProducerSettings(**{**given, **more})
 
-    return env[topics.variable(f"{stream}_{part}" if part else stream)]
+
+def stream_topics(settings: ProducerSettings) -> dict[str, dict[str, str]]:
+    """Each stream's topic per part ("" = its one topic), as its producer sends them."""
+    return {stream: PRODUCERS[stream].topics(settings) for stream in STREAMS}
 
 
 class Producers:
-    """Every stream's generator at its rate, in one thread, through one idempotent acks=all
-    producer. `acked[stream]` holds (part, key, value) of each acknowledged send, re-sends included."""
+    """Every stream's messages at its rate (messages/s), in one thread, through one idempotent
+    acks=all producer. `acked[stream]` holds (part, key, value) of each acknowledged send,
+    re-sends included."""
 
-    def __init__(
-        self, env: Mapping[str, str], rates: Rates, seed: int, *, customers: int, jobs: int, ad_schema_id: int
-    ) -> None:
-        from producer.ads import AdEventFactory
-        from producer.beacons import BeaconFactory, Mix
-        from producer.catalog import synthetic_catalog
-        from producer.orders import OrderFactory
-        from producer.userlogs import UserLogFactory
-
+    def __init__(self, env: Mapping[str, str], settings: ProducerSettings, rates: Mapping[str, float]) -> None:
         self.env = env
         self.rates = rates
-        self.beacons = BeaconFactory(synthetic_catalog(jobs, 20, seed), Mix(late_max_hours=2), seed)
-        self.ads = AdEventFactory(seed=seed, schema_id=ad_schema_id)
-        self.orders = OrderFactory(customers=customers, seed=seed)
-        self.userlogs = UserLogFactory(seed=seed)
+        self.topics = stream_topics(settings)
+        self.messages: dict[str, Iterator[Message]] = {s: PRODUCERS[s].messages(settings) for s in STREAMS}
         self.acked: dict[str, list[tuple[str, bytes | None, bytes]]] = {s: [] for s in STREAMS}
         self.error: BaseException | None = None
         self.generated = dict.fromkeys(STREAMS, 0)
@@ -112,24 +103,11 @@ class Producers:
 
         while True:
             try:
-                self.producer.produce(topic_of(self.env, stream, part), value, key, on_delivery=delivered)
+                self.producer.produce(self.topics[stream][part], value, key, on_delivery=delivered)
                 self.in_flight += 1
                 return
             except BufferError:
                 self.producer.poll(0.1)
-
-    def _next(self, stream: str, now: datetime) -> list[tuple[str, bytes | None, bytes]]:
-        import orjson
-
-        if stream == "tracking":
-            beacon = self.beacons.next(now)
-            return [("", str(beacon["create_time"]).encode(), orjson.dumps(beacon))]
-        if stream == "ads":
-            key, value = self.ads.next(now)
-            return [("", key, value)]
-        if stream == "orders":
-            return [("", None, self.orders.next(now))]
-        return [(part, None, value) for part, value in self.userlogs.loop(now)]
 
     fatal = False
 
@@ -143,13 +121,12 @@ class Producers:
     def _loop(self) -> None:
         started = time.monotonic()
         while not self.stop.is_set():
-            now = datetime.now(timezone.utc)
             elapsed = time.monotonic() - started
             for stream in STREAMS:
-                due = int(elapsed * getattr(self.rates, stream))
+                due = int(elapsed * self.rates[stream])
                 while self.generated[stream] < due:
-                    for part, key, value in self._next(stream, now):
-                        self._send(stream, part, key, value)
+                    key, value, part = next(self.messages[stream])
+                    self._send(stream, part, key, value)
                     self.generated[stream] += 1
             self._service()
             time.sleep(0.05)

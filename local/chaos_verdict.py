@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import math
 import sys
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -97,18 +97,13 @@ class RunStores:
 # --- comparing with the oracles ----------------------------------------------------------------
 
 
-def compare(chaos: RunStores, sends: Mapping[str, list[tuple[str, bytes | None, bytes]]]) -> dict[str, dict[str, Any]]:
-    """Per stream: distinct events sent, the aggregate tally and the raw row counts."""
-    sys.path.insert(0, str(ROOT))
-    from oracles import ads as oracle_ads
-    from oracles import orders as oracle_orders
+Sent = list[tuple[str, bytes]]  # (part, value) of each acknowledged send
+
+
+def tracking_verdict(chaos: RunStores, sent: Sent) -> dict[str, Any]:
     from oracles import tracking as oracle
-    from oracles import userlogs as oracle_userlogs
 
-    out: dict[str, dict[str, Any]] = {}
-    acked = {stream: [(part, value) for part, _, value in sent] for stream, sent in sends.items()}
-
-    beacons = [json.loads(v) for _, v in acked["tracking"]]
+    beacons = [json.loads(v) for _, v in sent]
     companies = {int(j): int(c) for j, c in chaos.sql(f"SELECT id, company_id FROM `{chaos.name}_recruit`.job")}
     want = oracle.expected_events(beacons, companies=companies)
     columns = ("clicks", "conversion", "qualified_application", "disqualified_application", "impressions")
@@ -124,85 +119,112 @@ def compare(chaos: RunStores, sends: Mapping[str, list[tuple[str, bytes | None, 
         if key in got
         and (got[key][5], got[key][6], got[key][7]) != (row["company_id"], row["spend_hour"], row["bid_set"])
     )
-    out["tracking"] = stream_result(
+    events = len({b["create_time"] for b in beacons})
+    return stream_result(
         tally({k: sum(v[c] for c in columns) for k, v in want.items()}, {k: sum(v[:5]) for k, v in got.items()}),
-        sent=len({b["create_time"] for b in beacons}),
-        raw=("tracking_raw", len({b["create_time"] for b in beacons})),
+        sent=events,
+        raw={"tracking": events},
         mismatched=mismatched,
     )
 
-    values = [v for _, v in acked["ads"]]
-    windows = oracle_ads.expected_windows(values)
+
+def ads_verdict(chaos: RunStores, sent: Sent) -> dict[str, Any]:
+    from oracles import ads as oracle
+
+    values = [v for _, v in sent]
+    windows = oracle.expected_windows(values)
     ad_rows = chaos.sql(
         "SELECT ad_id, window_start, event_count, total_clicks, total_views, total_cost FROM ad_window_stats"
     )
-    ad_got = {(r[0], r[1]): r[2:] for r in ad_rows}
-    distinct_ads = len(set(values))
-    out["ads"] = stream_result(
-        tally(
-            {k: w["event_count"] for k, w in windows.items()}, {k: int(v[0]) for k, v in ad_got.items()}, per_event=2
-        ),
-        sent=distinct_ads,
-        raw=("ads_raw", distinct_ads),
+    got = {(r[0], r[1]): r[2:] for r in ad_rows}
+    distinct = len(set(values))
+    return stream_result(
+        tally({k: w["event_count"] for k, w in windows.items()}, {k: int(v[0]) for k, v in got.items()}, per_event=2),
+        sent=distinct,
+        raw={"ads": distinct},
         mismatched=sum(
             1
             for k, w in windows.items()
-            if k in ad_got and tuple(ad_got[k][1:]) != (w["total_clicks"], w["total_views"], w["total_cost"])
+            if k in got and tuple(got[k][1:]) != (w["total_clicks"], w["total_views"], w["total_cost"])
         ),
     )
 
-    messages = [v for _, v in acked["orders"]]
+
+def orders_verdict(chaos: RunStores, sent: Sent) -> dict[str, Any]:
+    from oracles import orders as oracle
+
+    messages = [v for _, v in sent]
     customers = {
         int(i): (s, st) for i, s, st in chaos.sql(f"SELECT id, source, state FROM `{chaos.name}_shop`.customers")
     }
-    sales = oracle_orders.expected_sales(messages, customers)
-    sales_got = {
+    sales = oracle.expected_sales(messages, customers)
+    got = {
         (r[0], r[1]): (r[2], int(r[3]))
         for r in chaos.sql("SELECT source, state, total_sum_amount, order_count FROM total_sales_by_source_state")
     }
-    out["orders"] = stream_result(
-        tally({k: n for k, (_, n) in sales.items()}, {k: n for k, (_, n) in sales_got.items()}),
-        sent=len(oracle_orders.orders_of(messages)),
-        raw=("orders_raw", len(oracle_orders.orders_of(messages))),
-        mismatched=sum(1 for k, (t, _) in sales.items() if k in sales_got and abs(sales_got[k][0] - t) > 1e-6),
+    orders = len(oracle.orders_of(messages))
+    return stream_result(
+        tally({k: n for k, (_, n) in sales.items()}, {k: n for k, (_, n) in got.items()}),
+        sent=orders,
+        raw={"orders": orders},
+        mismatched=sum(1 for k, (t, _) in sales.items() if k in got and abs(got[k][0] - t) > 1e-6),
     )
 
-    logs = oracle_userlogs.expected(acked["userlogs"])
-    want_logs: dict[Any, int] = {("sessions", h): n for h, (n, _) in logs.sessions_hourly().items()}
-    want_logs |= {("auth", *k): n for k, n in logs.auth_hourly().items()}
-    want_logs |= {("activity", *k): n for k, n in logs.activity_hourly().items()}
-    got_logs: dict[Any, int] = {
+
+def userlogs_verdict(chaos: RunStores, sent: Sent) -> dict[str, Any]:
+    from oracles import userlogs as oracle
+
+    logs = oracle.expected(sent)
+    want: dict[Any, int] = {("sessions", h): n for h, (n, _) in logs.sessions_hourly().items()}
+    want |= {("auth", *k): n for k, n in logs.auth_hourly().items()}
+    want |= {("activity", *k): n for k, n in logs.activity_hourly().items()}
+    got: dict[Any, int] = {
         ("sessions", r[0]): int(r[1]) for r in chaos.sql("SELECT hour, sessions FROM user_sessions_hourly")
     }
-    got_logs |= {
+    got |= {
         ("auth", r[0], r[1], r[2]): int(r[3])
         for r in chaos.sql("SELECT hour, outcome, detail, events FROM user_auth_hourly")
     }
-    got_logs |= {
+    got |= {
         ("activity", r[0], r[1]): int(r[2])
         for r in chaos.sql("SELECT hour, event_type, events FROM user_activity_hourly")
     }
-    raw_want = {
-        "user_session_raw": len(logs.sessions),
-        "user_auth_raw": len(logs.auth),
-        "user_activity_raw": len(logs.activity),
+    raw = {
+        "userlogs_session": len(logs.sessions),
+        "userlogs_auth": len(logs.auth),
+        "userlogs_activity": len(logs.activity),
     }
-    out["userlogs"] = stream_result(
-        tally(want_logs, got_logs), sent=sum(raw_want.values()), raw=None, mismatched=0, raw_many=raw_want
-    )
+    return stream_result(tally(want, got), sent=sum(raw.values()), raw=raw, mismatched=0)
 
-    tables = ["tracking_raw", "ads_raw", "orders_raw", "user_session_raw", "user_auth_raw", "user_activity_raw"]
-    counts = chaos.raw_counts(tables)
+
+# Each stream's comparison with its oracle (oracles/): what its MySQL tables hold against the
+# events sent, and the raw rows each of its parts must have.
+VERDICTS: dict[str, Callable[[RunStores, Sent], dict[str, Any]]] = {
+    "tracking": tracking_verdict,
+    "ads": ads_verdict,
+    "orders": orders_verdict,
+    "userlogs": userlogs_verdict,
+}
+
+
+def compare(chaos: RunStores, sends: Mapping[str, list[tuple[str, bytes | None, bytes]]]) -> dict[str, dict[str, Any]]:
+    """Per stream sent: distinct events sent, the aggregate tally and the raw row counts."""
+    sys.path.insert(0, str(ROOT))
+    from jobs.streams import STREAMS
+
+    out = {
+        stream: VERDICTS[stream](chaos, [(part, value) for part, _, value in sent]) for stream, sent in sends.items()
+    }
+    counts = chaos.raw_counts(sorted({STREAMS[part].raw_table for r in out.values() for part in r["_raw"]}))
     for result in out.values():
         wanted = result.pop("_raw")
         result["raw_expected"] = sum(wanted.values())
-        result["raw_rows"] = sum(counts[t] for t in wanted)
+        result["raw_rows"] = sum(counts[STREAMS[part].raw_table] for part in wanted)
     return out
 
 
-def stream_result(
-    t: Tally, sent: int, raw: tuple[str, int] | None, mismatched: int, raw_many: dict[str, int] | None = None
-) -> dict[str, Any]:
+def stream_result(t: Tally, sent: int, raw: dict[str, int], mismatched: int) -> dict[str, Any]:
+    """`raw`: the raw rows expected of each part (spec name) of the stream."""
     return {
         "events_sent": sent,
         "events_expected": t.expected,
@@ -210,7 +232,7 @@ def stream_result(
         "lost": t.lost,
         "double_counted": t.double_counted,
         "mismatched_keys": mismatched,
-        "_raw": raw_many if raw_many is not None else dict([raw]) if raw else {},
+        "_raw": raw,
     }
 
 

@@ -70,11 +70,7 @@ def register(timeout_s: float = 60, name: str = NAME, connector: dict[str, str] 
     deadline = time.monotonic() + timeout_s
     state = None
     while time.monotonic() < deadline:
-        try:
-            tasks = _call(f"/connectors/{name}/status")["tasks"]
-            state = tasks[0]["state"] if tasks else None
-        except urllib.error.HTTPError:
-            state = None
+        state = task_state(name)
         if state == "RUNNING":
             print(f"→ debezium   connector {name} RUNNING", flush=True)
             return
@@ -84,6 +80,20 @@ def register(timeout_s: float = 60, name: str = NAME, connector: dict[str, str] 
     raise SystemExit(
         f"debezium: connector {name} is {state} after {timeout_s:.0f}s; see {stack.STACK}/logs/connect.log"
     )
+
+
+def task_state(name: str) -> str | None:
+    """The state of connector `name`'s task; None before it has one, or while Connect does not answer."""
+    try:
+        tasks = _call(f"/connectors/{name}/status")["tasks"]
+    except (OSError, KeyError, ValueError):
+        return None
+    return str(tasks[0]["state"]) if tasks else None
+
+
+def restart_failed(name: str) -> None:
+    """Starts connector `name`'s FAILED tasks again, as Strimzi's autoRestart does."""
+    _call(f"/connectors/{name}/restart?includeTasks=true&onlyFailed=true", method="POST")
 
 
 def remove(name: str) -> None:

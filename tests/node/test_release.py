@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from local import apiserver, chaos, node, node_release, stack
-from local.chaos_load import PARTS
+from local.chaos_load import STREAMS
 from local.chaos_verdict import RunStores
 from tests.apiserver.kube import wait_for
 from tests.integration.conftest import http_json
@@ -23,7 +23,6 @@ from tests.integration.conftest import http_json
 from .conftest import NAMESPACE, RELEASE, Release, everything_in
 
 ROOT = node.ROOT
-STREAMS = ("tracking", "ads", "orders", "userlogs")
 DEPLOYMENTS = {f"{RELEASE}-producer-{s}" for s in STREAMS} | {f"{RELEASE}-ingest"}
 EXECUTOR = "spark-role=executor"
 
@@ -262,7 +261,7 @@ def acknowledged() -> dict[str, list[tuple[str, bytes | None, bytes]]]:
     out: dict[str, list[tuple[str, bytes | None, bytes]]] = {}
     for stream in STREAMS:
         topics = streams[stream].get("topics") or {"": streams[stream]["topic"]}
-        out[stream] = [(part, k, v) for part in PARTS[stream] for k, v in everything_in(topics[part])]
+        out[stream] = [(part, k, v) for part, topic in topics.items() for k, v in everything_in(topic)]
     return out
 
 

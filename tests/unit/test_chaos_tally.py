@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from local.chaos import kill_offset
+from local.chaos_jobs import kill_offset
 from local.chaos_verdict import Tally, tally
 
 
