@@ -1,8 +1,8 @@
-"""`make demo`: the tracking and ads streams end to end on the local stack, then a readable summary.
+"""`make demo`: every stream end to end on the local stack, then a readable summary.
 
-Migrates, registers the Debezium connector for recruit.job, runs both producers for about a
-minute (tracking seeds the recruit tables and moves a job to another company now and then;
-ads sends Confluent-framed Avro with byte-identical re-sends) and a few malformed messages,
+Migrates, registers the Debezium connector for recruit.job, runs every stream's producer for
+about a minute (tracking seeds the recruit tables and moves a job to another company now and
+then; ads sends Confluent-framed Avro with byte-identical re-sends) and a malformed message on each topic,
 runs dims, ingest and aggregate exactly as the CronJobs would (`python -m jobs <name>`),
 and prints top jobs, spend per hour, top ads per window, rejects and freshness. Each step's log is kept under
 .stack/logs/demo-<step>.log. It ends with PNG previews of the dashboards, every panel showing this run.
@@ -22,40 +22,36 @@ from jobs.settings import JobSettings
 from local import debezium, stack, supervisor
 
 ENV = stack.tidemark_env()
-PRODUCER = {
+SECONDS = os.environ.get("DEMO_SECONDS", "60")
+# Every stream's producer runs, at DEMO_<STREAM>_RATE messages/s: these rates, or 5/s for a
+# stream not listed. What only one stream's producer reads is set for all of them: tracking
+# seeds the recruit tables and moves a job to another company now and then, orders moves a
+# customer to another state.
+RATES = {"tracking": 300, "ads": 100, "orders": 50}
+PRODUCERS = {
+    "TIDEMARK_PRODUCER_DURATION_SECONDS": SECONDS,
     "TIDEMARK_PRODUCER_SEED_RECRUIT": "true",
-    "TIDEMARK_PRODUCER_RATE": os.environ.get("DEMO_RATE", "300"),
-    "TIDEMARK_PRODUCER_DURATION_SECONDS": os.environ.get("DEMO_SECONDS", "60"),
     "TIDEMARK_PRODUCER_MUTATE_JOBS_EVERY_SECONDS": "15",
-}
-
-
-ADS_PRODUCER = {
-    "TIDEMARK_PRODUCER_STREAM": "ads",
-    "TIDEMARK_PRODUCER_RATE": os.environ.get("DEMO_ADS_RATE", "100"),
-    "TIDEMARK_PRODUCER_DURATION_SECONDS": os.environ.get("DEMO_SECONDS", "60"),
-    "TIDEMARK_PRODUCER_METRICS_PORT": "18001",
-}
-ORDERS_PRODUCER = {
-    "TIDEMARK_PRODUCER_STREAM": "orders",
-    "TIDEMARK_PRODUCER_RATE": os.environ.get("DEMO_ORDERS_RATE", "50"),
-    "TIDEMARK_PRODUCER_DURATION_SECONDS": os.environ.get("DEMO_SECONDS", "60"),
-    "TIDEMARK_PRODUCER_METRICS_PORT": "18002",
     "TIDEMARK_PRODUCER_MOVE_CUSTOMER_EVERY_SECONDS": "15",
 }
-USERLOGS_PRODUCER = {
-    "TIDEMARK_PRODUCER_STREAM": "userlogs",
-    "TIDEMARK_PRODUCER_RATE": os.environ.get("DEMO_USERLOGS_RATE", "5"),
-    "TIDEMARK_PRODUCER_DURATION_SECONDS": os.environ.get("DEMO_SECONDS", "60"),
-    "TIDEMARK_PRODUCER_METRICS_PORT": "18003",
-}
-# A real feed carries some bad input: these show where it goes (the rejects table, the "Rejects by
-# reason" panel) without holding up the rest.
-MALFORMED = {
-    "tracking": [b"not json", b'{"create_time": "not a timeuuid"}'],
-    "ads": [b"\x01 not the Confluent wire format"],
-}
-RAW_TABLES = ("tracking_raw", "ads_raw", "orders_raw", "user_session_raw", "user_auth_raw", "user_activity_raw")
+# The first producer serves /metrics where the local Prometheus scrapes (the default port), the
+# others on the ports after it.
+FIRST_METRICS_PORT = 18000
+# A real feed carries some bad input: a message that is no stream's event, on every topic,
+# shows where it goes (the rejects table, the "Rejects by reason" panel) without holding up
+# the rest.
+MALFORMED = b"\x01 not an event"
+
+
+def producer_env(stream: str, index: int) -> dict[str, str]:
+    """The settings of the demo's producer of `stream`, the `index`th of them."""
+    rate = os.environ.get(f"DEMO_{stream.upper()}_RATE", str(RATES.get(stream, 5)))
+    return {
+        **PRODUCERS,
+        "TIDEMARK_PRODUCER_STREAM": stream,
+        "TIDEMARK_PRODUCER_RATE": rate,
+        "TIDEMARK_PRODUCER_METRICS_PORT": str(FIRST_METRICS_PORT + index),
+    }
 
 
 def background_producer(name: str, env: dict[str, str]) -> tuple[subprocess.Popen[bytes], Path]:
@@ -79,19 +75,17 @@ def job_settings() -> JobSettings:
 def send_malformed() -> None:
     from kafka import KafkaProducer
 
-    from jobs.streams import topics_of
+    from jobs.streams import STREAMS, topics_of
     from local import kafka_users
 
     settings = job_settings()
-    topics = {stream: topics_of(settings, stream)[0] for stream in MALFORMED}
+    topics = [topic for name in STREAMS for topic in topics_of(settings, name)]
     producer = KafkaProducer(**kafka_users.kafka_python(settings.kafka_bootstrap, kafka_users.PRODUCER))
-    for stream, payloads in MALFORMED.items():
-        for payload in payloads:
-            producer.send(topics[stream], payload)
+    for topic in topics:
+        producer.send(topic, MALFORMED)
     producer.flush()
     producer.close()
-    sent = ", ".join(f"{len(p)} to {topics[s]}" for s, p in MALFORMED.items())
-    print(f"→ malformed  {sent}", flush=True)
+    print(f"→ malformed  one to each of {', '.join(topics)}", flush=True)
 
 
 def step(name: str, *argv: str, env: dict[str, str] | None = None) -> None:
@@ -227,26 +221,36 @@ def summary() -> None:
     )
     conn.close()
 
+    raw_and_rejected()
+
+
+def raw_and_rejected() -> None:
+    """Each stream's raw rows (a family's parts together) and rejects by reason."""
+    from jobs.streams import STREAMS
+
     cluster = stack.cassandra_cluster()
     session = cluster.connect()
-    reasons: dict[str, int] = {}
+    family = {name: spec.stream for name, spec in STREAMS.items()}  # rejects name the family's part
+    reasons: dict[str, dict[str, int]] = {}
     for row in session.execute("SELECT stream, reason FROM tidemark.rejects"):
-        key = f"{row.stream}:{row.reason}"
-        reasons[key] = reasons.get(key, 0) + 1
-    raw = {table: session.execute(f"SELECT COUNT(*) FROM tidemark.{table}").one()[0] for table in RAW_TABLES}
+        by_reason = reasons.setdefault(family.get(row.stream, row.stream), {})
+        by_reason[row.reason] = by_reason.get(row.reason, 0) + 1
+    raw: dict[str, int] = {}
+    for spec in STREAMS.values():
+        count = session.execute(f"SELECT COUNT(*) FROM tidemark.{spec.raw_table}").one()[0]
+        raw[spec.stream] = raw.get(spec.stream, 0) + count
     cluster.shutdown()
     table(
         "Raw and rejected",
-        ("raw beacons", "raw ad events", "raw orders", "raw user logs", "rejected", "by stream and reason"),
+        ("stream", "raw rows", "rejected", "by reason"),
         [
             (
-                raw["tracking_raw"],
-                raw["ads_raw"],
-                raw["orders_raw"],
-                raw["user_session_raw"] + raw["user_auth_raw"] + raw["user_activity_raw"],
-                sum(reasons.values()),
-                ", ".join(f"{k}={v}" for k, v in sorted(reasons.items())) or "none",
+                stream,
+                rows,
+                sum(reasons.get(stream, {}).values()),
+                ", ".join(f"{k}={v}" for k, v in sorted(reasons.get(stream, {}).items())) or "none",
             )
+            for stream, rows in raw.items()
         ],
     )
 
@@ -254,12 +258,12 @@ def summary() -> None:
 def main() -> int:
     step("migrate", "-m", "jobs", "migrate")
     debezium.register()
-    # Every stream's producer at once: ads and orders in the background, tracking as the step.
-    background = {
-        name: background_producer(name, env)
-        for name, env in (("ads", ADS_PRODUCER), ("orders", ORDERS_PRODUCER), ("userlogs", USERLOGS_PRODUCER))
-    }
-    step("producer", "-m", "producer", env=PRODUCER)
+    # Every stream's producer at once: the first as the step, the others in the background.
+    from producer.streams import PRODUCERS
+
+    first, *others = PRODUCERS
+    background = {name: background_producer(name, producer_env(name, i + 1)) for i, name in enumerate(others)}
+    step("producer", "-m", "producer", env=producer_env(first, 0))
     for name, (proc, log) in background.items():
         if proc.wait() != 0:
             sys.exit(f"demo: the {name} producer failed; log {log}:\n{supervisor.tail(log)}")
