@@ -228,7 +228,7 @@ def load(model: type[Loaded]) -> Loaded: ...
 def load(model: type[BaseSettings] = JobSettings) -> BaseSettings:
     """Settings from the environment; a bad one stops the process naming the variable."""
     try:
-        return model()
+        return model(_secrets_dir=env.secrets_dir())
     except ValidationError as e:
         sys.exit(describe(e))
     except SettingsError as e:  # a value the environment source could not even parse

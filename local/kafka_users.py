@@ -22,6 +22,7 @@ from confluent_kafka.admin import (  # type: ignore[attr-defined]
 )
 from pydantic import SecretStr
 
+from local.tls import CA
 from wire.kafka_auth import KafkaAccess, java_options, kafka_python_options, librdkafka_options
 
 ADMIN = "admin"  # the broker's super user: the stack's own tooling, never a tidemark process
@@ -43,8 +44,10 @@ def password(user: str) -> str:
 
 def access(user: str) -> KafkaAccess:
     """`user`'s login to the local broker, as a process's settings would give it (SCRAM over
-    SASL_PLAINTEXT, the defaults); built, not read from the environment."""
-    return KafkaAccess.model_construct(kafka_username=user, kafka_password=SecretStr(password(user)))
+    TLS, verifying the stack's CA); built, not read from the environment."""
+    return KafkaAccess.model_construct(
+        kafka_username=user, kafka_password=SecretStr(password(user)), kafka_ca_file=str(CA)
+    )
 
 
 def librdkafka(bootstrap: str, user: str = ADMIN) -> dict[str, str]:

@@ -31,7 +31,7 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
-from local import apiserver, cleanup, debezium, kafka_users, node, stack, supervisor, topics  # noqa: E402
+from local import apiserver, cleanup, debezium, kafka_users, node, stack, supervisor, tls, topics  # noqa: E402
 
 RELEASE = NAMESPACE = "tidemark"
 CHART = ROOT / "charts" / "tidemark"
@@ -40,7 +40,7 @@ VALUES = CHART / "ci" / "node.yaml"
 # ci/node.yaml names them: local/cleanup.py drops them all by this one name.
 RUN = "node"
 CHECKPOINTS = node.NODE / "volumes" / "checkpoints"
-JOBS_UID = 185  # the jobs image's user (Spark's), who writes the checkpoints
+JOBS_UID = 10185  # the jobs image's user, who writes the checkpoints
 IMAGES = ("producer", "jobs")
 HELM = ROOT / "bin" / "helm"
 
@@ -124,9 +124,12 @@ def secrets(chart_values: dict[str, Any]) -> list[dict[str, Any]]:
     jobs_role = JobSettings.model_fields["cassandra_username"].default
     jobs_password = JobSettings.model_fields["cassandra_password"].default.get_secret_value()
     kafka = chart_values["kafka"]["external"]["users"]
+    kafka_ca = chart_values["kafka"]["external"]["caSecret"]
     cassandra = chart_values["cassandra"]["external"]
     auth = chart_values["mysql"]["auth"]
     data = {
+        # The stack's own CA, which the Pods verify its broker with.
+        kafka_ca["name"]: {kafka_ca["key"]: tls.CA.read_text()},
         kafka["producer"]["existingSecret"]: {"password": kafka_users.password(kafka_users.PRODUCER)},
         kafka["jobs"]["existingSecret"]: {"password": kafka_users.password(kafka_users.JOBS)},
         cassandra["existingSecret"]: {"username": jobs_role, "password": jobs_password},

@@ -18,7 +18,7 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 if str(ROOT) not in sys.path:  # run as a script (`python local/stack.py`): make `local` importable
     sys.path.insert(0, str(ROOT))
-from local import supervisor  # noqa: E402
+from local import supervisor, tls  # noqa: E402
 from local.servers import cassandra, kafka, mariadb, monitoring, registry  # noqa: E402
 from local.servers.cassandra import cassandra_cluster  # noqa: E402
 from local.servers.kafka import connect_client, connect_worker_sasl  # noqa: E402
@@ -155,6 +155,8 @@ def tidemark_env() -> dict[str, str]:
     """The TIDEMARK_* settings that point the jobs and the producer at this stack."""
     return {
         "TIDEMARK_KAFKA_BOOTSTRAP": f"{HOST}:{PORTS['kafka']}",
+        "TIDEMARK_KAFKA_SECURITY_PROTOCOL": "SASL_SSL",
+        "TIDEMARK_KAFKA_CA_FILE": str(tls.CA),
         "TIDEMARK_CASSANDRA_HOSTS": HOST,
         "TIDEMARK_CASSANDRA_PORT": str(PORTS["cassandra"]),
         "TIDEMARK_MYSQL_HOST": HOST,

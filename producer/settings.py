@@ -8,7 +8,7 @@ from typing import Any
 from pydantic import Field, SecretStr, ValidationError, model_validator
 from pydantic_settings import SettingsConfigDict
 
-from wire.env import ENV_PREFIX, describe, given
+from wire.env import ENV_PREFIX, describe, given, secrets_dir
 from wire.formats import TOPICS
 from wire.kafka_auth import KafkaAccess
 
@@ -103,6 +103,6 @@ def variables() -> set[str]:
 def load() -> ProducerSettings:
     """Settings from the environment; a bad one stops the process naming the variable."""
     try:
-        return ProducerSettings()
+        return ProducerSettings(_secrets_dir=secrets_dir())
     except ValidationError as e:
         sys.exit(describe(e, NESTED))

@@ -2,7 +2,8 @@
 # The Debian packages the local stack runs on (MariaDB, Prometheus, Pushgateway) and the
 # JDK/Maven that fetch and run the Java servers, and buildah + debootstrap for the images
 # where no Docker engine runs; containerd, runc and the CNI plugins for the node tier's
-# kubelet (local/node.py). Installs only what is missing.
+# kubelet (local/node.py); openssl for the stack's own CA (local/tls.py). Installs only what is
+# missing.
 set -euo pipefail
 need=()
 command -v mariadbd >/dev/null || need+=(mariadb-server mariadb-client)
@@ -18,6 +19,7 @@ command -v containerd >/dev/null || need+=(containerd)
 command -v runc >/dev/null || need+=(runc)
 [ -x /usr/lib/cni/loopback ] || need+=(containernetworking-plugins)
 command -v gcc >/dev/null || need+=(gcc libc6-dev)
+command -v openssl >/dev/null || need+=(openssl)
 [ ${#need[@]} -eq 0 ] && exit 0
 sudo=""; [ "$(id -u)" -ne 0 ] && sudo="sudo"
 echo "install-system: apt-get install ${need[*]}"

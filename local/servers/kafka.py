@@ -9,7 +9,7 @@ import sys
 import urllib.request
 import uuid
 
-from local import kafka_users
+from local import kafka_users, tls
 from local.stack_base import (
     HOST,
     PORTS,
@@ -43,6 +43,7 @@ SCRAM_MODULE, PLAIN_MODULE = LOGIN_MODULES["SCRAM-SHA-512"], LOGIN_MODULES["PLAI
 
 
 def prepare_kafka() -> list[str]:
+    tls.ensure()
     libs = jars("kafka")
     conf = STACK / "conf"
     data = STACK / "data" / "kafka"
@@ -55,14 +56,19 @@ def prepare_kafka() -> list[str]:
 process.roles=broker,controller
 node.id=1
 controller.quorum.voters=1@{HOST}:{PORTS["kafka_controller"]}
-# As on Kubernetes (the chart's Kafka): every client authenticates with SCRAM-SHA-512 as its own
+# As on Kubernetes (the chart's Kafka): every client speaks TLS, verifying the broker's
+# certificate against the stack's CA (local/tls.py), authenticates with SCRAM-SHA-512 as its own
 # user and may do only what its ACLs allow (local/kafka_users.py). The controller listener takes
 # PLAIN: SCRAM credentials live in the metadata the controller serves, so it cannot use them.
 listeners=CLIENT://{HOST}:{PORTS["kafka"]},CONTROLLER://{HOST}:{PORTS["kafka_controller"]}
 advertised.listeners=CLIENT://{HOST}:{PORTS["kafka"]}
 controller.listener.names=CONTROLLER
 inter.broker.listener.name=CLIENT
-listener.security.protocol.map=CLIENT:SASL_PLAINTEXT,CONTROLLER:SASL_PLAINTEXT
+listener.security.protocol.map=CLIENT:SASL_SSL,CONTROLLER:SASL_PLAINTEXT
+ssl.keystore.type=PEM
+ssl.keystore.location={tls.KAFKA_KEYSTORE}
+ssl.truststore.type=PEM
+ssl.truststore.location={tls.CA}
 sasl.mechanism.inter.broker.protocol=SCRAM-SHA-512
 sasl.mechanism.controller.protocol=PLAIN
 listener.name.client.sasl.enabled.mechanisms=SCRAM-SHA-512
@@ -89,10 +95,13 @@ log.retention.hours=168
     log4j = write(conf / "log4j2.properties", LOG4J2)
     base = [f"-Dlog4j2.configurationFile={log4j}", "-cp", f"{libs}/*"]
     scram = data / ".scram-users"
-    if (data / "meta.properties").exists() and not scram.exists():
-        # Formatted before the broker authenticated: its metadata has no SCRAM users. Local
-        # data is disposable; format it again with them.
-        print("  kafka: storage predates SCRAM users; formatting it afresh", file=sys.stderr, flush=True)
+    over_tls = data / ".tls"
+    if (data / "meta.properties").exists() and not (scram.exists() and over_tls.exists()):
+        # Formatted before the broker authenticated (its metadata has no SCRAM users) or spoke
+        # TLS (Connect's stored connectors would start clients in clear against the TLS port,
+        # which read the handshake as a message size and exhaust the worker's heap). Local data
+        # is disposable; format it again.
+        print("  kafka: storage predates SCRAM users or TLS; formatting it afresh", file=sys.stderr, flush=True)
         shutil.rmtree(data)
     if not (data / "meta.properties").exists():
         users = [
@@ -108,6 +117,7 @@ log.retention.hours=168
         if fmt.returncode != 0:
             raise StackError(f"formatting Kafka's storage failed:\n{fmt.stdout}{fmt.stderr}")
         scram.write_text("\n".join(kafka_users.USERS) + "\n")
+        over_tls.write_text(f"{tls.CA}\n")
     return java("-Xms512m", "-Xmx512m", *base, "kafka.Kafka", str(props))
 
 

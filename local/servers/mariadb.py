@@ -107,11 +107,12 @@ def users() -> None:
         CREATE USER IF NOT EXISTS '{OWNER_USER}'@'%' IDENTIFIED BY '{OWNER_PASSWORD}';
         GRANT ALL PRIVILEGES ON *.* TO '{OWNER_USER}'@'%';
         CREATE USER IF NOT EXISTS '{DEBEZIUM_USER}'@'%' IDENTIFIED BY '{DEBEZIUM_PASSWORD}';
-        GRANT SELECT, RELOAD, SHOW DATABASES, REPLICATION SLAVE, REPLICATION CLIENT
-              ON *.* TO '{DEBEZIUM_USER}'@'%';
-        -- The chart's grants, no more (an older stack's user had LOCK TABLES and BINLOG MONITOR;
-        -- MariaDB reads REPLICATION CLIENT as BINLOG MONITOR, so only LOCK TABLES goes).
-        REVOKE LOCK TABLES ON *.* FROM '{DEBEZIUM_USER}'@'%';
+        -- The chart's grants, no more: the binlog and the server's catalog everywhere, rows of
+        -- the recruit databases only (an older stack's user could SELECT every table and had
+        -- LOCK TABLES; MariaDB reads REPLICATION CLIENT as BINLOG MONITOR, which stays).
+        REVOKE SELECT, LOCK TABLES ON *.* FROM '{DEBEZIUM_USER}'@'%';
+        GRANT RELOAD, SHOW DATABASES, REPLICATION SLAVE, REPLICATION CLIENT ON *.* TO '{DEBEZIUM_USER}'@'%';
+        GRANT SELECT ON `%recruit`.* TO '{DEBEZIUM_USER}'@'%';
         CREATE USER IF NOT EXISTS '{GRAFANA_USER}'@'%' IDENTIFIED BY '{GRAFANA_PASSWORD}';
         GRANT SELECT ON *.* TO '{GRAFANA_USER}'@'%';
         FLUSH PRIVILEGES;

@@ -66,3 +66,19 @@ def pod_specs(docs: list[dict[str, Any]]) -> list[tuple[str, dict[str, Any]]]:
 
 def named(docs: list[dict[str, Any]], kind: str, name: str) -> dict[str, Any]:
     return next(d for d in docs if d["kind"] == kind and d["metadata"]["name"] == name)
+
+
+SECRETS_DIR = "/etc/tidemark/secrets"  # where a process reads its secret settings (wire/env.py)
+
+
+def settings_of(container: dict[str, Any], pod: dict[str, Any]) -> dict[str, Any]:
+    """A container's settings: its env, and each file of the secrets volume it mounts as
+    {"secretKeyRef": {"name", "key"}}, named as the variable it stands for."""
+    settings = {e["name"]: e.get("value", e.get("valueFrom")) for e in container.get("env", [])}
+    mounted = {m["name"] for m in container.get("volumeMounts", []) if m["mountPath"] == SECRETS_DIR}
+    for volume in pod.get("volumes", []):
+        if volume["name"] in mounted:
+            for source in volume["projected"]["sources"]:
+                for item in source["secret"]["items"]:
+                    settings[item["path"]] = {"secretKeyRef": {"name": source["secret"]["name"], "key": item["key"]}}
+    return settings

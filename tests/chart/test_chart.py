@@ -16,7 +16,7 @@ import yaml
 from jobs.streams import job_variables
 from producer.settings import variables as producer_variables
 
-from .helm_template import CHART, HELM, ROOT, RenderError, by_kind, pod_specs, render_chart
+from .helm_template import CHART, HELM, ROOT, RenderError, by_kind, pod_specs, render_chart, settings_of
 
 SCENARIOS = sorted((CHART / "ci").glob("*.yaml"))
 CRDS = ROOT.parent / "shared" / "crds"
@@ -122,9 +122,10 @@ class TestOperatorPrerequisites:
 
 
 def env_names(spec: dict[str, Any], configmaps: dict[str, dict[str, str]]) -> dict[str, set[str]]:
+    """The settings each container is given: env, ConfigMaps, and its secret files."""
     out = {}
     for c in spec["containers"]:
-        names = {e["name"] for e in c.get("env", [])}
+        names = set(settings_of(c, spec))
         for source in c.get("envFrom", []):
             names |= set(configmaps[source["configMapRef"]["name"]])
         out[c["name"]] = names
@@ -208,6 +209,14 @@ class TestPosture:
         assert [
             f"{d['kind']}/{d['metadata']['name']}" for d in docs if d["metadata"].get("namespace") != "tidemark"
         ] == []
+
+    @pytest.mark.parametrize("scenario", SCENARIOS, ids=lambda p: p.stem)
+    def test_should_hand_secrets_to_containers_as_files_never_as_env(self, scenario: Path) -> None:
+        for name, spec in pod_specs(render_chart(values_files=[scenario])):
+            for c in spec.get("initContainers", []) + spec["containers"]:
+                refs = [e["name"] for e in c.get("env", []) if "secretKeyRef" in e.get("valueFrom", {})]
+                assert refs == [], f"{name}/{c['name']}: {refs}"
+                assert not [s for s in c.get("envFrom", []) if "secretRef" in s], (name, c["name"])
 
     def test_should_size_the_operators_resources_too(self) -> None:
         docs = render_chart()

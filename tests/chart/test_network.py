@@ -77,16 +77,17 @@ def can(values_file: str, source: Pod | str, target: Pod | str, port: int, proto
 
 JOBS = ("migrate", "ingest", "aggregate", "dims")
 PIPELINE = [
-    *[(job, KAFKA, 9092) for job in JOBS],
+    *[(job, KAFKA, 9093) for job in JOBS],
     *[(job, CASSANDRA, 9042) for job in JOBS],
     *[(job, "mysql", 3306) for job in JOBS],
     *[(job, "pushgateway", 9091) for job in JOBS],
-    ("producer", KAFKA, 9092),
+    ("producer", KAFKA, 9093),
     ("producer", "mysql", 3306),
     (CONNECT, "mysql", 3306),
     (GRAFANA, "mysql", 3306),
     (PROMETHEUS, "producer", 8000),
     (PROMETHEUS, "pushgateway", 9091),
+    (PROMETHEUS, "ingest", 4040),  # Spark's metrics, the PodMonitor's scrape
     (PROMETHEUS, CASSANDRA, 9000),
     (OTHER_CASSANDRA, CASSANDRA, 7000),
     (OPERATOR, CASSANDRA, 8080),
@@ -118,7 +119,10 @@ DENIED = [
     (INTRUDER, "pushgateway", 9091),
     ("producer", CASSANDRA, 9042),
     ("producer", "pushgateway", 9091),
-    ("mysql", KAFKA, 9092),
+    ("mysql", KAFKA, 9093),
+    ("producer", KAFKA, 9092),  # no listener in clear
+    (PROMETHEUS, "mysql", 3306),  # the monitoring namespace reaches metrics ports, Grafana alone MySQL
+    ("mysql", "pushgateway", 9091),  # only the jobs push
     ("mysql", INTERNET, 443),
     ("pushgateway", "mysql", 3306),
     ("aggregate", INTERNET, 443),
@@ -138,7 +142,7 @@ def test_should_let_a_driver_and_its_executors_talk_when_executors_are_pods() ->
     assert can("spark-kubernetes.yaml", EXECUTOR, "aggregate", 7078)
     assert can("spark-kubernetes.yaml", "aggregate", INTERNET, 443), "the Kubernetes API"
     assert can("spark-kubernetes.yaml", EXECUTOR, CASSANDRA, 9042)
-    assert can("spark-kubernetes.yaml", EXECUTOR, KAFKA, 9092)
+    assert can("spark-kubernetes.yaml", EXECUTOR, KAFKA, 9093)
     assert can("spark-kubernetes.yaml", EXECUTOR, "mysql", 3306)
     assert can("spark-kubernetes.yaml", EXECUTOR, EXECUTOR, 7337), "shuffle between executors"
     assert not can("spark-kubernetes.yaml", EXECUTOR, INTERNET, 80)

@@ -9,7 +9,7 @@ from typing import Any
 
 import yaml
 
-from .helm_template import CHART, by_kind, named, render_chart
+from .helm_template import CHART, by_kind, named, render_chart, settings_of
 
 NODE = CHART / "ci" / "node.yaml"
 # Every kind of Pod the chart makes of its own, and Spark's executors in kubernetes mode.
@@ -119,7 +119,8 @@ class TestNodeScenario:
         config = named(docs, "ConfigMap", "t-tidemark-jobs")["data"]
         assert config["TIDEMARK_CDC_JOB_TOPIC"] == "node.node_recruit.job"
         assert config["TIDEMARK_CASSANDRA_KEYSPACE"] == "node"
-        migrate = env_of(named(docs, "Job", "t-tidemark-migrate")["spec"]["template"]["spec"]["containers"][0])
+        pod = named(docs, "Job", "t-tidemark-migrate")["spec"]["template"]["spec"]
+        migrate = settings_of(pod["containers"][0], pod)
         assert migrate["TIDEMARK_CASSANDRA_ADMIN_PASSWORD"]["secretKeyRef"]["name"] == "node-cassandra-admin"
 
     def test_should_keep_the_continuous_driver_local_and_fit_two_cores(self) -> None:

@@ -7,8 +7,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
-from .helm_template import CHART, RenderError, by_kind, named, render_chart
+from .helm_template import CHART, SECRETS_DIR, RenderError, by_kind, named, render_chart, settings_of
 
 CI = CHART / "ci"
 # Every stream's topic, as values.yaml names them.
@@ -257,12 +258,12 @@ class TestSecrets:
         sources = {(s["password"], s["secret"]) for s in plan(docs)["sources"]}
         assert ("grafana", "mine") in sources, "the datasource takes grafana's password from the user's Secret"
         assert {"get"} == set(named(docs, "Role", "t-tidemark-passwords")["rules"][2]["verbs"])
-        cron = by_kind(docs, "CronJob")[0]
-        env = env_of(cron["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"][0])
+        cron = by_kind(docs, "CronJob")[0]["spec"]["jobTemplate"]["spec"]["template"]["spec"]
+        env = settings_of(cron["containers"][0], cron)
         assert env["TIDEMARK_MYSQL_PASSWORD"] == {"secretKeyRef": {"name": "mine-jobs", "key": "password"}}
         mysql = named(docs, "StatefulSet", "t-tidemark-mysql")["spec"]["template"]["spec"]
-        refs = {e["valueFrom"]["secretKeyRef"]["name"] for e in mysql["initContainers"][0]["env"]}
-        assert refs == {"mine"}
+        accounts = settings_of(mysql["initContainers"][0], mysql)
+        assert {v["secretKeyRef"]["name"] for k, v in accounts.items() if k.endswith("_PASSWORD")} == {"mine"}
 
     @pytest.mark.parametrize("component", ["jobs", "producer", "migrate"])
     def test_should_refuse_a_users_mysql_secret_without_each_components_own(self, component: str) -> None:
@@ -372,9 +373,12 @@ def account_sql(docs: list[dict[str, Any]], passwords: dict[str, str] | None = N
 
     script = named(docs, "ConfigMap", "t-tidemark-mysql")["data"]["accounts.sh"]
     names = ("APP", "PRODUCER", "MIGRATE", "DEBEZIUM", "GRAFANA")
-    env = {f"TIDEMARK_{n}_PASSWORD": n.lower() for n in names} | (passwords or {})
-    with tempfile.TemporaryDirectory() as run:
-        subprocess.run(["sh", "-c", script.replace("/run/tidemark", run)], env={**os.environ, **env}, check=True)
+    files = {f"TIDEMARK_{n}_PASSWORD": n.lower() for n in names} | (passwords or {})
+    with tempfile.TemporaryDirectory() as run, tempfile.TemporaryDirectory() as secrets:
+        for name, password in files.items():
+            (Path(secrets) / name).write_text(password)
+        script = script.replace("/run/tidemark", run).replace(SECRETS_DIR, secrets)
+        subprocess.run(["sh", "-c", script], env=dict(os.environ), check=True)
         return (Path(run) / "accounts.sql").read_text().splitlines()
 
 
@@ -406,6 +410,7 @@ def secrets_read(pod: dict[str, Any]) -> set[str]:
                 names.add(e["valueFrom"]["secretKeyRef"]["name"])
         names |= {s["secretRef"]["name"] for s in c.get("envFrom", []) if "secretRef" in s}
     names |= {v["secret"]["secretName"] for v in pod.get("volumes", []) if "secret" in v}
+    names |= {s["secret"]["name"] for v in pod.get("volumes", []) for s in v.get("projected", {}).get("sources", [])}
     return names
 
 
@@ -417,7 +422,7 @@ class TestMysqlAccounts:
             for container in pod["containers"]:
                 if container.get("command", [])[:2] != ["python", "-m"] or container["command"][2] == "jobs.passwords":
                     continue
-                env = env_of(container)
+                env = settings_of(container, pod)
                 component = "producer" if container["command"][2] == "producer" else "jobs"
                 user = {"jobs": "tidemark", "producer": "tidemark_producer"}[component]
                 assert env["TIDEMARK_MYSQL_USER"] == user, name
@@ -458,7 +463,10 @@ class TestMysqlAccounts:
                 "ALL PRIVILEGES ON `recruit`.*",
                 "ALL PRIVILEGES ON `shop`.*",
             },
-            "debezium": {"SELECT, RELOAD, SHOW DATABASES, REPLICATION SLAVE, REPLICATION CLIENT ON *.*"},
+            "debezium": {
+                "RELOAD, SHOW DATABASES, REPLICATION SLAVE, REPLICATION CLIENT ON *.*",
+                "SELECT ON `recruit`.*",
+            },
             "grafana": {"SELECT ON `analytics`.*"},
         }
 
@@ -471,8 +479,13 @@ class TestMysqlAccounts:
         assert mysql["containers"][0]["args"] == ["mysqld", "--init-file=/run/tidemark/accounts.sql"]
         assert mysql["initContainers"][0]["command"] == ["sh", "/etc/tidemark/accounts.sh"]
         assert {"name": "accounts", "emptyDir": {"medium": "Memory"}} in mysql["volumes"]
-        server_env = {e["name"] for e in mysql["containers"][0]["env"]}
-        assert server_env == {"MYSQL_ROOT_PASSWORD"}, "the server reads the accounts' passwords from its SQL"
+        server = settings_of(mysql["containers"][0], mysql)
+        assert set(server) == {"MYSQL_ROOT_PASSWORD_FILE"}, "the server reads the accounts' passwords from its SQL"
+        root = next(v for v in mysql["volumes"] if v["name"] == "root")["projected"]["sources"]
+        assert root == [
+            {"secret": {"name": "t-tidemark-mysql", "items": [{"key": "root-password", "path": "MYSQL_ROOT_PASSWORD"}]}}
+        ]
+        assert server["MYSQL_ROOT_PASSWORD_FILE"] == "/etc/tidemark/root/MYSQL_ROOT_PASSWORD"
 
 
 class TestCassandraRoles:
@@ -483,7 +496,7 @@ class TestCassandraRoles:
             for container in pod["containers"]:
                 if container.get("command", [])[:3] != ["python", "-m", "jobs"]:
                     continue
-                env = env_of(container)
+                env = settings_of(container, pod)
                 assert env["TIDEMARK_CASSANDRA_USERNAME"] == {"secretKeyRef": app | {"key": "username"}}, name
                 assert env["TIDEMARK_CASSANDRA_PASSWORD"] == {"secretKeyRef": app | {"key": "password"}}, name
                 if container["command"][-1] == "migrate":
@@ -499,8 +512,8 @@ class TestCassandraRoles:
     def test_should_run_migrate_as_the_admin_role_of_a_cassandra_of_your_own(self) -> None:
         docs = render_chart(values_files=[CI / "external-stores.yaml"], api_versions=())
         assert "t-tidemark-cassandra-app" not in planned(docs)
-        migrate = named(docs, "Job", "t-tidemark-migrate")["spec"]["template"]["spec"]["containers"][0]
-        env = env_of(migrate)
+        pod = named(docs, "Job", "t-tidemark-migrate")["spec"]["template"]["spec"]
+        env = settings_of(pod["containers"][0], pod)
         admin = {"name": "cassandra-admin"}
         assert env["TIDEMARK_CASSANDRA_ADMIN_USERNAME"] == {"secretKeyRef": admin | {"key": "username"}}
         assert env["TIDEMARK_CASSANDRA_ADMIN_PASSWORD"] == {"secretKeyRef": admin | {"key": "password"}}
@@ -540,11 +553,15 @@ class TestMysql:
 
 
 class TestNetworkPolicies:
-    def test_should_open_mysql_to_the_pipeline_connect_and_monitoring_only(self) -> None:
+    def test_should_open_mysql_to_the_pipeline_connect_and_grafana_only(self) -> None:
         policy = named(render_chart(), "NetworkPolicy", "t-tidemark-mysql")
         sources = policy["spec"]["ingress"][0]["from"]
         assert {"podSelector": {"matchLabels": {"strimzi.io/kind": "KafkaConnect"}}} in sources
-        assert {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "monitoring"}}} in sources
+        grafana = {
+            "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "monitoring"}},
+            "podSelector": {"matchLabels": {"app.kubernetes.io/name": "grafana"}},
+        }
+        assert grafana in sources, "not the whole monitoring namespace: Grafana's datasource alone"
         assert policy["spec"]["ingress"][0]["ports"] == [{"port": 3306, "protocol": "TCP"}]
 
     def test_should_render_none_when_disabled(self) -> None:
@@ -741,9 +758,16 @@ class TestKafkaAuthentication:
             "username": "t-tidemark-connect",
             "passwordSecret": {"secretName": "t-tidemark-connect", "password": "password"},
         }
+        assert connect["tls"] == {
+            "trustedCertificates": [{"secretName": "t-tidemark-cluster-ca-cert", "certificate": "ca.crt"}]
+        }
         config = named(docs, "KafkaConnector", "t-tidemark-recruit-job")["spec"]["config"]
         for client in ("producer", "consumer"):
-            assert config[f"schema.history.internal.{client}.security.protocol"] == "SASL_PLAINTEXT"
+            assert config[f"schema.history.internal.{client}.security.protocol"] == "SASL_SSL"
+            assert config[f"schema.history.internal.{client}.ssl.truststore.type"] == "PEM"
+            assert config[f"schema.history.internal.{client}.ssl.truststore.location"] == (
+                "/opt/kafka/connect-certs/t-tidemark-cluster-ca-cert/ca.crt"
+            )
             assert config[f"schema.history.internal.{client}.sasl.jaas.config"] == (
                 "org.apache.kafka.common.security.scram.ScramLoginModule required "
                 'username="t-tidemark-connect" password="${secrets:tidemark/t-tidemark-connect:password}";'
@@ -757,14 +781,23 @@ class TestKafkaAuthentication:
                 spec = doc["spec"]["template"]["spec"] if kind != "CronJob" else None
                 spec = spec or doc["spec"]["jobTemplate"]["spec"]["template"]["spec"]
                 for container in spec["containers"]:
-                    env = env_of(container)
+                    env = settings_of(container, spec)
                     if (
                         container.get("command", [])[:2] != ["python", "-m"]
                         or container["command"][2] == "jobs.passwords"
                     ):
                         continue
                     client = "producer" if container["command"][2] == "producer" else "jobs"
-                    assert env["TIDEMARK_KAFKA_SECURITY_PROTOCOL"] == "SASL_PLAINTEXT"
+                    assert env["TIDEMARK_KAFKA_SECURITY_PROTOCOL"] == "SASL_SSL"
+                    # Every client verifies the brokers against the cluster CA, mounted as a file.
+                    assert env["TIDEMARK_KAFKA_CA_FILE"] == "/etc/tidemark/kafka-ca/ca.crt"
+                    ca = {"name": "kafka-ca", "mountPath": "/etc/tidemark/kafka-ca", "readOnly": True}
+                    assert ca in container["volumeMounts"]
+                    volume = next(v for v in spec["volumes"] if v["name"] == "kafka-ca")
+                    assert volume["secret"] == {
+                        "secretName": "t-tidemark-cluster-ca-cert",
+                        "items": [{"key": "ca.crt", "path": "ca.crt"}],
+                    }
                     assert env["TIDEMARK_KAFKA_SASL_MECHANISM"] == "SCRAM-SHA-512"
                     assert env["TIDEMARK_KAFKA_USERNAME"] == f"t-tidemark-{client}"
                     ref = env["TIDEMARK_KAFKA_PASSWORD"]["secretKeyRef"]
@@ -772,11 +805,30 @@ class TestKafkaAuthentication:
                     seen[doc["metadata"]["name"]] = client
         assert set(seen.values()) == {"producer", "jobs"} and len(seen) >= 6
 
+    def test_should_hand_the_executors_the_cluster_ca_at_the_drivers_path(self) -> None:
+        docs = render_chart(values_files=[CI / "spark-kubernetes.yaml"])
+        template = yaml.safe_load(named(docs, "ConfigMap", "t-tidemark-spark-pod-template")["data"]["executor.yaml"])
+        executor = template["spec"]["containers"][0]
+        assert {"name": "kafka-ca", "mountPath": "/etc/tidemark/kafka-ca", "readOnly": True} in executor["volumeMounts"]
+        volume = next(v for v in template["spec"]["volumes"] if v["name"] == "kafka-ca")
+        assert volume["secret"]["secretName"] == "t-tidemark-cluster-ca-cert"
+
+    def test_should_mount_an_external_kafkas_ca_from_the_users_secret(self) -> None:
+        docs = render_chart(
+            {"kafka": {"external": {"caSecret": {"name": "their-ca", "key": "root.pem"}}}},
+            values_files=[CI / "external-stores.yaml"],
+            api_versions=(),
+        )
+        producer = named(docs, "Deployment", "t-tidemark-producer-tracking")["spec"]["template"]["spec"]
+        assert env_of(producer["containers"][0])["TIDEMARK_KAFKA_CA_FILE"] == "/etc/tidemark/kafka-ca/ca.crt"
+        volume = next(v for v in producer["volumes"] if v["name"] == "kafka-ca")
+        assert volume["secret"] == {"secretName": "their-ca", "items": [{"key": "root.pem", "path": "ca.crt"}]}
+
     def test_should_log_in_to_an_external_kafka_with_the_users_own_secrets(self) -> None:
         docs = render_chart(values_files=[CI / "external-stores.yaml"], api_versions=())
         assert not by_kind(docs, "KafkaUser")
         producer = named(docs, "Deployment", "t-tidemark-producer-tracking")["spec"]["template"]["spec"]
-        env = env_of(producer["containers"][0])
+        env = settings_of(producer["containers"][0], producer)
         assert env["TIDEMARK_KAFKA_USERNAME"] == "tidemark-producer"
         assert env["TIDEMARK_KAFKA_PASSWORD"]["secretKeyRef"] == {"name": "kafka-producer", "key": "password"}
 
@@ -791,7 +843,7 @@ class TestKafkaAuthentication:
         }
         config = named(render_chart(values), "ConfigMap", "t-tidemark-jobs")["data"]
         ingest = named(render_chart(values), "Deployment", "t-tidemark-ingest")["spec"]["template"]["spec"]
-        env = env_of(ingest["containers"][0])
+        env = settings_of(ingest["containers"][0], ingest)
         assert env["TIDEMARK_KAFKA_SECURITY_PROTOCOL"] == "PLAINTEXT"
         assert "TIDEMARK_KAFKA_PASSWORD" not in env and config["TIDEMARK_KAFKA_GROUP_PREFIX"]
 
@@ -806,7 +858,11 @@ class TestDebeziumAccount:
         secrets = planned(docs)
         assert secrets["t-tidemark-mysql-debezium"] == {"password": secrets["t-tidemark-mysql"]["debezium-password"]}
         grants = account_grants(docs)
-        assert grants["cdc"] == {"SELECT, RELOAD, SHOW DATABASES, REPLICATION SLAVE, REPLICATION CLIENT ON *.*"}
+        # Rows of the recruit database only: SELECT ON *.* would include the account tables.
+        assert grants["cdc"] == {
+            "RELOAD, SHOW DATABASES, REPLICATION SLAVE, REPLICATION CLIENT ON *.*",
+            "SELECT ON `recruit`.*",
+        }
 
     def test_should_let_connect_read_only_that_secret(self) -> None:
         role = named(render_chart(), "Role", "t-tidemark-connect-secrets")

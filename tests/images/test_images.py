@@ -16,7 +16,7 @@ import orjson
 import pytest
 import yaml
 
-from local import debezium, kafka_users, stack, topics
+from local import debezium, kafka_users, stack, tls, topics
 from local.servers import kafka as kafka_server
 from oracles.ads import expected_windows
 from oracles.tracking import expected_events
@@ -60,6 +60,8 @@ class Container:
 
     def argv(self, env: dict[str, str], volumes: dict[Path, str], command: list[str]) -> list[str]:
         argv = ["buildah", "run", "--isolation", "chroot", "--network", "host"]
+        # The stack's CA at its host path: the settings and configs made on the host name it.
+        argv += ["--volume", f"{tls.CA}:{tls.CA}:ro"]
         for key, value in env.items():
             argv += ["--env", f"{key}={value}"]
         for host, inside in volumes.items():

@@ -1,7 +1,10 @@
-"""The local broker authenticates every client and lets each do only what its ACLs allow, as
-the chart's Kafka does (local/kafka_users.py mirrors templates/kafka/users.yaml)."""
+"""The local broker speaks TLS only, authenticates every client and lets each do only what its
+ACLs allow, as the chart's Kafka does (local/kafka_users.py mirrors templates/kafka/users.yaml)."""
 
 from __future__ import annotations
+
+import subprocess
+from pathlib import Path
 
 import pytest
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
@@ -52,3 +55,19 @@ def test_should_refuse_a_wrong_password_and_an_anonymous_client() -> None:
         KafkaProducer(**wrong, max_block_ms=10_000).send("tidemark.tracking", b"x").get(timeout=20)
     with pytest.raises(KafkaError):
         KafkaProducer(bootstrap_servers=KAFKA, max_block_ms=10_000).send("tidemark.tracking", b"x").get(timeout=20)
+
+
+def test_should_refuse_a_client_in_clear_or_one_that_trusts_another_ca(tmp_path: Path) -> None:
+    plain = kafka_users.kafka_python(KAFKA, kafka_users.PRODUCER) | {"security_protocol": "SASL_PLAINTEXT"}
+    other_ca = tmp_path / "other-ca.crt"
+    key = tmp_path / "other-ca.key"
+    make_ca = ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=other"]
+    subprocess.run([*make_ca, "-keyout", str(key), "-out", str(other_ca)], check=True, capture_output=True)
+    untrusting = kafka_users.kafka_python(KAFKA, kafka_users.PRODUCER) | {"ssl_cafile": str(other_ca)}
+    for options in (plain, untrusting):
+        with pytest.raises(KafkaError):
+            KafkaProducer(**options, max_block_ms=10_000).send("tidemark.tracking", b"x").get(timeout=20)
+    # The same login with the stack's CA is let in: what failed above is the transport.
+    trusting = KafkaProducer(**kafka_users.kafka_python(KAFKA, kafka_users.PRODUCER), max_block_ms=10_000)
+    assert trusting.partitions_for("tidemark.tracking"), "the broker's metadata, over TLS"
+    trusting.close()

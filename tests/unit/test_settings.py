@@ -1,9 +1,12 @@
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from jobs.settings import JobSettings, load
 from producer.settings import load as load_producer
+from wire import env
 
 
 def test_should_stop_at_start_naming_a_bad_setting(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -86,3 +89,18 @@ def test_should_read_each_producer_topic_from_its_variable_with_no_field_per_par
     monkeypatch.setenv("TIDEMARK_USERLOGS_AUTH_TOPIC", "auth.here")
     assert ProducerSettings().topics == {**TOPICS, "userlogs_auth": "auth.here"}
     assert not [name for name in ProducerSettings.model_fields if name.endswith("_topic")]
+
+
+def test_should_read_a_secret_setting_from_its_file_and_let_the_variable_win(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    # The chart mounts each Secret as a file named as its variable (wire/env.py).
+    monkeypatch.setattr(env, "SECRETS_DIR", tmp_path)
+    (tmp_path / "TIDEMARK_KAFKA_PASSWORD").write_text("from-the-file")
+    (tmp_path / "TIDEMARK_MYSQL_PASSWORD").write_text("mysql-from-the-file")
+    monkeypatch.delenv("TIDEMARK_KAFKA_PASSWORD", raising=False)
+    monkeypatch.setenv("TIDEMARK_MYSQL_PASSWORD", "from-the-environment")
+    jobs = load()
+    assert jobs.kafka_password.get_secret_value() == "from-the-file"
+    assert jobs.mysql_password.get_secret_value() == "from-the-environment"
+    assert load_producer().kafka_password.get_secret_value() == "from-the-file"

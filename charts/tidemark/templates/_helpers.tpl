@@ -29,6 +29,33 @@ app.kubernetes.io/component: {{ .component }}
 {{- if $registry -}}{{ printf "%s/%s:%s" $registry .image.repository .image.tag }}{{- else -}}{{ printf "%s:%s" .image.repository .image.tag }}{{- end -}}
 {{- end -}}
 
+{{/* checkov's skips of a workload, as its annotations, each with why the check does not fit
+(checkov runs over the render in the chart tests). The image skips hold for every workload,
+the host network's where `hostNetwork` is on. Call with (dict "ctx" $ "skips" (list
+"CKV_…=reason" …)) for the workload's own. */}}
+{{- define "tidemark.checkovSkips" -}}
+{{- $skips := concat (list
+  "CKV_K8S_43=a digest is per registry, and locally built images (make images) have none; tags are pinned"
+  "CKV_K8S_15=locally built images are loaded into the nodes (kind load), not pulled; global.imagePullPolicy sets the policy"
+) .skips -}}
+{{- if .ctx.Values.hostNetwork }}
+{{- $skips = append $skips "CKV_K8S_19=hostNetwork is on: a node with no pod network, every server on its loopback" }}
+{{- end -}}
+{{- range $i, $skip := $skips }}
+checkov.io/skip{{ add1 $i }}: {{ $skip | quote }}
+{{- end }}
+{{- end -}}
+
+{{/* A job's own skips (JSON): a Spark driver whose executors are pods keeps its token. Call with
+(dict "ctx" $ "continuous" bool), as tidemark.jobPod. */}}
+{{- define "tidemark.driverSkips" -}}
+{{- if eq (include "tidemark.sparkMode" .) "kubernetes" -}}
+{{- list "CKV_K8S_38=the Spark driver creates and deletes its executor pods through the Kubernetes API" | toJson -}}
+{{- else -}}
+[]
+{{- end -}}
+{{- end -}}
+
 {{/* Pod and container security: non-root, no privilege escalation, no capabilities. */}}
 {{- define "tidemark.podSecurityContext" -}}
 runAsNonRoot: true
@@ -139,7 +166,7 @@ producer's index here is its metrics port's offset from producer.metricsPort. JS
 
 {{/* Endpoints, whether the store is ours or external. */}}
 {{- define "tidemark.kafkaBootstrap" -}}
-{{- if .Values.kafka.external.enabled -}}{{ required "kafka.external.bootstrapServers is required when kafka.external.enabled" .Values.kafka.external.bootstrapServers }}{{- else -}}{{ include "tidemark.fullname" . }}-kafka-bootstrap:9092{{- end -}}
+{{- if .Values.kafka.external.enabled -}}{{ required "kafka.external.bootstrapServers is required when kafka.external.enabled" .Values.kafka.external.bootstrapServers }}{{- else -}}{{ include "tidemark.fullname" . }}-kafka-bootstrap:{{ include "tidemark.kafkaPort" . }}{{- end -}}
 {{- end -}}
 
 {{/* A Kafka client's user: the release's KafkaUser, or the one `kafka.external.users` names.
@@ -162,24 +189,86 @@ Operator writes for its KafkaUser (named after it), or the external user's. */}}
 {{- end -}}
 {{- end -}}
 
+{{/* The chart's own Kafka's listener: TLS (its cluster CA), SCRAM-SHA-512. */}}
+{{- define "tidemark.kafkaPort" -}}9093{{- end -}}
+
 {{- define "tidemark.kafkaSecurityProtocol" -}}
-{{- if .Values.kafka.external.enabled -}}{{ .Values.kafka.external.securityProtocol }}{{- else -}}SASL_PLAINTEXT{{- end -}}
+{{- if .Values.kafka.external.enabled -}}{{ .Values.kafka.external.securityProtocol }}{{- else -}}SASL_SSL{{- end -}}
+{{- end -}}
+
+{{/* The Secret holding the CA certificate the brokers' certificates chain to, which every
+client verifies them with; "" when Kafka is not reached over TLS, or the clients trust the
+system's CAs. The chart's own Kafka: the cluster CA Strimzi's Cluster Operator keeps in
+<cluster>-cluster-ca-cert, key ca.crt. */}}
+{{- define "tidemark.kafkaCaSecret" -}}
+{{- if hasSuffix "SSL" (include "tidemark.kafkaSecurityProtocol" .) -}}
+{{- if .Values.kafka.external.enabled -}}{{ .Values.kafka.external.caSecret.name }}{{- else -}}{{ include "tidemark.fullname" . }}-cluster-ca-cert{{- end -}}
+{{- end -}}
+{{- end -}}
+
+{{- define "tidemark.kafkaCaKey" -}}
+{{- if .Values.kafka.external.enabled -}}{{ .Values.kafka.external.caSecret.key }}{{- else -}}ca.crt{{- end -}}
+{{- end -}}
+
+{{/* Where a Kafka client's pod finds that CA (TIDEMARK_KAFKA_CA_FILE). */}}
+{{- define "tidemark.kafkaCaFile" -}}/etc/tidemark/kafka-ca/ca.crt{{- end -}}
+
+{{/* The CA Secret as a volume, and its mount, in every Kafka client's pod (none without one). */}}
+{{- define "tidemark.kafkaCaVolume" -}}
+{{- with include "tidemark.kafkaCaSecret" . }}
+- name: kafka-ca
+  secret:
+    secretName: {{ . }}
+    items: [{key: {{ include "tidemark.kafkaCaKey" $ }}, path: ca.crt}]
+{{- end }}
+{{- end -}}
+
+{{- define "tidemark.kafkaCaMount" -}}
+{{- if include "tidemark.kafkaCaSecret" . }}
+- {name: kafka-ca, mountPath: {{ include "tidemark.kafkaCaFile" . | dir }}, readOnly: true}
+{{- end }}
 {{- end -}}
 
 {{- define "tidemark.kafkaSaslMechanism" -}}
 {{- if .Values.kafka.external.enabled -}}{{ .Values.kafka.external.saslMechanism }}{{- else -}}SCRAM-SHA-512{{- end -}}
 {{- end -}}
 
-{{/* A Kafka client's settings for its env: protocol, mechanism, user and, from its Secret, the
-password. Call with (dict "ctx" $ "client" "producer|jobs"). */}}
+{{/* A process's secret settings as files named as their variables in /etc/tidemark/secrets,
+which the processes read (wire/env.py): never in the environment, where `kubectl describe`, a
+crash report or a child process would show them. `secretSources` are projected-volume sources,
+one per (Secret, key, variable); call with (dict "secret" S "key" K "variable" V). */}}
+{{- define "tidemark.secretSource" -}}
+- secret: {name: {{ .secret }}, items: [{key: {{ .key }}, path: {{ .variable }}}]}
+{{- end -}}
+
+{{/* The volume of those files for a pod; call with the sources' text. */}}
+{{- define "tidemark.secretsVolume" -}}
+- name: secrets
+  projected:
+    sources: {{- . | nindent 6 }}
+{{- end -}}
+
+{{- define "tidemark.secretsMount" -}}
+- {name: secrets, mountPath: /etc/tidemark/secrets, readOnly: true}
+{{- end -}}
+
+{{/* A Kafka client's password from its user's Secret. Call with (dict "ctx" $ "client" …). */}}
+{{- define "tidemark.kafkaClientSecrets" -}}
+{{- if hasPrefix "SASL" (include "tidemark.kafkaSecurityProtocol" .ctx) }}
+{{ include "tidemark.secretSource" (dict "secret" (include "tidemark.kafkaUserSecret" .) "key" "password" "variable" "TIDEMARK_KAFKA_PASSWORD") }}
+{{- end }}
+{{- end -}}
+
+{{/* A Kafka client's settings for its env: protocol, CA, mechanism and user (its password is a
+file: kafkaClientSecrets). Call with (dict "ctx" $ "client" "producer|jobs"). */}}
 {{- define "tidemark.kafkaClientEnv" -}}
 - {name: TIDEMARK_KAFKA_SECURITY_PROTOCOL, value: {{ include "tidemark.kafkaSecurityProtocol" .ctx | quote }}}
+{{- if include "tidemark.kafkaCaSecret" .ctx }}
+- {name: TIDEMARK_KAFKA_CA_FILE, value: {{ include "tidemark.kafkaCaFile" .ctx | quote }}}
+{{- end }}
 {{- if hasPrefix "SASL" (include "tidemark.kafkaSecurityProtocol" .ctx) }}
 - {name: TIDEMARK_KAFKA_SASL_MECHANISM, value: {{ include "tidemark.kafkaSaslMechanism" .ctx | quote }}}
 - {name: TIDEMARK_KAFKA_USERNAME, value: {{ include "tidemark.kafkaUser" . | quote }}}
-- name: TIDEMARK_KAFKA_PASSWORD
-  valueFrom:
-    secretKeyRef: {name: {{ include "tidemark.kafkaUserSecret" . }}, key: password}
 {{- end }}
 {{- end -}}
 
@@ -249,15 +338,13 @@ jobs' role, which only migrate mounts: the superuser's k8ssandra-operator writes
 {{/* A component's MySQL login for its env. Call with (dict "ctx" $ "component" "jobs|producer|migrate"). */}}
 {{- define "tidemark.mysqlLoginEnv" -}}
 {{- $account := include "tidemark.mysqlAccount" . | fromJson -}}
-{{- if eq .component "migrate" -}}
-- {name: TIDEMARK_MYSQL_MIGRATE_USER, value: {{ $account.user | quote }}}
-- name: TIDEMARK_MYSQL_MIGRATE_PASSWORD
-{{- else -}}
-- {name: TIDEMARK_MYSQL_USER, value: {{ $account.user | quote }}}
-- name: TIDEMARK_MYSQL_PASSWORD
-{{- end }}
-  valueFrom:
-    secretKeyRef: {name: {{ $account.secret }}, key: password}
+- {name: {{ ternary "TIDEMARK_MYSQL_MIGRATE_USER" "TIDEMARK_MYSQL_USER" (eq .component "migrate") }}, value: {{ $account.user | quote }}}
+{{- end -}}
+
+{{/* That account's password, from its Secret (as a file). */}}
+{{- define "tidemark.mysqlLoginSecrets" -}}
+{{- $account := include "tidemark.mysqlAccount" . | fromJson }}
+{{ include "tidemark.secretSource" (dict "secret" $account.secret "key" "password" "variable" (ternary "TIDEMARK_MYSQL_MIGRATE_PASSWORD" "TIDEMARK_MYSQL_PASSWORD" (eq .component "migrate"))) }}
 {{- end -}}
 
 {{/* The Secret (key `password`) of the MySQL user Debezium connects as. */}}
@@ -289,16 +376,19 @@ jobs' role, which only migrate mounts: the superuser's k8ssandra-operator writes
 {{ printf "%s/%s" .Release.Namespace .Release.Name }}
 {{- end -}}
 
-{{/* Env every tidemark process reads: the ConfigMap plus the secrets, as TIDEMARK_* variables. */}}
+{{/* Env every job reads besides its ConfigMap: its logins, their secrets being files (jobSecrets). */}}
 {{- define "tidemark.env" -}}
 {{ include "tidemark.kafkaClientEnv" (dict "ctx" . "client" "jobs") }}
 {{ include "tidemark.mysqlLoginEnv" (dict "ctx" . "component" "jobs") }}
-- name: TIDEMARK_CASSANDRA_USERNAME
-  valueFrom:
-    secretKeyRef: {name: {{ include "tidemark.cassandraSecret" . }}, key: username}
-- name: TIDEMARK_CASSANDRA_PASSWORD
-  valueFrom:
-    secretKeyRef: {name: {{ include "tidemark.cassandraSecret" . }}, key: password}
+{{- end -}}
+
+{{/* Every job's secret settings: its Kafka, MySQL and Cassandra logins. */}}
+{{- define "tidemark.jobSecrets" -}}
+{{- include "tidemark.kafkaClientSecrets" (dict "ctx" . "client" "jobs") }}
+{{- include "tidemark.mysqlLoginSecrets" (dict "ctx" . "component" "jobs") }}
+{{- range $key := list "username" "password" }}
+{{ include "tidemark.secretSource" (dict "secret" (include "tidemark.cassandraSecret" $) "key" $key "variable" (printf "TIDEMARK_CASSANDRA_%s" (upper $key))) }}
+{{- end }}
 {{- end -}}
 
 {{/* A stream's topic settings: TIDEMARK_<STREAM>_TOPIC, or one TIDEMARK_<STREAM>_<PART>_TOPIC per

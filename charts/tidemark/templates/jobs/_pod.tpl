@@ -8,14 +8,12 @@ is not spark.mode, the pod's env overrides the shared ConfigMap's Spark settings
 {{- $mode := include "tidemark.sparkMode" (dict "ctx" $ "continuous" .continuous) -}}
 {{- $executorPods := eq $mode "kubernetes" -}}
 serviceAccountName: {{ $fullname }}-spark
-{{- if and (include "tidemark.sparkOnKubernetes" $) (not $executorPods) }}
-# The account mounts a token for the drivers that make executor pods; this one makes none.
-automountServiceAccountToken: false
-{{- end }}
+# A token only for a driver that makes executor pods through the API.
+automountServiceAccountToken: {{ $executorPods }}
 {{- with include "tidemark.podNetwork" $ }}
 {{ . }}
 {{- end }}
-securityContext: {{- include "tidemark.podSecurityContext" (dict "uid" 185) | nindent 2 }}
+securityContext: {{- include "tidemark.podSecurityContext" (dict "uid" 10185) | nindent 2 }}
 restartPolicy: {{ .restartPolicy }}
 containers:
   - name: {{ .job }}
@@ -30,13 +28,8 @@ containers:
     env:
       {{- include "tidemark.env" $ | nindent 6 }}
       {{- if eq .job "migrate" }}
-      # Only migrate runs DDL, as the accounts that own the tables.
+      # Only migrate runs DDL, as the accounts that own the tables (their secrets: below).
       {{- include "tidemark.mysqlLoginEnv" (dict "ctx" $ "component" "migrate") | nindent 6 }}
-      # The Cassandra role that creates the keyspace, its tables and the jobs' role.
-      - name: TIDEMARK_CASSANDRA_ADMIN_USERNAME
-        valueFrom: {secretKeyRef: {name: {{ include "tidemark.cassandraAdminSecret" $ }}, key: username}}
-      - name: TIDEMARK_CASSANDRA_ADMIN_PASSWORD
-        valueFrom: {secretKeyRef: {name: {{ include "tidemark.cassandraAdminSecret" $ }}, key: password}}
       {{- end }}
       {{- if .continuous }}
       - {name: TIDEMARK_INGEST_TRIGGER, value: continuous}
@@ -87,6 +80,8 @@ containers:
     volumeMounts:
       - {name: checkpoints, mountPath: /var/lib/tidemark/checkpoints}
       - {name: tmp, mountPath: /tmp}
+      {{- include "tidemark.kafkaCaMount" $ | nindent 6 }}
+      {{- include "tidemark.secretsMount" $ | nindent 6 }}
       {{- if $executorPods }}
       - {name: spark-pod-template, mountPath: /etc/tidemark/spark, readOnly: true}
       {{- end }}
@@ -94,6 +89,16 @@ volumes:
   - name: checkpoints
     persistentVolumeClaim: {claimName: {{ $fullname }}-checkpoints}
   - {name: tmp, emptyDir: {}}
+  {{- include "tidemark.kafkaCaVolume" $ | nindent 2 }}
+  {{- $secrets := include "tidemark.jobSecrets" $ }}
+  {{- if eq .job "migrate" }}
+  {{- $secrets = print $secrets (include "tidemark.mysqlLoginSecrets" (dict "ctx" $ "component" "migrate")) }}
+  {{- /* The Cassandra role that creates the keyspace, its tables and the jobs' role. */}}
+  {{- range $key := list "username" "password" }}
+  {{- $secrets = print $secrets "\n" (include "tidemark.secretSource" (dict "secret" (include "tidemark.cassandraAdminSecret" $) "key" $key "variable" (printf "TIDEMARK_CASSANDRA_ADMIN_%s" (upper $key)))) }}
+  {{- end }}
+  {{- end }}
+  {{- include "tidemark.secretsVolume" $secrets | nindent 2 }}
   {{- if $executorPods }}
   - name: spark-pod-template
     configMap: {name: {{ $fullname }}-spark-pod-template}
