@@ -12,8 +12,9 @@ SPARK_BASE=docker.io/apache/spark:3.5.9-scala2.12-java17-python3-ubuntu
 STRIMZI_BASE=quay.io/strimzi/kafka:1.2.0-kafka-4.3.1
 site="$("$root/.venv/bin/python" -c 'import pyspark, os; print(os.path.dirname(os.path.dirname(pyspark.__file__)))')"
 
-# Bumped when a stand-in's recipe changes (2: Spark's executor mode), so an older one is rebuilt.
-REVISION=2
+# Bumped when a stand-in's recipe changes (2: Spark's executor mode; 3: upstream's PATH, sbin
+# included), so an older one is rebuilt.
+REVISION=3
 current() {
   [ "$(buildah inspect --type image --format '{{index .OCIv1.Config.Labels "tidemark.standin.revision"}}' \
     "$1" 2>/dev/null)" = "$REVISION" ]
@@ -99,7 +100,8 @@ SH
   in_container "$c" sh -c 'useradd --uid 185 --home-dir /opt/spark --no-create-home spark &&
     mkdir -p /opt/spark/work-dir && chown spark /opt/spark/work-dir'
   buildah config --env SPARK_HOME=/opt/spark --env JAVA_HOME=/usr/lib/jvm/java-17-openjdk-amd64 \
-    --env "PATH=/opt/spark/bin:/usr/local/bin:/usr/bin:/bin" --workingdir /opt/spark/work-dir \
+    --env "PATH=/opt/spark/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin" \
+    --workingdir /opt/spark/work-dir \
     --user 185 --entrypoint '["/opt/entrypoint.sh"]' --cmd '' --label tidemark.standin.revision=$REVISION "$c"
   buildah commit -q --rm "$c" "$SPARK_BASE" >/dev/null
   echo "standins: built $SPARK_BASE"

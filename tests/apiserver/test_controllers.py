@@ -56,7 +56,8 @@ def test_should_run_each_cronjob_as_a_job_whose_pod_has_the_jobs_image_env_volum
         assert claims(cluster, namespace, {volumes["checkpoints"]["persistentVolumeClaim"]["claimName"]})
         # The account mounts no API token unless Spark runs executors as pods.
         spark_on_kubernetes = any(e["name"] == "TIDEMARK_SPARK_DRIVER_HOST" for e in container["env"])
-        assert any(v.get("projected") for v in pod["volumes"]) == spark_on_kubernetes
+        sources = [s for v in pod["volumes"] for s in v.get("projected", {}).get("sources", [])]
+        assert any("serviceAccountToken" in s for s in sources) == spark_on_kubernetes
         assert found[0]["status"]["phase"] == "Pending"
 
 
