@@ -22,7 +22,6 @@ import uuid
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-import mysql.connector
 import orjson
 from kafka import KafkaProducer
 
@@ -55,13 +54,7 @@ def backlog(hours: int, keys_per_minute: int, seed: int = 5) -> list[dict[str, A
 
 
 def events_rows(name: str) -> dict[tuple[Any, ...], tuple[int, float]]:
-    conn = mysql.connector.connect(
-        host=stack.HOST,
-        port=stack.PORTS["mariadb"],
-        user=stack.OWNER_USER,
-        password=stack.OWNER_PASSWORD,
-        database=name,
-    )
+    conn = stack.mariadb_connect(stack.OWNER_USER, stack.OWNER_PASSWORD, name)
     cursor = conn.cursor()
     cursor.execute("SELECT job_id, dates, hours, publisher_id, campaign_id, group_id, clicks, spend_hour FROM events")
     fetched: list[Any] = cursor.fetchall()

@@ -12,8 +12,6 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-import mysql.connector
-
 from jobs.streams import parts
 from local import stack
 
@@ -137,14 +135,7 @@ class Freshness:
             self._thread.join(timeout=10)
 
     def _run(self) -> None:
-        conn: Any = mysql.connector.connect(
-            host=stack.HOST,
-            port=stack.PORTS["mariadb"],
-            user=stack.OWNER_USER,
-            password=stack.OWNER_PASSWORD,
-            database=self.database,
-            autocommit=True,
-        )
+        conn: Any = stack.mariadb_connect(stack.OWNER_USER, stack.OWNER_PASSWORD, self.database, autocommit=True)
         started = time.monotonic()
         try:
             while not self._stop.is_set():

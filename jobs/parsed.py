@@ -1,6 +1,6 @@
 """A stream from a pure `parse(bytes)`: its raw columns, raw table and `classify` derive from
 the fields it declares and the identity that keys an event, so a spec names only what is its
-own (see examples/streams/pageviews.py and docs/adding-a-stream.md)."""
+own (docs/adding-a-stream.md walks through an example)."""
 
 from __future__ import annotations
 

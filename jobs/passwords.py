@@ -9,6 +9,11 @@ already stored under a key that is exactly `${password:NAME}` is reused, so ever
 NAME gets the same value; a Secret that exists keeps every key it has and only gains the keys
 it lacks. Running it again changes nothing.
 
+The plan may also name an `authority`: the release's certificate authority, a Secret (tls.crt,
+tls.key, ca.crt) made once here, so it exists before anything that trusts it. cert-manager's CA
+Issuer signs the stores' server certificates with it, and a template may quote its certificate
+as `${ca}` (a JSON string, which is YAML too): Grafana's datasource verifies MySQL with it.
+
 In a pod it talks to the API server with the pod's ServiceAccount; TIDEMARK_KUBE_API,
 TIDEMARK_KUBE_TOKEN_FILE and TIDEMARK_KUBE_CA_FILE point it elsewhere.
 """
@@ -30,6 +35,8 @@ from dataclasses import dataclass
 from typing import Any
 
 PLACEHOLDER = re.compile(r"\$\{password:([a-z0-9-]+)\}")
+CA_PLACEHOLDER = "${ca}"
+AUTHORITY_DAYS = 3650  # the CA outlives the release's servers' certificates, which cert-manager renews
 ALPHABET = string.ascii_letters + string.digits
 LENGTH = 24
 SERVICE_ACCOUNT = "/var/run/secrets/kubernetes.io/serviceaccount"
@@ -53,11 +60,71 @@ class Source:
     key: str
 
 
+@dataclass(frozen=True)
+class Authority:
+    """The release's CA: a Secret of that name, its certificate's subject CN."""
+
+    name: str
+    labels: dict[str, str]
+    common_name: str
+
+
 def parse_plan(raw: str) -> tuple[str, list[Planned], list[Source]]:
     plan = json.loads(raw)
     secrets_ = [Planned(s["name"], s.get("labels", {}), s["data"]) for s in plan["secrets"]]
     sources = [Source(s["password"], s["secret"], s["key"]) for s in plan.get("sources", [])]
     return plan["namespace"], secrets_, sources
+
+
+def parse_authority(raw: str) -> Authority | None:
+    found = json.loads(raw).get("authority")
+    return Authority(found["name"], found.get("labels", {}), found["commonName"]) if found else None
+
+
+def make_authority(common_name: str) -> dict[str, str]:
+    """A new CA: its key and self-signed certificate, as PEM under the keys cert-manager's CA
+    Issuer reads (ca.crt repeats the certificate for clients)."""
+    from datetime import datetime, timedelta, timezone
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+    from cryptography.x509.oid import NameOID
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
+    now = datetime.now(timezone.utc)
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(minutes=5))
+        .not_valid_after(now + timedelta(days=AUTHORITY_DAYS))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .add_extension(
+            x509.KeyUsage(
+                digital_signature=True,
+                key_cert_sign=True,
+                crl_sign=True,
+                content_commitment=False,
+                key_encipherment=False,
+                data_encipherment=False,
+                key_agreement=False,
+                encipher_only=False,
+                decipher_only=False,
+            ),
+            critical=True,
+        )
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
+        .sign(key, hashes.SHA256())
+    )
+    pem = certificate.public_bytes(serialization.Encoding.PEM).decode()
+    private = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    ).decode()
+    return {"tls.crt": pem, "tls.key": private, "ca.crt": pem}
 
 
 def known_passwords(plan: list[Planned], live: Live, sources: Sequence[Source]) -> dict[str, str]:
@@ -85,19 +152,22 @@ def passwords_for(plan: list[Planned], live: Live, sources: Sequence[Source]) ->
     return {name: known.get(name) or generate() for name in sorted(wanted)}
 
 
-def fill(template: str, passwords: Mapping[str, str]) -> str:
-    return PLACEHOLDER.sub(lambda m: passwords[m.group(1)], template)
+def fill(template: str, passwords: Mapping[str, str], ca: str = "") -> str:
+    filled = PLACEHOLDER.sub(lambda m: passwords[m.group(1)], template)
+    return filled.replace(CA_PLACEHOLDER, json.dumps(ca)) if CA_PLACEHOLDER in filled else filled
 
 
-def changes(plan: list[Planned], live: Live, passwords: Mapping[str, str]) -> list[tuple[str, Planned, dict[str, str]]]:
+def changes(
+    plan: list[Planned], live: Live, passwords: Mapping[str, str], ca: str = ""
+) -> list[tuple[str, Planned, dict[str, str]]]:
     """What to write: ("create", secret, data) for a missing Secret, ("add", secret, keys) for one
-    that lacks keys. A key that exists is never rewritten."""
+    that lacks keys. A key that exists is never rewritten. `ca` is the authority's certificate."""
     out = []
     for secret in plan:
         if secret.name not in live:
-            out.append(("create", secret, {k: fill(t, passwords) for k, t in secret.data.items()}))
+            out.append(("create", secret, {k: fill(t, passwords, ca) for k, t in secret.data.items()}))
             continue
-        missing = {k: fill(t, passwords) for k, t in secret.data.items() if k not in live[secret.name]}
+        missing = {k: fill(t, passwords, ca) for k, t in secret.data.items() if k not in live[secret.name]}
         if missing:
             out.append(("add", secret, missing))
     return out
@@ -159,14 +229,23 @@ def main() -> int:
     if not raw:
         sys.exit("TIDEMARK_PASSWORDS_PLAN is required: the Secrets to make, as JSON")
     namespace, plan, sources = parse_plan(raw)
+    authority = parse_authority(raw)
     api = Api(namespace)
+    ca = ""
+    if authority is not None:
+        held = api.data(authority.name)
+        if held is None:
+            held = make_authority(authority.common_name)
+            api.create(Planned(authority.name, authority.labels, {}), held)
+            print(f"created certificate authority {authority.name}")
+        ca = held["ca.crt"]
     names = {s.name for s in plan} | {s.secret for s in sources}
     live = {name: data for name in sorted(names) if (data := api.data(name)) is not None}
     missing = sorted({s.secret for s in sources} - set(live))
     if missing:
         sys.exit(f"passwords: the Secret(s) {', '.join(missing)} named in *.existingSecret do not exist")
     ours = {s.name: live[s.name] for s in plan if s.name in live}
-    for action, secret, data in changes(plan, ours, passwords_for(plan, live, sources)):
+    for action, secret, data in changes(plan, ours, passwords_for(plan, live, sources), ca):
         getattr(api, action)(secret, data)
         print(f"{'created' if action == 'create' else 'added ' + ', '.join(sorted(data)) + ' to'} secret {secret.name}")
     print(f"passwords: {len(plan)} secrets in place")

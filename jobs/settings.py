@@ -16,6 +16,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict, SettingsError
 
 from wire import env
 from wire.kafka_auth import KafkaAccess
+from wire.store_tls import CassandraTls, MysqlTls
 
 CassandraConsistency = Literal["ONE", "LOCAL_ONE", "QUORUM", "LOCAL_QUORUM", "EACH_QUORUM", "ALL"]
 
@@ -49,7 +50,7 @@ class ProbeSettings(BaseSettings):
     ingest_stall_seconds: int = Field(default=600, ge=30)
 
 
-class JobSettings(KafkaAccess, ProbeSettings):
+class JobSettings(KafkaAccess, MysqlTls, CassandraTls, ProbeSettings):
     model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="ignore")
 
     kafka_bootstrap: str = "127.0.0.1:19092"

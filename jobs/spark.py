@@ -13,6 +13,7 @@ import pyspark
 from pyspark.sql import SparkSession
 
 from jobs.settings import JobSettings
+from wire.store_tls import cassandra_spark_options
 
 KAFKA_CONNECTOR = "spark-sql-kafka-0-10_*.jar"
 # Generated classes Spark keeps compiled: every stream's plans, several times over.
@@ -93,6 +94,8 @@ def session(settings: JobSettings, app_name: str) -> SparkSession:
         # Python workers (a stream's parse) run in this interpreter, with its packages.
         os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
         builder = builder.config("spark.driver.host", "127.0.0.1").config("spark.driver.bindAddress", "127.0.0.1")
+    for key, value in cassandra_spark_options(settings).items():
+        builder = builder.config(key, value)
     if settings.cassandra_username:
         builder = builder.config("spark.cassandra.auth.username", settings.cassandra_username).config(
             "spark.cassandra.auth.password", settings.cassandra_password.get_secret_value()

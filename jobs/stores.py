@@ -13,6 +13,7 @@ from cassandra.policies import RoundRobinPolicy
 from pyspark.sql import DataFrame
 
 from jobs.settings import JobSettings
+from wire.store_tls import cassandra_ssl_context, cassandra_ssl_options, mysql_options
 
 
 def mysql_connection(settings: JobSettings, *, database: bool = True) -> Any:
@@ -24,6 +25,7 @@ def mysql_connection(settings: JobSettings, *, database: bool = True) -> Any:
         database=settings.mysql_database if database else None,
         autocommit=True,
         time_zone="+00:00",
+        **mysql_options(settings.mysql_ca_file),
     )
 
 
@@ -37,6 +39,8 @@ def cassandra_session(settings: JobSettings) -> tuple[Cluster, Session]:
         auth_provider=auth,
         protocol_version=5,
         load_balancing_policy=RoundRobinPolicy(),
+        ssl_context=cassandra_ssl_context(settings.cassandra_ca_file),
+        ssl_options=cassandra_ssl_options(settings.cassandra_tls_server_name),
     )
     return cluster, cluster.connect()
 

@@ -49,17 +49,10 @@ class RunStores:
     name: str
 
     def sql(self, query: str) -> list[tuple[Any, ...]]:
-        import mysql.connector
 
         from local import stack
 
-        conn = mysql.connector.connect(
-            host=stack.HOST,
-            port=stack.PORTS["mariadb"],
-            user=stack.OWNER_USER,
-            password=stack.OWNER_PASSWORD,
-            database=self.name,
-        )
+        conn = stack.mariadb_connect(stack.OWNER_USER, stack.OWNER_PASSWORD, self.name)
         try:
             cursor = conn.cursor()
             cursor.execute(query)
@@ -69,13 +62,10 @@ class RunStores:
 
     def execute(self, statement: str) -> None:
         """A statement that returns no rows (KILL, say), as the tables' owner."""
-        import mysql.connector
 
         from local import stack
 
-        conn = mysql.connector.connect(
-            host=stack.HOST, port=stack.PORTS["mariadb"], user=stack.OWNER_USER, password=stack.OWNER_PASSWORD
-        )
+        conn = stack.mariadb_connect(stack.OWNER_USER, stack.OWNER_PASSWORD)
         try:
             conn.cursor().execute(statement)
         finally:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-import mysql.connector
 from kafka import KafkaAdminClient
 
 from local import kafka_users, stack
@@ -21,13 +20,7 @@ def drop(names: Iterable[str]) -> None:
         return
     cluster = stack.cassandra_cluster()
     session = cluster.connect()
-    conn = mysql.connector.connect(
-        host=stack.HOST,
-        port=stack.PORTS["mariadb"],
-        user=stack.OWNER_USER,
-        password=stack.OWNER_PASSWORD,
-        autocommit=True,
-    )
+    conn = stack.mariadb_connect(stack.OWNER_USER, stack.OWNER_PASSWORD, autocommit=True)
     admin = KafkaAdminClient(**kafka_users.kafka_python(f"{stack.HOST}:{stack.PORTS['kafka']}"))
     try:
         topics = admin.list_topics()

@@ -9,7 +9,7 @@ import urllib.error
 import urllib.request
 from typing import Any
 
-from local import kafka_users, stack
+from local import kafka_users, stack, tls
 
 NAME = "tidemark-recruit"
 
@@ -23,7 +23,11 @@ def config(database: str = "recruit", prefix: str = "tidemark", server_id: int =
         "database.user": stack.DEBEZIUM_USER,
         "database.password": stack.DEBEZIUM_PASSWORD,
         "database.server.id": str(server_id),
-        "database.ssl.mode": "disable",
+        # TLS, the server's certificate checked against the stack's CA and its host name
+        # (MariaDB's connector spells the modes as MariaDB's JDBC driver does).
+        "database.ssl.mode": "verify-full",
+        "database.ssl.truststore": str(tls.TRUSTSTORE),
+        "database.ssl.truststore.password": tls.TRUSTSTORE_PASSWORD,
         # As on Kubernetes: no table locks (the user has no LOCK TABLES grant); the snapshot
         # reads in one consistent transaction.
         "snapshot.locking.mode": "none",

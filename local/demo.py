@@ -34,9 +34,6 @@ PRODUCERS = {
     "TIDEMARK_PRODUCER_MUTATE_JOBS_EVERY_SECONDS": "15",
     "TIDEMARK_PRODUCER_MOVE_CUSTOMER_EVERY_SECONDS": "15",
 }
-# The first producer serves /metrics where the local Prometheus scrapes (the default port), the
-# others on the ports after it.
-FIRST_METRICS_PORT = 18000
 # A real feed carries some bad input: a message that is no stream's event, on every topic,
 # shows where it goes (the rejects table, the "Rejects by reason" panel) without holding up
 # the rest.
@@ -50,7 +47,7 @@ def producer_env(stream: str, index: int) -> dict[str, str]:
         **PRODUCERS,
         "TIDEMARK_PRODUCER_STREAM": stream,
         "TIDEMARK_PRODUCER_RATE": rate,
-        "TIDEMARK_PRODUCER_METRICS_PORT": str(FIRST_METRICS_PORT + index),
+        "TIDEMARK_PRODUCER_METRICS_PORT": str(stack.producer_metrics_ports()[index]),
     }
 
 
@@ -130,15 +127,8 @@ def table(title: str, header: tuple[str, ...], rows: list[tuple[Any, ...]], mone
 
 
 def summary() -> None:
-    import mysql.connector
 
-    conn = mysql.connector.connect(
-        host=stack.HOST,
-        port=stack.PORTS["mariadb"],
-        user=stack.GRAFANA_USER,
-        password=stack.GRAFANA_PASSWORD,
-        database="analytics",
-    )
+    conn = stack.mariadb_connect(stack.GRAFANA_USER, stack.GRAFANA_PASSWORD, "analytics")
     cur = conn.cursor()
 
     def query(sql: str) -> list[tuple[Any, ...]]:

@@ -15,6 +15,7 @@ it wrote: the keyspace, databases and topics named after RUN (local/cleanup.py).
 from __future__ import annotations
 
 import argparse
+import base64
 import json
 import os
 import shutil
@@ -127,9 +128,17 @@ def secrets(chart_values: dict[str, Any]) -> list[dict[str, Any]]:
     kafka_ca = chart_values["kafka"]["external"]["caSecret"]
     cassandra = chart_values["cassandra"]["external"]
     auth = chart_values["mysql"]["auth"]
-    data = {
-        # The stack's own CA, which the Pods verify its broker with.
+    # The stack's own CA, which the Pods verify its broker, MariaDB and Cassandra with (Spark's
+    # connector from the truststore).
+    stores_ca: dict[str, str | bytes] = {
+        "ca.crt": tls.CA.read_text(),
+        "truststore.p12": tls.TRUSTSTORE.read_bytes(),
+        "truststore-password": tls.TRUSTSTORE_PASSWORD,
+    }
+    data: dict[str, dict[str, str | bytes]] = {
         kafka_ca["name"]: {kafka_ca["key"]: tls.CA.read_text()},
+        chart_values["mysql"]["external"]["caSecret"]: stores_ca,
+        cassandra["caSecret"]: stores_ca,
         kafka["producer"]["existingSecret"]: {"password": kafka_users.password(kafka_users.PRODUCER)},
         kafka["jobs"]["existingSecret"]: {"password": kafka_users.password(kafka_users.JOBS)},
         cassandra["existingSecret"]: {"username": jobs_role, "password": jobs_password},
@@ -148,9 +157,14 @@ def secrets(chart_values: dict[str, Any]) -> list[dict[str, Any]]:
         auth["existingSecrets"]["migrate"]: {"password": stack.OWNER_PASSWORD},
     }
     return [
-        {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": name}, "type": "Opaque", "stringData": d}
+        {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": name}, "type": "Opaque", "data": encoded(d)}
         for name, d in data.items()
     ]
+
+
+def encoded(data: dict[str, str | bytes]) -> dict[str, str]:
+    """A Secret's data: every value base64, as a truststore's bytes must be."""
+    return {key: base64.b64encode(v if isinstance(v, bytes) else v.encode()).decode() for key, v in data.items()}
 
 
 def namespace() -> dict[str, Any]:

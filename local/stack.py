@@ -22,6 +22,7 @@ from local import supervisor, tls  # noqa: E402
 from local.servers import cassandra, kafka, mariadb, monitoring, registry  # noqa: E402
 from local.servers.cassandra import cassandra_cluster  # noqa: E402
 from local.servers.kafka import connect_client, connect_worker_sasl  # noqa: E402
+from local.servers.mariadb import mariadb_connect  # noqa: E402
 from local.servers.monitoring import render_rules  # noqa: E402
 from local.stack_base import (  # noqa: E402
     APP_PASSWORD,
@@ -44,6 +45,7 @@ from local.stack_base import (  # noqa: E402
     StackError,
     downloading,
     jars,
+    producer_metrics_ports,
 )
 from local.supervisor import Server, SupervisorError, answers_ok  # noqa: E402
 
@@ -73,6 +75,8 @@ __all__ = [
     "connect_worker_sasl",
     "downloading",
     "jars",
+    "mariadb_connect",
+    "producer_metrics_ports",
     "render_rules",
 ]
 
@@ -159,8 +163,12 @@ def tidemark_env() -> dict[str, str]:
         "TIDEMARK_KAFKA_CA_FILE": str(tls.CA),
         "TIDEMARK_CASSANDRA_HOSTS": HOST,
         "TIDEMARK_CASSANDRA_PORT": str(PORTS["cassandra"]),
+        "TIDEMARK_CASSANDRA_CA_FILE": str(tls.CA),
+        "TIDEMARK_CASSANDRA_TRUSTSTORE_FILE": str(tls.TRUSTSTORE),
+        "TIDEMARK_CASSANDRA_TRUSTSTORE_PASSWORD": tls.TRUSTSTORE_PASSWORD,
         "TIDEMARK_MYSQL_HOST": HOST,
         "TIDEMARK_MYSQL_PORT": str(PORTS["mariadb"]),
+        "TIDEMARK_MYSQL_CA_FILE": str(tls.CA),
         "TIDEMARK_PUSHGATEWAY": f"{HOST}:{PORTS['pushgateway']}",
         "TIDEMARK_SPARK_JARS_DIR": str(jars("spark")),
         "TIDEMARK_CHECKPOINT_DIR": str(STACK / "checkpoints"),

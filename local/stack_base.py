@@ -39,6 +39,17 @@ PORTS = {
     "prometheus": port("PROMETHEUS", 19090),
     "registry": port("REGISTRY", 18081),
 }
+
+
+def producer_metrics_ports() -> list[int]:
+    """Where local producers serve /metrics, one port per registered stream from the first
+    (TIDEMARK_PRODUCER_METRICS_PORT): the demo starts them there and Prometheus scrapes them."""
+    from producer.streams import PRODUCERS
+
+    first = port("PRODUCER_METRICS", 18000)
+    return [first + index for index in range(len(PRODUCERS))]
+
+
 # A Confluent-API schema registry (Apicurio serves the Confluent API under this path). Not in
 # tidemark_env(): the demo and most tests use the ads stream's built-in schema; the registry
 # tests point the producer and the jobs at it explicitly.

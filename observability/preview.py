@@ -19,7 +19,6 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
-import mysql.connector
 
 from observability.dashboards import DASHBOARDS, Dashboard, Panel
 from observability.queries import run_promql, run_sql, wait_for_pushes
@@ -172,13 +171,7 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--release", help="show this install's pipeline series only (default: every install's)")
     args = parser.parse_args(argv)
     args.out.mkdir(parents=True, exist_ok=True)
-    conn = mysql.connector.connect(
-        host=stack.HOST,
-        port=stack.PORTS["mariadb"],
-        user=stack.GRAFANA_USER,
-        password=stack.GRAFANA_PASSWORD,
-        database=args.database,
-    )
+    conn = stack.mariadb_connect(stack.GRAFANA_USER, stack.GRAFANA_PASSWORD, args.database)
     try:
         prometheus = f"http://{stack.HOST}:{stack.PORTS['prometheus']}"
         shown = previews(args.out, conn, prometheus, f"{stack.HOST}:{stack.PORTS['pushgateway']}", args.release)

@@ -13,6 +13,7 @@ import mysql.connector
 
 from producer.catalog import Catalog
 from producer.settings import ProducerSettings
+from wire.store_tls import mysql_options
 
 TABLES = {
     "company": ("id", "name"),
@@ -32,6 +33,7 @@ def connect(settings: ProducerSettings, database: str | None = None) -> Any:
         password=settings.mysql_password.get_secret_value(),
         database=database or settings.recruit_database,
         autocommit=True,
+        **mysql_options(settings.mysql_ca_file),
     )
 
 

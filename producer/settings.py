@@ -11,6 +11,7 @@ from pydantic_settings import SettingsConfigDict
 from wire.env import ENV_PREFIX, describe, given, secrets_dir
 from wire.formats import TOPICS
 from wire.kafka_auth import KafkaAccess
+from wire.store_tls import MysqlTls
 
 # The per-part topic variables (name, default), read through `topics` (NESTED: an error at
 # ("topics", "ads") names TIDEMARK_ADS_TOPIC).
@@ -18,7 +19,7 @@ TOPIC_VARIABLES = [(f"{part}_topic", default) for part, default in TOPICS.items(
 NESTED = {"topics": ("topic",)}
 
 
-class ProducerSettings(KafkaAccess):
+class ProducerSettings(KafkaAccess, MysqlTls):
     model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="ignore")
 
     kafka_bootstrap: str = "127.0.0.1:19092"

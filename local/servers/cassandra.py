@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
+from local import tls
 from local.stack_base import (
     CASSANDRA_ADMIN,
     CASSANDRA_ADMIN_PASSWORD,
@@ -16,6 +17,7 @@ from local.stack_base import (
     write,
 )
 from local.supervisor import port_open
+from wire.store_tls import cassandra_ssl_context
 
 CASSANDRA_JVM17 = [
     "-XX:+UseG1GC",
@@ -84,6 +86,7 @@ LOGBACK = """\
 
 
 def prepare_cassandra() -> list[str]:
+    tls.ensure()
     libs = jars("cassandra")
     data = STACK / "data" / "cassandra"
     conf = write(
@@ -130,6 +133,15 @@ authorizer:
   class_name: org.apache.cassandra.auth.CassandraAuthorizer
 role_manager:
   class_name: org.apache.cassandra.auth.CassandraRoleManager
+# Clients speak TLS only (optional: false), verifying the stack's CA: the key and chain in one
+# PEM file (its key PKCS#8, unencrypted, which is what openssl 3 writes and Cassandra reads).
+client_encryption_options:
+  enabled: true
+  optional: false
+  ssl_context_factory:
+    class_name: org.apache.cassandra.security.PEMBasedSslContextFactory
+  keystore: {tls.SERVER_PEM}
+  require_client_auth: false
 """,
     )
     logback = write(STACK / "conf" / "logback.xml", LOGBACK)
@@ -162,6 +174,7 @@ def cassandra_cluster(user: str = CASSANDRA_ADMIN, password: str = CASSANDRA_ADM
         [HOST],
         port=PORTS["cassandra"],
         protocol_version=5,
+        ssl_context=cassandra_ssl_context(str(tls.CA)),
         auth_provider=PlainTextAuthProvider(user, password),
         execution_profiles={EXEC_PROFILE_DEFAULT: ExecutionProfile(load_balancing_policy=RoundRobinPolicy())},
     )

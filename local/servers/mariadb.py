@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import subprocess
 from pathlib import Path
+from typing import Any
 
+from local import tls
 from local.stack_base import (
     APP_PASSWORD,
     APP_USER,
@@ -22,6 +24,7 @@ from local.stack_base import (
     STACK,
     StackError,
 )
+from wire.store_tls import mysql_options
 
 
 def mariadb_socket() -> Path:
@@ -29,6 +32,7 @@ def mariadb_socket() -> Path:
 
 
 def prepare_mariadb() -> list[str]:
+    tls.ensure()
     data = STACK / "data" / "mariadb"
     if not (data / "mysql").exists():
         data.mkdir(parents=True, exist_ok=True)
@@ -66,7 +70,28 @@ def prepare_mariadb() -> list[str]:
         "--performance-schema=OFF",
         "--character-set-server=utf8mb4",
         "--collation-server=utf8mb4_unicode_ci",
+        # TLS only over TCP, as the chart's MySQL: every client verifies this certificate
+        # against the stack's CA (the socket, root's way in, is secure already).
+        f"--ssl-ca={tls.CA}",
+        f"--ssl-cert={tls.SERVER_CERT}",
+        f"--ssl-key={tls.SERVER_KEY}",
+        "--require-secure-transport=ON",
     ]
+
+
+def mariadb_connect(user: str, password: str, database: str | None = None, **options: Any) -> Any:
+    """A connection over TCP, as the jobs make theirs: TLS, verifying the stack's CA."""
+    import mysql.connector
+
+    return mysql.connector.connect(
+        host=HOST,
+        port=PORTS["mariadb"],
+        user=user,
+        password=password,
+        database=database,
+        **mysql_options(str(tls.CA)),
+        **options,
+    )
 
 
 def mariadb_ready() -> bool:

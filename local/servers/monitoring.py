@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import os
+import json
 import subprocess
 from pathlib import Path
 
@@ -12,6 +12,7 @@ from local.stack_base import (
     ROOT,
     STACK,
     StackError,
+    producer_metrics_ports,
     write,
 )
 
@@ -27,7 +28,7 @@ def render_rules() -> Path:
     helm = ROOT / "bin" / "helm"
     if not helm.exists():
         raise StackError("prometheus: ./bin/helm is missing to render the chart's rules; run `make tools`")
-    apis = [f"--api-versions={api}" for api in ("monitoring.coreos.com/v1/ServiceMonitor",)]
+    apis = [f"--api-versions={api}" for api in ("monitoring.coreos.com/v1/ServiceMonitor", "cert-manager.io/v1/Issuer")]
     done = subprocess.run(
         [
             str(helm),
@@ -76,7 +77,8 @@ scrape_configs:
     honor_labels: true
     static_configs: [{{targets: ["{HOST}:{PORTS["pushgateway"]}"]}}]
   - job_name: producer
-    static_configs: [{{targets: ["{HOST}:{os.environ.get("TIDEMARK_PRODUCER_METRICS_PORT", "18000")}"]}}]
+    # Every stream's producer, as the demo starts them (as the chart's monitor selects them all).
+    static_configs: [{{targets: {json.dumps([f"{HOST}:{p}" for p in producer_metrics_ports()])}}}]
 """,
     )
     return [

@@ -7,14 +7,12 @@ from collections.abc import Iterator
 import pytest
 
 from local import apiserver, node
+from tests.crds import crd_files
 
-from .kube import CRDS, HELM, KUBECTL, ROOT, Cluster, pod_security
+from .kube import HELM, KUBECTL, ROOT, Cluster, pod_security
 
-# Every CRD the chart's objects need; the chart renders no cert-manager objects.
-OPERATOR_CRDS = sorted(
-    p for folder in ("strimzi-1.2.0", "k8ssandra-operator-1.32.5", "prometheus-operator-0.93.0")
-    for p in (CRDS / folder).glob("*.yaml")
-)  # fmt: skip
+# Every CRD the chart's objects need: the operators' and cert-manager's.
+OPERATOR_CRDS = crd_files()
 
 
 @pytest.fixture(scope="session")

@@ -24,7 +24,6 @@ SCENARIOS = sorted((CHART / "ci").glob("*.yaml"))
 # loopback, where every Pod runs on the host network, which the baseline and restricted levels
 # forbid. Its namespace enforces privileged, as the node's does (local/node_release.py).
 PRIVILEGED_SCENARIOS = {"node"}
-CRDS = ROOT.parent / "shared" / "crds"
 HELM = ROOT / "bin" / "helm"
 KUBECTL = ROOT / "bin" / "kubectl"
 RELEASE = "t"

@@ -22,7 +22,7 @@ def test_should_make_every_secret_once_with_one_password_wherever_it_goes(cluste
     docs = docs_of(cluster.render(namespace, [DEFAULTS]))
     made = make_passwords(cluster, namespace, docs)
     assert made.returncode == 0, made.stderr
-    assert made.stdout.count("created secret") == 7, made.stdout
+    assert made.stdout.count("created secret") == 8, made.stdout
     mysql = decoded(cluster, namespace, "t-tidemark-mysql")
     assert len(set(mysql.values())) == 6 and all(len(p) == 24 for p in mysql.values())
     assert decoded(cluster, namespace, "t-tidemark-mysql-jobs") == {"password": mysql["app-password"]}
@@ -31,6 +31,12 @@ def test_should_make_every_secret_once_with_one_password_wherever_it_goes(cluste
     assert f'password: "{mysql["grafana-password"]}"' in datasource
     labels = cluster.one("secret", namespace, "t-tidemark-datasources")["metadata"]["labels"]
     assert labels["grafana_datasource"] == "1"
+    # The release's CA, made once, before anything trusts it: Grafana's datasource quotes it.
+    assert "created certificate authority t-tidemark-ca" in made.stdout
+    authority = decoded(cluster, namespace, "t-tidemark-ca")
+    assert authority["ca.crt"] == authority["tls.crt"] and "PRIVATE KEY" in authority["tls.key"]
+    source = yaml.safe_load(datasource)["datasources"][0]
+    assert source["secureJsonData"]["tlsCACert"] == authority["ca.crt"]
 
     # Run again (the next upgrade's hook): nothing changes. A Secret deleted by hand comes back
     # with the same password; one that lost a key gets it back and keeps the rest.
@@ -47,6 +53,7 @@ def test_should_make_every_secret_once_with_one_password_wherever_it_goes(cluste
         k: v for k, v in mysql.items() if k != "migrate-password"
     }
     assert decoded(cluster, namespace, "t-tidemark-mysql-migrate") == {"password": after["migrate-password"]}
+    assert decoded(cluster, namespace, "t-tidemark-ca") == authority, "the CA is made once"
 
 
 def test_should_let_the_hook_read_its_plans_secrets_only(cluster: Cluster, namespace: str) -> None:
@@ -60,6 +67,7 @@ def test_should_let_the_hook_read_its_plans_secrets_only(cluster: Cluster, names
 
     assert can("create", "secrets")
     assert can("get", "secret/t-tidemark-mysql") and can("patch", "secret/t-tidemark-mysql")
+    assert can("get", "secret/t-tidemark-ca")
     assert not can("get", "secret/t-tidemark-superuser"), "k8ssandra's superuser Secret is not the hook's"
     assert not can("get", "secret/t-tidemark-connect"), "nor Strimzi's Kafka logins"
     assert not can("list", "secrets") and not can("delete", "secret/t-tidemark-mysql")

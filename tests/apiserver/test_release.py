@@ -66,7 +66,7 @@ def test_should_install_upgrade_and_uninstall_leaving_only_what_the_chart_keeps(
         ("Secret", f"t-tidemark-{name}")
         for name in (
             *("mysql", "mysql-jobs", "mysql-producer", "mysql-migrate", "mysql-debezium"),
-            *("cassandra-app", "datasources"),
+            *("cassandra-app", "datasources", "stores", "ca"),
         )
     }
     assert kept_on_purpose(manifest) == {

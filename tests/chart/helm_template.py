@@ -18,6 +18,7 @@ OPERATOR_APIS = (
     "kafka.strimzi.io/v1/KafkaConnect",
     "k8ssandra.io/v1alpha1/K8ssandraCluster",
     "monitoring.coreos.com/v1/ServiceMonitor",
+    "cert-manager.io/v1/Issuer",
 )
 
 

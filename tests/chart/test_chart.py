@@ -15,18 +15,18 @@ import yaml
 
 from jobs.streams import job_variables
 from producer.settings import variables as producer_variables
+from tests.crds import crd_files
 
 from .helm_template import CHART, HELM, ROOT, RenderError, by_kind, pod_specs, render_chart, settings_of
 
 SCENARIOS = sorted((CHART / "ci").glob("*.yaml"))
-CRDS = ROOT.parent / "shared" / "crds"
 BUILT_IN_GROUPS = ("v1", "apps/v1", "batch/v1", "networking.k8s.io/v1", "rbac.authorization.k8s.io/v1")
 
 
 def crd_schemas() -> dict[tuple[str, str], dict[str, Any]]:
-    """(apiVersion, kind) -> the operator's own openAPIV3Schema, from ../shared/crds."""
+    """(apiVersion, kind) -> the operator's own openAPIV3Schema (tests/crds.py)."""
     schemas = {}
-    for path in CRDS.rglob("*.yaml"):
+    for path in crd_files():
         for crd in yaml.safe_load_all(path.read_text()):
             if not crd or crd.get("kind") != "CustomResourceDefinition":
                 continue

@@ -27,6 +27,10 @@ def env_of(container: dict[str, Any]) -> dict[str, Any]:
     return {e["name"]: e.get("value", e.get("valueFrom")) for e in container.get("env", [])}
 
 
+# Where every client finds the CAs it verifies its servers with.
+CA_MOUNT = {"name": "ca", "mountPath": "/etc/tidemark/ca", "readOnly": True}
+
+
 class TestCronJobs:
     def test_should_render_one_cronjob_per_scheduled_job(self) -> None:
         docs = render_chart({"jobs": {"continuousIngest": {"enabled": False}}})
@@ -228,7 +232,9 @@ class TestSecrets:
             assert int(hook["helm.sh/hook-weight"]) < int(job["metadata"]["annotations"]["helm.sh/hook-weight"])
         rules = named(docs, "Role", "t-tidemark-passwords")["rules"]
         assert rules[0] == {"apiGroups": [""], "resources": ["secrets"], "verbs": ["create"]}
-        assert set(rules[1]["resourceNames"]) == set(planned(docs)) and rules[1]["verbs"] == ["get", "patch"]
+        # ...and the release's CA, which it makes once (jobs/passwords.py).
+        ours = set(planned(docs)) | {plan(docs)["authority"]["name"]}
+        assert set(rules[1]["resourceNames"]) == ours and rules[1]["verbs"] == ["get", "patch"]
 
     def test_should_make_the_secrets_through_the_api_server_named_in_kubernetes_api(self) -> None:
         hook = named(render_chart({"kubernetesApi": "https://127.0.0.1:36443"}), "Job", "t-tidemark-passwords")
@@ -765,8 +771,9 @@ class TestKafkaAuthentication:
         for client in ("producer", "consumer"):
             assert config[f"schema.history.internal.{client}.security.protocol"] == "SASL_SSL"
             assert config[f"schema.history.internal.{client}.ssl.truststore.type"] == "PEM"
-            assert config[f"schema.history.internal.{client}.ssl.truststore.location"] == (
-                "/opt/kafka/connect-certs/t-tidemark-cluster-ca-cert/ca.crt"
+            # As PEM through the secrets provider: Strimzi 1.x mounts no certificate file.
+            assert config[f"schema.history.internal.{client}.ssl.truststore.certificates"] == (
+                "${secrets:tidemark/t-tidemark-cluster-ca-cert:ca.crt}"
             )
             assert config[f"schema.history.internal.{client}.sasl.jaas.config"] == (
                 "org.apache.kafka.common.security.scram.ScramLoginModule required "
@@ -790,13 +797,14 @@ class TestKafkaAuthentication:
                     client = "producer" if container["command"][2] == "producer" else "jobs"
                     assert env["TIDEMARK_KAFKA_SECURITY_PROTOCOL"] == "SASL_SSL"
                     # Every client verifies the brokers against the cluster CA, mounted as a file.
-                    assert env["TIDEMARK_KAFKA_CA_FILE"] == "/etc/tidemark/kafka-ca/ca.crt"
-                    ca = {"name": "kafka-ca", "mountPath": "/etc/tidemark/kafka-ca", "readOnly": True}
-                    assert ca in container["volumeMounts"]
-                    volume = next(v for v in spec["volumes"] if v["name"] == "kafka-ca")
-                    assert volume["secret"] == {
-                        "secretName": "t-tidemark-cluster-ca-cert",
-                        "items": [{"key": "ca.crt", "path": "ca.crt"}],
+                    assert env["TIDEMARK_KAFKA_CA_FILE"] == "/etc/tidemark/ca/kafka.crt"
+                    assert CA_MOUNT in container["volumeMounts"]
+                    volume = next(v for v in spec["volumes"] if v["name"] == "ca")
+                    assert volume["projected"]["sources"][0] == {
+                        "secret": {
+                            "name": "t-tidemark-cluster-ca-cert",
+                            "items": [{"key": "ca.crt", "path": "kafka.crt"}],
+                        }
                     }
                     assert env["TIDEMARK_KAFKA_SASL_MECHANISM"] == "SCRAM-SHA-512"
                     assert env["TIDEMARK_KAFKA_USERNAME"] == f"t-tidemark-{client}"
@@ -809,9 +817,9 @@ class TestKafkaAuthentication:
         docs = render_chart(values_files=[CI / "spark-kubernetes.yaml"])
         template = yaml.safe_load(named(docs, "ConfigMap", "t-tidemark-spark-pod-template")["data"]["executor.yaml"])
         executor = template["spec"]["containers"][0]
-        assert {"name": "kafka-ca", "mountPath": "/etc/tidemark/kafka-ca", "readOnly": True} in executor["volumeMounts"]
-        volume = next(v for v in template["spec"]["volumes"] if v["name"] == "kafka-ca")
-        assert volume["secret"]["secretName"] == "t-tidemark-cluster-ca-cert"
+        assert CA_MOUNT in executor["volumeMounts"]
+        volume = next(v for v in template["spec"]["volumes"] if v["name"] == "ca")
+        assert volume["projected"]["sources"][0]["secret"]["name"] == "t-tidemark-cluster-ca-cert"
 
     def test_should_mount_an_external_kafkas_ca_from_the_users_secret(self) -> None:
         docs = render_chart(
@@ -820,9 +828,11 @@ class TestKafkaAuthentication:
             api_versions=(),
         )
         producer = named(docs, "Deployment", "t-tidemark-producer-tracking")["spec"]["template"]["spec"]
-        assert env_of(producer["containers"][0])["TIDEMARK_KAFKA_CA_FILE"] == "/etc/tidemark/kafka-ca/ca.crt"
-        volume = next(v for v in producer["volumes"] if v["name"] == "kafka-ca")
-        assert volume["secret"] == {"secretName": "their-ca", "items": [{"key": "root.pem", "path": "ca.crt"}]}
+        assert env_of(producer["containers"][0])["TIDEMARK_KAFKA_CA_FILE"] == "/etc/tidemark/ca/kafka.crt"
+        volume = next(v for v in producer["volumes"] if v["name"] == "ca")
+        assert volume["projected"]["sources"][0] == {
+            "secret": {"name": "their-ca", "items": [{"key": "root.pem", "path": "kafka.crt"}]}
+        }
 
     def test_should_log_in_to_an_external_kafka_with_the_users_own_secrets(self) -> None:
         docs = render_chart(values_files=[CI / "external-stores.yaml"], api_versions=())
@@ -870,8 +880,14 @@ class TestDebeziumAccount:
             {
                 "apiGroups": [""],
                 "resources": ["secrets"],
-                # ...and its own Kafka login, for Debezium's schema-history clients.
-                "resourceNames": ["t-tidemark-mysql-debezium", "t-tidemark-connect"],
+                # ...its own Kafka login and the brokers' CA, for Debezium's schema-history clients,
+                # and the password of MySQL's truststore.
+                "resourceNames": [
+                    "t-tidemark-mysql-debezium",
+                    "t-tidemark-connect",
+                    "t-tidemark-cluster-ca-cert",
+                    "t-tidemark-stores",
+                ],
                 "verbs": ["get"],
             }
         ]

@@ -60,8 +60,9 @@ class Container:
 
     def argv(self, env: dict[str, str], volumes: dict[Path, str], command: list[str]) -> list[str]:
         argv = ["buildah", "run", "--isolation", "chroot", "--network", "host"]
-        # The stack's CA at its host path: the settings and configs made on the host name it.
-        argv += ["--volume", f"{tls.CA}:{tls.CA}:ro"]
+        # The stack's CA and truststore at their host paths: the settings made on the host name them.
+        for public in (tls.CA, tls.TRUSTSTORE):
+            argv += ["--volume", f"{public}:{public}:ro"]
         for key, value in env.items():
             argv += ["--env", f"{key}={value}"]
         for host, inside in volumes.items():

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import subprocess
 import time
 import urllib.error
 import urllib.request
@@ -11,7 +12,6 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-import mysql.connector
 import pytest
 from cassandra.cluster import Session
 
@@ -76,9 +76,7 @@ def mysql_connect(
     database: str | None = None, user: str = stack.OWNER_USER, password: str = stack.OWNER_PASSWORD
 ) -> Any:
     """A connection for a test's own set-up and checks: as the tables' owner, not a component."""
-    return mysql.connector.connect(
-        host=HOST, port=stack.PORTS["mariadb"], user=user, password=password, database=database, autocommit=True
-    )
+    return stack.mariadb_connect(user, password, database, autocommit=True)
 
 
 @pytest.fixture
@@ -88,14 +86,22 @@ def mysql_root() -> Iterator[Any]:
     conn.close()
 
 
+@pytest.fixture
+def other_ca(tmp_path: Path) -> Path:
+    """A CA certificate the stack's servers were not signed by."""
+    ca, key = tmp_path / "other-ca.crt", tmp_path / "other-ca.key"
+    make_ca = ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=other"]
+    subprocess.run([*make_ca, "-keyout", str(key), "-out", str(ca)], check=True, capture_output=True)
+    return ca
+
+
 @pytest.fixture(scope="session")
 def spark() -> Iterator[Any]:
     from jobs.settings import JobSettings
     from jobs.spark import session
 
-    settings = JobSettings(
-        cassandra_hosts=HOST, cassandra_port=stack.PORTS["cassandra"], spark_jars_dir=str(stack.jars("spark"))
-    )
+    # The stack's endpoints and CAs, as every job gets them.
+    settings = JobSettings(**{k.removeprefix("TIDEMARK_").lower(): v for k, v in stack.tidemark_env().items()})
     spark = session(settings, "tests")
     yield spark
     spark.stop()

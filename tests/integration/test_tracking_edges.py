@@ -11,7 +11,7 @@ from typing import Any
 
 import orjson
 
-from local import debezium, stack
+from local import debezium, stack, tls
 from producer import recruit
 from producer.beacons import Mix, timeuuid_at
 from producer.catalog import synthetic_catalog
@@ -146,7 +146,7 @@ def test_a_company_change_in_mariadb_restamps_the_jobs_rows(spark: Any, tmp_path
     pipeline = Pipeline(spark, tmp_path)
     pipeline.migrate()
     catalog = synthetic_catalog(40, 5, seed=51)
-    settings = ProducerSettings(recruit_database=f"{pipeline.name}_recruit")
+    settings = ProducerSettings(recruit_database=f"{pipeline.name}_recruit", mysql_ca_file=str(tls.CA))
     conn = recruit.connect(settings)
     recruit.seed(conn, recruit.catalog_rows(catalog))
 

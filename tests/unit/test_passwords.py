@@ -1,8 +1,14 @@
 from __future__ import annotations
 
 import json
+import ssl
+from datetime import timedelta
+from pathlib import Path
 
-from jobs.passwords import changes, parse_plan, passwords_for
+import yaml
+from cryptography import x509
+
+from jobs.passwords import changes, make_authority, parse_plan, passwords_for
 
 PLAN = json.dumps(
     {
@@ -49,3 +55,25 @@ def test_should_keep_what_exists_and_only_add_what_is_missing() -> None:
         )
         == []
     ), "a second run changes nothing"
+
+
+def test_should_make_a_certificate_authority_that_signs_and_is_trusted(tmp_path: Path) -> None:
+    made = make_authority("t-tidemark CA")
+    assert made["ca.crt"] == made["tls.crt"]
+    certificate = x509.load_pem_x509_certificate(made["ca.crt"].encode())
+    assert certificate.extensions.get_extension_for_class(x509.BasicConstraints).value.ca
+    assert certificate.subject.rfc4514_string() == "CN=t-tidemark CA"
+    assert certificate.not_valid_after_utc - certificate.not_valid_before_utc > timedelta(days=3000)
+    # The key signs for the certificate: a server certificate it signs verifies against ca.crt.
+    (tmp_path / "ca.crt").write_text(made["ca.crt"])
+    context = ssl.create_default_context(cafile=str(tmp_path / "ca.crt"))
+    assert context.get_ca_certs()[0]["subject"] == ((("commonName", "t-tidemark CA"),),)
+
+
+def test_should_quote_the_authoritys_certificate_where_a_template_names_it() -> None:
+    _, plan, _ = parse_plan(
+        json.dumps({"namespace": "ns", "secrets": [{"name": "ds", "data": {"ds.yaml": "tlsCACert: ${ca}\n"}}]})
+    )
+    pem = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n"
+    [(_, _, data)] = changes(plan, {}, {}, pem)
+    assert yaml.safe_load(data["ds.yaml"]) == {"tlsCACert": pem}

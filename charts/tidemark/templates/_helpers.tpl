@@ -160,7 +160,7 @@ producer's index here is its metrics port's offset from producer.metricsPort. JS
 {{/* Fails with a clear message when an operator's CRD is missing and the store is not external. */}}
 {{- define "tidemark.requireApi" -}}
 {{- if not (.ctx.Capabilities.APIVersions.Has .api) -}}
-{{- fail (printf "%s is not installed in this cluster: install %s first (`make operators`), or set %s to use your own" .api .operator .switch) -}}
+{{- fail (printf "%s is not installed in this cluster: install %s first (`make operators`), or %s" .api .operator (.or | default (printf "set %s to use your own" .switch))) -}}
 {{- end -}}
 {{- end -}}
 
@@ -210,22 +210,88 @@ system's CAs. The chart's own Kafka: the cluster CA Strimzi's Cluster Operator k
 {{- if .Values.kafka.external.enabled -}}{{ .Values.kafka.external.caSecret.key }}{{- else -}}ca.crt{{- end -}}
 {{- end -}}
 
-{{/* Where a Kafka client's pod finds that CA (TIDEMARK_KAFKA_CA_FILE). */}}
-{{- define "tidemark.kafkaCaFile" -}}/etc/tidemark/kafka-ca/ca.crt{{- end -}}
+{{/* "true" when the chart's own MySQL, or its own Cassandra, speaks TLS. */}}
+{{- define "tidemark.ownMysqlTls" -}}
+{{- if and .Values.mysql.enabled (not .Values.mysql.external.enabled) .Values.mysql.tls.enabled -}}true{{- end -}}
+{{- end -}}
 
-{{/* The CA Secret as a volume, and its mount, in every Kafka client's pod (none without one). */}}
-{{- define "tidemark.kafkaCaVolume" -}}
+{{- define "tidemark.ownCassandraTls" -}}
+{{- if and .Values.cassandra.enabled (not .Values.cassandra.external.enabled) .Values.cassandra.tls.enabled -}}true{{- end -}}
+{{- end -}}
+
+{{/* The release's CA (made once by the passwords hook), cert-manager's Issuer of the same
+name signing the stores' certificates, and the Secret with the password of the Java stores
+cert-manager writes beside them; "" when no store of the chart's speaks TLS. */}}
+{{- define "tidemark.authority" -}}
+{{- if or (include "tidemark.ownMysqlTls" .) (include "tidemark.ownCassandraTls" .) -}}{{ include "tidemark.fullname" . }}-ca{{- end -}}
+{{- end -}}
+
+{{- define "tidemark.storesPasswordSecret" -}}{{ include "tidemark.fullname" . }}-stores{{- end -}}
+
+{{/* The Secret holding the CA a MySQL's or Cassandra's certificate chains to (keys ca.crt and
+truststore.p12): the chart's own store's certificate Secret, or the one `external.caSecret`
+names; "" when the clients are not told one. */}}
+{{- define "tidemark.mysqlCaSecret" -}}
+{{- if .Values.mysql.external.enabled -}}{{ .Values.mysql.external.caSecret }}{{- else if include "tidemark.ownMysqlTls" . -}}{{ include "tidemark.fullname" . }}-mysql-tls{{- end -}}
+{{- end -}}
+
+{{- define "tidemark.cassandraCaSecret" -}}
+{{- if .Values.cassandra.external.enabled -}}{{ .Values.cassandra.external.caSecret }}{{- else if include "tidemark.ownCassandraTls" . -}}{{ include "tidemark.fullname" . }}-cassandra-tls{{- end -}}
+{{- end -}}
+
+{{/* The Secret with that truststore's password (key truststore-password): an external store's
+CA Secret, or the chart's stores' password Secret. */}}
+{{- define "tidemark.truststorePasswordSecret" -}}
+{{- if .external -}}{{ .external }}{{- else -}}{{ include "tidemark.storesPasswordSecret" .ctx }}{{- end -}}
+{{- end -}}
+
+{{/* Where a pod finds the CAs its clients verify their servers with: one directory, one file
+per server (TIDEMARK_KAFKA_CA_FILE, TIDEMARK_MYSQL_CA_FILE, TIDEMARK_CASSANDRA_CA_FILE), and
+Cassandra's CA again as a PKCS12 truststore for Spark's connector, which reads no PEM. */}}
+{{- define "tidemark.caDir" -}}/etc/tidemark/ca{{- end -}}
+
+{{- define "tidemark.caSources" -}}
 {{- with include "tidemark.kafkaCaSecret" . }}
-- name: kafka-ca
-  secret:
-    secretName: {{ . }}
-    items: [{key: {{ include "tidemark.kafkaCaKey" $ }}, path: ca.crt}]
+- secret: {name: {{ . }}, items: [{key: {{ include "tidemark.kafkaCaKey" $ }}, path: kafka.crt}]}
+{{- end }}
+{{- with include "tidemark.mysqlCaSecret" . }}
+- secret: {name: {{ . }}, items: [{key: ca.crt, path: mysql.crt}]}
+{{- end }}
+{{- with include "tidemark.cassandraCaSecret" . }}
+- secret: {name: {{ . }}, items: [{key: ca.crt, path: cassandra.crt}, {key: truststore.p12, path: cassandra-truststore.p12}]}
 {{- end }}
 {{- end -}}
 
-{{- define "tidemark.kafkaCaMount" -}}
-{{- if include "tidemark.kafkaCaSecret" . }}
-- {name: kafka-ca, mountPath: {{ include "tidemark.kafkaCaFile" . | dir }}, readOnly: true}
+{{/* Those CAs as a volume, and its mount, in every client's pod (none without a CA). */}}
+{{- define "tidemark.caVolume" -}}
+{{- with include "tidemark.caSources" . }}
+- name: ca
+  projected:
+    sources: {{- . | nindent 6 }}
+{{- end }}
+{{- end -}}
+
+{{- define "tidemark.caMount" -}}
+{{- if include "tidemark.caSources" . }}
+- {name: ca, mountPath: {{ include "tidemark.caDir" . }}, readOnly: true}
+{{- end }}
+{{- end -}}
+
+{{/* The stores' CA settings for a client's env (the truststore's password is a file: jobSecrets). */}}
+{{- define "tidemark.mysqlTlsEnv" -}}
+{{- if include "tidemark.mysqlCaSecret" . }}
+- {name: TIDEMARK_MYSQL_CA_FILE, value: {{ printf "%s/mysql.crt" (include "tidemark.caDir" .) | quote }}}
+{{- end }}
+{{- end -}}
+
+{{- define "tidemark.cassandraTlsEnv" -}}
+{{- if include "tidemark.cassandraCaSecret" . }}
+- {name: TIDEMARK_CASSANDRA_CA_FILE, value: {{ printf "%s/cassandra.crt" (include "tidemark.caDir" .) | quote }}}
+- {name: TIDEMARK_CASSANDRA_TRUSTSTORE_FILE, value: {{ printf "%s/cassandra-truststore.p12" (include "tidemark.caDir" .) | quote }}}
+{{- if include "tidemark.ownCassandraTls" . }}
+# Its nodes share one certificate, for the service's name; they are reached by address.
+- {name: TIDEMARK_CASSANDRA_TLS_SERVER_NAME, value: {{ include "tidemark.cassandraHosts" . | quote }}}
+{{- end }}
 {{- end }}
 {{- end -}}
 
@@ -264,7 +330,7 @@ file: kafkaClientSecrets). Call with (dict "ctx" $ "client" "producer|jobs"). */
 {{- define "tidemark.kafkaClientEnv" -}}
 - {name: TIDEMARK_KAFKA_SECURITY_PROTOCOL, value: {{ include "tidemark.kafkaSecurityProtocol" .ctx | quote }}}
 {{- if include "tidemark.kafkaCaSecret" .ctx }}
-- {name: TIDEMARK_KAFKA_CA_FILE, value: {{ include "tidemark.kafkaCaFile" .ctx | quote }}}
+- {name: TIDEMARK_KAFKA_CA_FILE, value: {{ printf "%s/kafka.crt" (include "tidemark.caDir" .ctx) | quote }}}
 {{- end }}
 {{- if hasPrefix "SASL" (include "tidemark.kafkaSecurityProtocol" .ctx) }}
 - {name: TIDEMARK_KAFKA_SASL_MECHANISM, value: {{ include "tidemark.kafkaSaslMechanism" .ctx | quote }}}
@@ -380,6 +446,8 @@ jobs' role, which only migrate mounts: the superuser's k8ssandra-operator writes
 {{- define "tidemark.env" -}}
 {{ include "tidemark.kafkaClientEnv" (dict "ctx" . "client" "jobs") }}
 {{ include "tidemark.mysqlLoginEnv" (dict "ctx" . "component" "jobs") }}
+{{- include "tidemark.mysqlTlsEnv" . }}
+{{- include "tidemark.cassandraTlsEnv" . }}
 {{- end -}}
 
 {{/* Every job's secret settings: its Kafka, MySQL and Cassandra logins. */}}
@@ -388,6 +456,9 @@ jobs' role, which only migrate mounts: the superuser's k8ssandra-operator writes
 {{- include "tidemark.mysqlLoginSecrets" (dict "ctx" . "component" "jobs") }}
 {{- range $key := list "username" "password" }}
 {{ include "tidemark.secretSource" (dict "secret" (include "tidemark.cassandraSecret" $) "key" $key "variable" (printf "TIDEMARK_CASSANDRA_%s" (upper $key))) }}
+{{- end }}
+{{- if include "tidemark.cassandraCaSecret" . }}
+{{ include "tidemark.secretSource" (dict "secret" (include "tidemark.truststorePasswordSecret" (dict "ctx" . "external" (and .Values.cassandra.external.enabled .Values.cassandra.external.caSecret))) "key" "truststore-password" "variable" "TIDEMARK_CASSANDRA_TRUSTSTORE_PASSWORD") }}
 {{- end }}
 {{- end -}}
 
@@ -435,8 +506,17 @@ rendered. `${password:NAME}` is one generated password, the same wherever it app
 {{- $_ := set $labels .Values.monitoring.dashboards.datasourceLabel "1" -}}
 {{- $secrets = append $secrets (dict "name" (printf "%s-datasources" $fullname) "labels" $labels "data" (dict "tidemark-datasources.yaml" (include "tidemark.grafanaDatasources" .))) -}}
 {{- end -}}
+{{- if include "tidemark.authority" . -}}
+{{- $secrets = append $secrets (dict "name" (include "tidemark.storesPasswordSecret" .) "labels" (include "tidemark.labels" (dict "ctx" $ "component" "tls") | fromYaml) "data" (dict "truststore-password" "${password:truststore}")) -}}
+{{- end -}}
 {{- range $secrets }}{{ $_ := set .labels "tidemark.io/passwords-of" $.Release.Name }}{{ end -}}
-{{- toJson (dict "namespace" .Release.Namespace "secrets" $secrets "sources" $sources) -}}
+{{- $plan := dict "namespace" .Release.Namespace "secrets" $secrets "sources" $sources -}}
+{{- with include "tidemark.authority" . -}}
+{{- $labels := include "tidemark.labels" (dict "ctx" $ "component" "tls") | fromYaml -}}
+{{- $_ := set $labels "tidemark.io/passwords-of" $.Release.Name -}}
+{{- $_ := set $plan "authority" (dict "name" . "labels" $labels "commonName" (printf "%s CA" (include "tidemark.fullname" $))) -}}
+{{- end -}}
+{{- toJson $plan -}}
 {{- end -}}
 
 {{/* Grafana's MySQL datasource, as the read-only grafana user (its password filled in by the
@@ -455,8 +535,16 @@ datasources:
     user: grafana
     jsonData:
       database: {{ .Values.mysql.database }}
+      {{- if include "tidemark.ownMysqlTls" . }}
+      # TLS, MySQL's certificate checked against the release's CA (the hook quotes it here).
+      tlsAuthWithCACert: true
+      serverName: {{ include "tidemark.mysqlHost" . }}.{{ .Release.Namespace }}.svc
+      {{- end }}
     secureJsonData:
       password: "${password:grafana}"
+      {{- if include "tidemark.ownMysqlTls" . }}
+      tlsCACert: ${ca}
+      {{- end }}
 {{- end -}}
 
 {{/* The passwords hook's annotations, at a weight: before anything that reads a Secret. */}}

@@ -80,7 +80,7 @@ containers:
     volumeMounts:
       - {name: checkpoints, mountPath: /var/lib/tidemark/checkpoints}
       - {name: tmp, mountPath: /tmp}
-      {{- include "tidemark.kafkaCaMount" $ | nindent 6 }}
+      {{- include "tidemark.caMount" $ | nindent 6 }}
       {{- include "tidemark.secretsMount" $ | nindent 6 }}
       {{- if $executorPods }}
       - {name: spark-pod-template, mountPath: /etc/tidemark/spark, readOnly: true}
@@ -89,7 +89,7 @@ volumes:
   - name: checkpoints
     persistentVolumeClaim: {claimName: {{ $fullname }}-checkpoints}
   - {name: tmp, emptyDir: {}}
-  {{- include "tidemark.kafkaCaVolume" $ | nindent 2 }}
+  {{- include "tidemark.caVolume" $ | nindent 2 }}
   {{- $secrets := include "tidemark.jobSecrets" $ }}
   {{- if eq .job "migrate" }}
   {{- $secrets = print $secrets (include "tidemark.mysqlLoginSecrets" (dict "ctx" $ "component" "migrate")) }}
