@@ -254,6 +254,13 @@ def remove() -> None:
         listed = json.loads(helm("list", "--namespace", NAMESPACE, "--output", "json"))
         if any(r["name"] == RELEASE for r in listed):
             helm("uninstall", RELEASE, "--namespace", NAMESPACE, "--wait", "--timeout", "5m")
+        # Pods a stopped node left behind would stay Terminating for good (no kubelet confirms
+        # them gone), and hold the namespace, its claim and the volume: the namespace is this
+        # tier's own, so they are deleted without waiting.
+        node.kubectl(
+            "delete", "pods", "--all", "-n", NAMESPACE, "--force", "--grace-period=0", "--ignore-not-found",
+            check=False,
+        )  # fmt: skip
         node.kubectl("delete", "namespace", NAMESPACE, "--ignore-not-found", "--timeout=180s", check=False)
         node.kubectl("delete", "persistentvolume", f"{RELEASE}-node-checkpoints", "--ignore-not-found", check=False)
     shutil.rmtree(CHECKPOINTS, ignore_errors=True)

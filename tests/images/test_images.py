@@ -186,6 +186,7 @@ def test_jobs_image_migrates_ingests_and_aggregates_into_mariadb(container: Any)
 
 def test_connect_image_loads_the_debezium_plugin_and_streams_changes(container: Any, tmp_path: Path) -> None:
     name = unique("img")
+    database = f"{name}_recruit"  # Debezium's login reads the recruit databases' rows only
     port = 18099
     internal = f"{kafka_users.CONNECT_INTERNAL_PREFIX}{name}-"
     (tmp_path / "connect.properties").write_text(
@@ -219,12 +220,13 @@ def test_connect_image_loads_the_debezium_plugin_and_streams_changes(container: 
             "io.debezium.connector.mariadb.MariaDbConnector",
         } <= plugins
 
-        cur.execute(f"CREATE DATABASE {name}")
-        cur.execute(f"CREATE TABLE {name}.job (id INT PRIMARY KEY, company_id INT NOT NULL)")
-        create_connector(url, name, debezium.config(name, name, server_id=uuid.uuid4().int % 1_000_000 + 10_000))
+        cur.execute(f"CREATE DATABASE {database}")
+        cur.execute(f"CREATE TABLE {database}.job (id INT PRIMARY KEY, company_id INT NOT NULL)")
+        connector = debezium.config(database, name, server_id=uuid.uuid4().int % 1_000_000 + 10_000)
+        create_connector(url, name, connector)
         eventually(lambda: connector_task_state(url, name) == "RUNNING", 90, "the connector RUNNING in the image")
-        cur.execute(f"INSERT INTO {name}.job VALUES (3, 9)")
-        event = orjson.loads(consume(f"{name}.{name}.job", 1, timeout_s=60)[0].value)
+        cur.execute(f"INSERT INTO {database}.job VALUES (3, 9)")
+        event = orjson.loads(consume(f"{name}.{database}.job", 1, timeout_s=60)[0].value)
         assert event.get("after") == {"id": 3, "company_id": 9}, event
     except BaseException:
         print((tmp_path / "connect.log").read_text()[-5000:])
@@ -233,7 +235,7 @@ def test_connect_image_loads_the_debezium_plugin_and_streams_changes(container: 
         os.killpg(worker.pid, signal.SIGTERM)
         worker.wait(timeout=60)
         log.close()
-        cur.execute(f"DROP DATABASE IF EXISTS {name}")
+        cur.execute(f"DROP DATABASE IF EXISTS {database}")
         conn.close()
 
 
