@@ -23,6 +23,8 @@ from dataclasses import dataclass, field
 
 from prometheus_client import CollectorRegistry, Gauge, delete_from_gateway, pushadd_to_gateway
 
+from jobs.settings import LOCAL_RELEASE
+
 log = logging.getLogger("tidemark.metrics")
 
 # The group of a job without streams, and of what a run over several streams counted that no
@@ -60,7 +62,7 @@ class StreamTally:
 class RunMetrics:
     job: str
     # The install these series belong to (JobSettings.release).
-    release: str = "local"
+    release: str = LOCAL_RELEASE
     # The streams the run drives, with the Kafka topics each reads: each gets its own group even
     # when it saw nothing (so its last success stays current), and a topic's lag goes to its
     # stream's group. Streams the run reports on without being declared here get groups too.

@@ -21,6 +21,8 @@ from wire.store_tls import CassandraTls, MysqlTls
 CassandraConsistency = Literal["ONE", "LOCAL_ONE", "QUORUM", "LOCAL_QUORUM", "EACH_QUORUM", "ALL"]
 
 ENV_PREFIX = env.ENV_PREFIX
+# The local stack's install, named as the chart names one ("<namespace>/<release>").
+LOCAL_RELEASE = "local/tidemark"
 Loaded = TypeVar("Loaded", bound=BaseSettings)
 
 
@@ -171,8 +173,9 @@ class JobSettings(KafkaAccess, MysqlTls, CassandraTls, ProbeSettings):
     pushgateway: str = ""
     # The install a run's metrics belong to (their `release` label, part of every group pushed):
     # two releases or namespaces sharing a Pushgateway and a Prometheus keep their own series.
-    # The chart sets "<namespace>/<release>".
-    release: str = Field(default="local", min_length=1)
+    # The chart sets "<namespace>/<release>"; the local stack is namespace "local", release
+    # "tidemark" (the rules it renders from the chart carry that too).
+    release: str = Field(default=LOCAL_RELEASE, min_length=1)
     # Fault injection for the crash-recovery test: fail after the upserts, before the
     # watermark and the commit.
     aggregate_fail_before_watermark: bool = False

@@ -1,6 +1,6 @@
-"""tidemark's Grafana dashboards as code: the one source of the JSON under
-charts/tidemark/files/dashboards/, of the PNG previews, and of the panel queries the
-integration tests run against the local stack.
+"""tidemark's Grafana dashboards as code: the one declaration of their panels, from which
+come the JSON under charts/tidemark/files/dashboards/ (observability/grafana.py), the PNG
+previews, and the panel queries the integration tests run against the local stack.
 
     python -m observability.dashboards          # regenerate the JSON
     python -m observability.dashboards --check  # exit 1 if the committed JSON is stale
@@ -15,12 +15,22 @@ from pathlib import Path
 from typing import Literal
 
 OUT = Path(__file__).resolve().parent.parent / "charts" / "tidemark" / "files" / "dashboards"
-MYSQL = {"type": "mysql", "uid": "tidemark-mysql"}
+# The datasources: an install's own MySQL (the business dashboard's `release` variable picks
+# it by its uid) and kube-prometheus-stack's Prometheus.
+MYSQL = {"type": "mysql", "uid": "${release}"}
 PROMETHEUS = {"type": "prometheus", "uid": "prometheus"}
 
 # The hour a row of `events` stands for, as a timestamp Grafana can plot.
 HOUR = "TIMESTAMP(dates, MAKETIME(hours, 0, 0))"
 IN_RANGE = f"$__timeFilter({HOUR})"
+
+
+@dataclass(frozen=True)
+class Line:
+    """A series drawn beside a panel's query: the objective its value is held to."""
+
+    query: str
+    legend: str
 
 
 @dataclass(frozen=True)
@@ -33,6 +43,17 @@ class Panel:
     unit: str = "short"
     legend: str = ""
     width: int = 12
+    # The columns that hold money: two decimals. Any other number of a "short" panel is a count.
+    money: tuple[str, ...] = ()
+    also: tuple[Line, ...] = ()
+
+    @property
+    def plain_decimals(self) -> int | None:
+        """Decimals of a value that is not money: a count is whole; None leaves it to the unit."""
+        return 0 if self.unit == "short" else None
+
+    def decimals(self, column: str) -> int | None:
+        return 2 if column in self.money else self.plain_decimals
 
 
 @dataclass(frozen=True)
@@ -45,6 +66,32 @@ class Dashboard:
     @property
     def is_sql(self) -> bool:
         return self.datasource is MYSQL
+
+
+# What a panel shows before its first data point, as a new install's do until a run pushed.
+NO_DATA = "no data yet"
+ROW_HEIGHT = 8  # Grafana's grid units
+
+
+@dataclass(frozen=True)
+class Place:
+    """Where a panel sits on Grafana's grid of 24 columns."""
+
+    x: int
+    y: int
+    w: int
+    h: int = ROW_HEIGHT
+
+
+def layout(board: Dashboard) -> list[Place]:
+    """Panels left to right, a new row when the next would not fit the 24 columns."""
+    places, x, y = [], 0, 0
+    for panel in board.panels:
+        if x + panel.width > 24:
+            x, y = 0, y + ROW_HEIGHT
+        places.append(Place(x, y, panel.width))
+        x += panel.width
+    return places
 
 
 def hourly(column: str, alias: str) -> str:
@@ -71,7 +118,14 @@ BUSINESS = Dashboard(
     datasource=MYSQL,
     panels=(
         Panel("Clicks", "stat", f"SELECT SUM(clicks) AS clicks FROM events WHERE {IN_RANGE}", ("clicks",), width=6),
-        Panel("Spend", "stat", f"SELECT SUM(spend_hour) AS spend FROM events WHERE {IN_RANGE}", ("spend",), width=6),
+        Panel(
+            "Spend",
+            "stat",
+            f"SELECT SUM(spend_hour) AS spend FROM events WHERE {IN_RANGE}",
+            ("spend",),
+            width=6,
+            money=("spend",),
+        ),
         Panel(
             "Conversion rate",
             "stat",
@@ -86,9 +140,10 @@ BUSINESS = Dashboard(
             f"SELECT SUM(spend_hour) / NULLIF(SUM(clicks), 0) AS spend_per_click FROM events WHERE {IN_RANGE}",
             ("spend_per_click",),
             width=6,
+            money=("spend_per_click",),
         ),
         Panel("Clicks per hour", "timeseries", hourly("clicks", "clicks"), ("time", "clicks")),
-        Panel("Spend per hour", "timeseries", hourly("spend_hour", "spend"), ("time", "spend")),
+        Panel("Spend per hour", "timeseries", hourly("spend_hour", "spend"), ("time", "spend"), money=("spend",)),
         Panel(
             "Conversions and applications per hour",
             "timeseries",
@@ -105,12 +160,32 @@ BUSINESS = Dashboard(
             f"SUM(spend_hour) AS spend FROM events WHERE {IN_RANGE} GROUP BY job_id ORDER BY clicks DESC LIMIT 15",
             ("job_id", "company_id", "clicks", "conversions", "qualified", "unqualified", "spend"),
             width=24,
+            money=("spend",),
         ),
         Panel(
-            "By publisher", "barchart", ranked("publisher_id", "publisher"), ("publisher", "clicks", "spend"), width=8
+            "By publisher",
+            "barchart",
+            ranked("publisher_id", "publisher"),
+            ("publisher", "clicks", "spend"),
+            width=8,
+            money=("spend",),
         ),
-        Panel("By campaign", "barchart", ranked("campaign_id", "campaign"), ("campaign", "clicks", "spend"), width=8),
-        Panel("By company", "barchart", ranked("company_id", "company"), ("company", "clicks", "spend"), width=8),
+        Panel(
+            "By campaign",
+            "barchart",
+            ranked("campaign_id", "campaign"),
+            ("campaign", "clicks", "spend"),
+            width=8,
+            money=("spend",),
+        ),
+        Panel(
+            "By company",
+            "barchart",
+            ranked("company_id", "company"),
+            ("company", "clicks", "spend"),
+            width=8,
+            money=("spend",),
+        ),
         Panel(
             "Top ads in the newest complete window",
             "table",
@@ -119,6 +194,7 @@ BUSINESS = Dashboard(
             f"WHERE window_start = {NEWEST_COMPLETE_WINDOW} ORDER BY total_clicks DESC LIMIT 10",
             ("ad_id", "window_start", "clicks", "views", "cost", "cost_per_view", "events"),
             width=12,
+            money=("cost", "cost_per_view"),
         ),
         Panel(
             "Ad cost per view over time",
@@ -127,6 +203,7 @@ BUSINESS = Dashboard(
             f"FROM ad_window_stats WHERE {AD_WINDOWS} GROUP BY 1 ORDER BY 1",
             ("time", "cost_per_view"),
             width=12,
+            money=("cost_per_view",),
         ),
         Panel(
             "Ad clicks and views per window",
@@ -149,6 +226,7 @@ BUSINESS = Dashboard(
             "SELECT SUM(total_sum_amount) AS sales FROM total_sales_by_source_state",
             ("sales",),
             width=6,
+            money=("sales",),
         ),
         Panel(
             "Sales by source",
@@ -157,6 +235,7 @@ BUSINESS = Dashboard(
             "FROM total_sales_by_source_state GROUP BY source ORDER BY sales DESC",
             ("source", "sales", "orders"),
             width=12,
+            money=("sales",),
         ),
         Panel(
             "Sales by state",
@@ -165,6 +244,7 @@ BUSINESS = Dashboard(
             "FROM total_sales_by_source_state GROUP BY state ORDER BY sales DESC LIMIT 15",
             ("state", "sales", "orders"),
             width=12,
+            money=("sales",),
         ),
         Panel(
             "Logins by outcome per hour",
@@ -205,15 +285,25 @@ BUSINESS = Dashboard(
             "FROM sales_runs WHERE $__timeFilter(processed_at) ORDER BY 1",
             ("time", "sales", "orders"),
             width=12,
+            money=("sales",),
         ),
     ),
 )
 
-# Every tidemark series carries `release` (the install: the jobs push it, the chart's monitors
-# add it to what they scrape) and the jobs' series `stream`: panels sum and pick by release, so
-# two installs sharing one Prometheus never mix, and name it in their legends. A job's panels
-# pick per job across its streams (the slowest, the stalest, the worst outcome; rows summed),
-# the alerts name the stream.
+# Every tidemark series carries `release` (the install, "<namespace>/<release>": the jobs push
+# it, the chart's monitors add it to what they scrape), what the chart scrapes its `namespace`,
+# and the jobs' series `stream`. Every query picks the installs the dashboard's `namespace` and
+# `release` variables name (all by default), sums and picks by release, so two installs sharing
+# one Prometheus never mix, and names it in its legend. A job's panels pick per job across its
+# streams (the slowest, the stalest, the worst outcome; rows summed), the alerts name the stream.
+PICKED = 'namespace=~"$namespace", release=~"$release"'
+
+
+def picked(metric: str, *matchers: str) -> str:
+    """`metric` of the installs the variables pick, with any other `matchers`."""
+    return f"{metric}{{{', '.join((*matchers, PICKED))}}}"
+
+
 PIPELINE = Dashboard(
     uid="tidemark-pipeline",
     title="tidemark / Pipeline health",
@@ -222,38 +312,41 @@ PIPELINE = Dashboard(
         Panel(
             "Produce rate (events/s)",
             "timeseries",
-            "sum by (release, stream) (rate(tidemark_producer_events_sent_total[1m]))",
-            ("stream",),
+            f"sum by (release, stream) (rate({picked('tidemark_producer_events_sent_total')}[1m]))",
+            ("release", "stream"),
             unit="ops",
             legend="{{stream}} {{release}}",
         ),
         Panel(
             "Send latency p95",
             "timeseries",
-            "histogram_quantile(0.95, sum by (release, le) (rate(tidemark_producer_send_latency_seconds_bucket[1m])))",
-            (),
+            "histogram_quantile(0.95, sum by (release, le) "
+            f"(rate({picked('tidemark_producer_send_latency_seconds_bucket')}[1m])))",
+            ("release",),
             unit="s",
             legend="{{release}}",
         ),
         Panel(
             "Ingest lag (records in Kafka not yet ingested)",
             "timeseries",
-            "sum by (release, topic) (tidemark_ingest_lag_records)",
+            f"sum by (release, topic) ({picked('tidemark_ingest_lag_records')})",
             ("release", "topic"),
             legend="{{topic}} {{release}}",
         ),
         Panel(
             "Freshness vs objective",
             "timeseries",
-            "tidemark:freshness_seconds",
+            picked("tidemark:freshness_seconds"),
             ("release", "stream"),
             unit="s",
             legend="{{stream}} {{release}}",
+            # The objective the freshness alert holds each install to, from the same value.
+            also=(Line(picked("tidemark:freshness_slo_seconds"), "objective {{release}}"),),
         ),
         Panel(
             "Job duration (slowest stream)",
             "timeseries",
-            "max by (release, job) (tidemark_job_duration_seconds)",
+            f"max by (release, job) ({picked('tidemark_job_duration_seconds')})",
             ("release", "job"),
             unit="s",
             legend="{{job}} {{release}}",
@@ -261,7 +354,7 @@ PIPELINE = Dashboard(
         Panel(
             "Since last success (stalest stream)",
             "stat",
-            "time() - min by (release, job) (tidemark_job_last_success_timestamp_seconds)",
+            f"time() - min by (release, job) ({picked('tidemark_job_last_success_timestamp_seconds')})",
             ("release", "job"),
             unit="s",
             legend="{{job}} {{release}}",
@@ -269,42 +362,42 @@ PIPELINE = Dashboard(
         Panel(
             "Last run succeeded (every stream)",
             "stat",
-            "min by (release, job) (tidemark_job_last_run_success)",
+            f"min by (release, job) ({picked('tidemark_job_last_run_success')})",
             ("release", "job"),
             legend="{{job}} {{release}}",
         ),
         Panel(
             "Rows read per run",
             "timeseries",
-            "sum by (release, job) (tidemark_job_rows_read)",
+            f"sum by (release, job) ({picked('tidemark_job_rows_read')})",
             ("release", "job"),
             legend="{{job}} {{release}}",
         ),
         Panel(
             "Rows written per run",
             "timeseries",
-            "sum by (release, job) (tidemark_job_rows_written)",
+            f"sum by (release, job) ({picked('tidemark_job_rows_written')})",
             ("release", "job"),
             legend="{{job}} {{release}}",
         ),
         Panel(
             "Rejects by reason",
             "timeseries",
-            "sum by (release, stream, reason) (tidemark_job_rows_rejected)",
+            f"sum by (release, stream, reason) ({picked('tidemark_job_rows_rejected')})",
             ("release", "stream", "reason"),
             legend="{{stream}} {{reason}} {{release}}",
         ),
         Panel(
             "Buckets recomputed per run",
             "timeseries",
-            "sum by (release, job) (tidemark_job_buckets_recomputed)",
+            f"sum by (release, job) ({picked('tidemark_job_buckets_recomputed')})",
             ("release", "job"),
             legend="{{job}} {{release}}",
         ),
         Panel(
             "Events by kind (last ingest)",
             "barchart",
-            "sum by (release, kind) (tidemark_job_events)",
+            f"sum by (release, kind) ({picked('tidemark_job_events')})",
             ("release", "kind"),
             legend="{{kind}} {{release}}",
         ),
@@ -314,59 +407,13 @@ PIPELINE = Dashboard(
 DASHBOARDS = (BUSINESS, PIPELINE)
 
 
-def panel_json(panel: Panel, index: int, grid_pos: dict[str, int], dashboard: Dashboard) -> dict[str, object]:
-    datasource = dashboard.datasource
-    target: dict[str, object] = {"refId": "A", "datasource": datasource}
-    if dashboard.is_sql:
-        target |= {
-            "rawSql": panel.query,
-            "rawQuery": True,
-            "editorMode": "code",
-            "format": "time_series" if panel.kind == "timeseries" else "table",
-        }
-    else:
-        target |= {
-            "expr": panel.query,
-            "legendFormat": panel.legend,
-            "editorMode": "code",
-            "instant": panel.kind in ("stat", "barchart"),
-        }
-    return {
-        "id": index + 1,
-        "type": panel.kind,
-        "title": panel.title,
-        "datasource": datasource,
-        "gridPos": grid_pos,
-        "targets": [target],
-        "fieldConfig": {"defaults": {"unit": panel.unit}, "overrides": []},
-        "options": {},
-    }
-
-
-def dashboard_json(dashboard: Dashboard) -> dict[str, object]:
-    panels = []
-    x = y = 0
-    for i, panel in enumerate(dashboard.panels):
-        if x + panel.width > 24:
-            x, y = 0, y + 8
-        panels.append(panel_json(panel, i, {"x": x, "y": y, "w": panel.width, "h": 8}, dashboard))
-        x += panel.width
-    return {
-        "uid": dashboard.uid,
-        "title": dashboard.title,
-        "tags": ["tidemark"],
-        "timezone": "utc",
-        "schemaVersion": 39,
-        "editable": False,
-        "refresh": "1m",
-        "time": {"from": "now-24h" if dashboard.is_sql else "now-1h", "to": "now"},
-        "panels": panels,
-    }
-
-
 def rendered(out: Path = OUT) -> dict[Path, str]:
+    from grafana_foundation_sdk.cog.encoder import JSONEncoder
+
+    from observability import grafana
+
     return {
-        out / f"{d.uid.removeprefix('tidemark-')}.json": json.dumps(dashboard_json(d), indent=2) + "\n"
+        out / f"{d.uid.removeprefix('tidemark-')}.json": json.dumps(grafana.build(d), cls=JSONEncoder, indent=2) + "\n"
         for d in DASHBOARDS
     }
 

@@ -9,6 +9,7 @@ import re
 import time
 import urllib.parse
 import urllib.request
+from collections.abc import Sequence
 from datetime import datetime, timezone
 from typing import Any
 
@@ -47,16 +48,34 @@ def get_json(url: str) -> Any:
         return json.loads(r.read())
 
 
-def run_promql(prometheus: str, panel: Panel, start: datetime, end: datetime) -> list[dict[str, Any]]:
-    """Series as Prometheus returns them: a range for time series, an instant otherwise."""
+def picking(query: str, releases: Sequence[str] | None = None) -> str:
+    """`query` as Grafana sends it with the dashboard's variables set: every namespace, and the
+    `releases` picked (every one when None), as Grafana writes a multi-value pick into a regex."""
+    picked = ".*" if releases is None else "(" + "|".join(re.escape(r) for r in releases) + ")"
+    # The regex sits in a PromQL string, where a backslash is written twice.
+    return query.replace("$namespace", ".*").replace("$release", picked.replace("\\", "\\\\"))
+
+
+def run_promql(
+    prometheus: str,
+    panel: Panel,
+    start: datetime,
+    end: datetime,
+    *,
+    releases: Sequence[str] | None = None,
+    query: str | None = None,
+) -> list[dict[str, Any]]:
+    """Series as Prometheus returns them for the panel's query (or `query`, one the panel also
+    draws) of the `releases` picked: a range for time series, an instant otherwise."""
+    expr = picking(query or panel.query, releases)
     if panel.kind == "timeseries":
         step = max(5, int((end - start).total_seconds() // 200))
         # Steps count back from `end`, so the newest point is `end` itself, not up to a step before.
         first = epoch(end) - step * ((epoch(end) - epoch(start)) // step)
-        params = {"query": panel.query, "start": first, "end": epoch(end), "step": step}
+        params = {"query": expr, "start": first, "end": epoch(end), "step": step}
         path = "query_range"
     else:
-        params = {"query": panel.query, "time": epoch(end)}
+        params = {"query": expr, "time": epoch(end)}
         path = "query"
     body = get_json(f"{prometheus}/api/v1/{path}?{urllib.parse.urlencode(params)}")
     if body["status"] != "success":

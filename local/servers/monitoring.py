@@ -6,6 +6,7 @@ import json
 import subprocess
 from pathlib import Path
 
+from jobs.settings import LOCAL_RELEASE
 from local.stack_base import (
     HOST,
     PORTS,
@@ -29,12 +30,16 @@ def render_rules() -> Path:
     if not helm.exists():
         raise StackError("prometheus: ./bin/helm is missing to render the chart's rules; run `make tools`")
     apis = [f"--api-versions={api}" for api in ("monitoring.coreos.com/v1/ServiceMonitor", "cert-manager.io/v1/Issuer")]
+    # Rendered as the install the local jobs push as, so the objective series is theirs.
+    namespace, release = LOCAL_RELEASE.split("/")
     done = subprocess.run(
         [
             str(helm),
             "template",
-            "local",
+            release,
             str(ROOT / "charts" / "tidemark"),
+            "--namespace",
+            namespace,
             *apis,
             "--set",
             "kafka.external.enabled=true",
@@ -77,8 +82,11 @@ scrape_configs:
     honor_labels: true
     static_configs: [{{targets: ["{HOST}:{PORTS["pushgateway"]}"]}}]
   - job_name: producer
-    # Every stream's producer, as the demo starts them (as the chart's monitor selects them all).
-    static_configs: [{{targets: {json.dumps([f"{HOST}:{p}" for p in producer_metrics_ports()])}}}]
+    # Every stream's producer, as the demo starts them, labelled with the install as the
+    # chart's monitor selects them all and labels them.
+    static_configs:
+      - targets: {json.dumps([f"{HOST}:{p}" for p in producer_metrics_ports()])}
+        labels: {{release: {json.dumps(LOCAL_RELEASE)}}}
 """,
     )
     return [

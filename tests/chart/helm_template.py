@@ -32,10 +32,13 @@ def render_chart(
     values_files: list[Path] | None = None,
     api_versions: tuple[str, ...] = OPERATOR_APIS,
     kube_version: str = "1.35.0",
+    *,
+    release: str = "t",
+    namespace: str = "tidemark",
 ) -> list[dict[str, Any]]:
     with tempfile.NamedTemporaryFile("w", suffix=".yaml") as extra:
         yaml.safe_dump(values or {}, extra)
-        cmd = [str(HELM), "template", "t", str(CHART), "--namespace", "tidemark", "--kube-version", kube_version]
+        cmd = [str(HELM), "template", release, str(CHART), "--namespace", namespace, "--kube-version", kube_version]
         for f in values_files or []:
             cmd += ["--values", str(f)]
         cmd += ["--values", extra.name]

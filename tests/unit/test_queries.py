@@ -8,7 +8,9 @@ from datetime import datetime, timezone
 
 import pytest
 
-from observability.queries import epoch, rfc3339
+from observability.dashboards import Panel
+from observability.preview import shown
+from observability.queries import epoch, picking, rfc3339
 
 
 @pytest.fixture
@@ -35,3 +37,22 @@ def test_should_read_a_naive_time_as_utc_in_any_zone(far_from_utc: None) -> None
 )
 def test_should_read_go_rfc3339_times(text: str, seconds: float) -> None:
     assert rfc3339(text) == pytest.approx(seconds, abs=1e-6)
+
+
+def test_should_pick_installs_as_grafanas_variables_do() -> None:
+    query = 'up{namespace=~"$namespace", release=~"$release"}'
+    assert picking(query) == 'up{namespace=~".*", release=~".*"}'
+    # A multi-value pick, regex-escaped, its backslashes doubled inside a PromQL string.
+    assert picking(query, ["ns/a", "x.y"]) == 'up{namespace=~".*", release=~"(ns/a|x\\\\.y)"}'
+
+
+def test_should_show_counts_whole_and_money_in_cents() -> None:
+    panel = Panel("p", "table", "", ("clicks", "spend", "at"), money=("spend",))
+    assert [shown(v, panel, c) for v, c in ((5254.0, "clicks"), (2591.0, "spend"), (None, "spend"))] == [
+        "5,254",
+        "2,591.00",
+        "—",
+    ]
+    assert shown(datetime(2026, 12, 7, 15, 4, 59), panel, "at") == "2026-12-07 15:04"
+    assert shown(0.125, Panel("r", "stat", "", ("r",), unit="percentunit")) == "12.5%"
+    assert shown(35.27, Panel("s", "stat", "", ("s",), unit="s")) == "35 s"

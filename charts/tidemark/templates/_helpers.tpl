@@ -519,13 +519,29 @@ rendered. `${password:NAME}` is one generated password, the same wherever it app
 {{- toJson $plan -}}
 {{- end -}}
 
+{{/* What names this install in a Grafana that several share: a suffix of its dashboards' uids
+and its datasource's uid (Grafana allows 40 characters: the full name could not fit). */}}
+{{- define "tidemark.grafanaSuffix" -}}
+{{ sha256sum (include "tidemark.release" .) | trunc 10 }}
+{{- end -}}
+
+{{- define "tidemark.datasourceUid" -}}
+tidemark-mysql-{{ include "tidemark.grafanaSuffix" . }}
+{{- end -}}
+
+{{/* The datasource's name: the business dashboard's `release` variable lists the datasources
+named "tidemark " and something (observability/grafana.py). */}}
+{{- define "tidemark.datasourceName" -}}
+tidemark {{ include "tidemark.release" . }}
+{{- end -}}
+
 {{/* Grafana's MySQL datasource, as the read-only grafana user (its password filled in by the
 passwords hook). */}}
 {{- define "tidemark.grafanaDatasources" -}}
 apiVersion: 1
 datasources:
-  - name: tidemark-mysql
-    uid: tidemark-mysql
+  - name: {{ include "tidemark.datasourceName" . | quote }}
+    uid: {{ include "tidemark.datasourceUid" . }}
     type: mysql
     {{- if .Values.mysql.external.enabled }}
     url: {{ include "tidemark.mysqlHost" . }}:{{ include "tidemark.mysqlPort" . }}
