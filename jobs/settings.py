@@ -133,6 +133,9 @@ class JobSettings(KafkaAccess, MysqlTls, CassandraTls, ProbeSettings):
     spark_master: str = "local[*]"
     spark_jars_dir: str = ""
     spark_shuffle_partitions: int = Field(default=4, ge=1)
+    # The driver JVM's heap, e.g. "2g" (spark.driver.memory; "" = Spark's default, 1g). Below
+    # 1g the continuous driver of all four streams spends its cycles collecting: README.
+    spark_driver_memory: str = Field(default="", pattern=r"^([0-9]+[kmgt]?)?$")
     # Spark on Kubernetes (client mode: this process is the driver, executors are pods).
     spark_driver_host: str = ""
     # The driver's own pod ("" = not in a pod): Spark makes it the executors' owner, so they go

@@ -94,6 +94,9 @@ def session(settings: JobSettings, app_name: str) -> SparkSession:
         # Python workers (a stream's parse) run in this interpreter, with its packages.
         os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
         builder = builder.config("spark.driver.host", "127.0.0.1").config("spark.driver.bindAddress", "127.0.0.1")
+    if settings.spark_driver_memory:
+        # Read when the JVM starts: PySpark hands it to spark-submit, which sizes the heap.
+        builder = builder.config("spark.driver.memory", settings.spark_driver_memory)
     for key, value in cassandra_spark_options(settings).items():
         builder = builder.config(key, value)
     if settings.cassandra_username:
