@@ -1,7 +1,7 @@
 """PNG previews of the dashboards, from the same panel queries Grafana runs, so a person can
 see the result without a cluster. `make demo` ends with them, for its own install.
 
-    python -m observability.preview [--out out/] [--release local]
+    python -m observability.preview [--out out/] [--release local/tidemark ...]
 """
 
 from __future__ import annotations
