@@ -9,10 +9,14 @@ import functools
 import json
 import os
 import subprocess
+import tempfile
 import threading
 import time
+import urllib.request
 from pathlib import Path
 from typing import Any
+
+import yaml
 
 from local import apiserver, chaos, node, node_release, stack
 from local.chaos_load import STREAMS
@@ -52,6 +56,46 @@ def test_should_make_every_deployment_available(release: Release) -> None:
     # Every Pod is on the node, on its host network, and nothing advertises the node's address.
     assert {p["spec"]["nodeName"] for p in pods} == {node.NAME}
     assert all(p["spec"].get("hostNetwork") for p in pods)
+
+
+def ingest_monitor(release: Release) -> dict[str, Any]:
+    """The ingest PodMonitor the chart renders for this release where monitors are on (the node
+    runs no Prometheus Operator, so the release has them off)."""
+    with tempfile.NamedTemporaryFile("w", suffix=".yaml") as values:
+        values.write(release.helm("get", "values", RELEASE, "--all", "--output", "yaml"))
+        values.flush()
+        rendered = release.helm(
+            "template", RELEASE, str(ROOT / "charts" / "tidemark"), "--values", values.name,
+            "--set", "monitoring.enabled=true", "--api-versions", "monitoring.coreos.com/v1/ServiceMonitor",
+            "--show-only", "templates/monitoring/monitors.yaml",
+        )  # fmt: skip
+    return next(
+        d for d in yaml.safe_load_all(rendered) if d and d["kind"] == "PodMonitor" and "ingest" in d["metadata"]["name"]
+    )
+
+
+def test_should_serve_every_ingest_monitor_endpoint_from_the_real_pod(release: Release) -> None:
+    """What Prometheus would scrape: each endpoint of the ingest PodMonitor, at the port the Pod's
+    container names, answers with Spark's metrics of the running driver. The Pod is on the host
+    network, so its ports are the node's, here on loopback (the IP the node advertises, a
+    documentation address, is never dialled)."""
+    assert ingest_pod(release)["spec"]["hostNetwork"]
+    pod = ingest_pod(release)
+    ports = {p["name"]: p["containerPort"] for c in pod["spec"]["containers"] for p in c.get("ports", [])}
+    for endpoint in ingest_monitor(release)["spec"]["podMetricsEndpoints"]:
+        url = f"http://127.0.0.1:{ports[endpoint['port']]}{endpoint['path']}"
+
+        def scraped(url: str = url) -> str | None:
+            try:
+                with urllib.request.urlopen(url, timeout=10) as answer:
+                    text = str(answer.read().decode())
+            except OSError:
+                return None
+            return text if "metrics_" in text else None
+
+        text = wait_for(f"Spark's metrics at {url}", scraped, release.dump, 120)
+        if endpoint["path"] == "/metrics/prometheus":
+            assert "metrics_tidemark_driver_BlockManager_memory_memUsed_MB_Number" in text, text[:2000]
 
 
 def in_container(release: Release, pod: str, container: str, script: str) -> str:
