@@ -98,10 +98,16 @@ def hourly(column: str, alias: str) -> str:
     return f"SELECT {HOUR} AS time, SUM({column}) AS {alias} FROM events WHERE {IN_RANGE} GROUP BY 1 ORDER BY 1"
 
 
-def ranked(dimension: str, alias: str) -> str:
-    return (
+def ranked(title: str, dimension: str, alias: str) -> Panel:
+    """The ten values of `dimension` with the most clicks, with their clicks and spend."""
+    return Panel(
+        title,
+        "barchart",
         f"SELECT CAST({dimension} AS CHAR) AS {alias}, SUM(clicks) AS clicks, SUM(spend_hour) AS spend "
-        f"FROM events WHERE {IN_RANGE} GROUP BY {dimension} ORDER BY clicks DESC LIMIT 10"
+        f"FROM events WHERE {IN_RANGE} GROUP BY {dimension} ORDER BY clicks DESC LIMIT 10",
+        (alias, "clicks", "spend"),
+        width=8,
+        money=("spend",),
     )
 
 
@@ -162,30 +168,9 @@ BUSINESS = Dashboard(
             width=24,
             money=("spend",),
         ),
-        Panel(
-            "By publisher",
-            "barchart",
-            ranked("publisher_id", "publisher"),
-            ("publisher", "clicks", "spend"),
-            width=8,
-            money=("spend",),
-        ),
-        Panel(
-            "By campaign",
-            "barchart",
-            ranked("campaign_id", "campaign"),
-            ("campaign", "clicks", "spend"),
-            width=8,
-            money=("spend",),
-        ),
-        Panel(
-            "By company",
-            "barchart",
-            ranked("company_id", "company"),
-            ("company", "clicks", "spend"),
-            width=8,
-            money=("spend",),
-        ),
+        ranked("By publisher", "publisher_id", "publisher"),
+        ranked("By campaign", "campaign_id", "campaign"),
+        ranked("By company", "company_id", "company"),
         Panel(
             "Top ads in the newest complete window",
             "table",

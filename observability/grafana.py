@@ -36,12 +36,15 @@ BUILDERS: dict[str, Any] = {
 }
 
 
-class SqlQuery(cogvariants.Dataquery):
-    """A MySQL datasource's query in code mode: the SDK has no builder for SQL datasources."""
+class Sql(cogvariants.Dataquery, cogbuilder.Builder["Sql"]):
+    """A MySQL datasource's query in code mode, its own builder: the SDK has none for SQL."""
 
     def __init__(self, sql: str, table_format: bool) -> None:
         self.sql = sql
         self.table_format = table_format
+
+    def build(self) -> Sql:
+        return self
 
     def to_json(self) -> dict[str, object]:
         return {
@@ -51,14 +54,6 @@ class SqlQuery(cogvariants.Dataquery):
             "editorMode": "code",
             "format": "table" if self.table_format else "time_series",
         }
-
-
-class Sql(cogbuilder.Builder[SqlQuery]):
-    def __init__(self, sql: str, table_format: bool) -> None:
-        self._query = SqlQuery(sql, table_format)
-
-    def build(self) -> SqlQuery:
-        return self._query
 
 
 PROMETHEUS_SOURCE = DataSourceRef(type_val=PROMETHEUS["type"], uid=PROMETHEUS["uid"])
@@ -90,7 +85,7 @@ def panel_builder(board: Dashboard, panel: Panel, index: int, place: Place) -> A
     if panel.plain_decimals is not None:
         built = built.decimals(panel.plain_decimals)
     for column in panel.money:
-        built = built.override_by_name(column, [DynamicConfigValue(id_val="decimals", value=2)])
+        built = built.override_by_name(column, [DynamicConfigValue(id_val="decimals", value=panel.decimals(column))])
     if panel.kind == "timeseries":
         # A series of one point (an hour's first run) is a dot, not nothing.
         built = built.show_points(common.VisibilityMode.ALWAYS if board.is_sql else common.VisibilityMode.AUTO)
