@@ -13,6 +13,7 @@ from observability.dashboards import BUSINESS, PIPELINE
 from producer.streams import PRODUCERS
 
 from .helm_template import by_kind, named, render_chart
+from .test_templates import planned
 
 INSTALLS = (("t", "tidemark"), ("t", "staging"), ("u", "tidemark"))
 
@@ -29,10 +30,8 @@ def boards(docs: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
 
 def datasource(docs: list[dict[str, Any]], release: str) -> dict[str, Any]:
     """The install's Grafana datasource, as the passwords hook's plan writes it."""
-    hook = named(docs, "Job", f"{release}-tidemark-passwords")["spec"]["template"]["spec"]["containers"][0]
-    plan = json.loads(next(e["value"] for e in hook["env"] if e["name"] == "TIDEMARK_PASSWORDS_PLAN"))
-    (secret,) = [s for s in plan["secrets"] if s["name"] == f"{release}-tidemark-datasources"]
-    (mysql,) = yaml.safe_load(secret["data"]["tidemark-datasources.yaml"])["datasources"]
+    secret = planned(docs, release)[f"{release}-tidemark-datasources"]
+    (mysql,) = yaml.safe_load(secret["tidemark-datasources.yaml"])["datasources"]
     return dict(mysql)
 
 

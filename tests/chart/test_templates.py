@@ -188,15 +188,15 @@ class TestMigrateHook:
         assert job["spec"]["template"]["spec"]["containers"][0]["command"] == ["python", "-m", "jobs", "migrate"]
 
 
-def plan(docs: list[dict[str, Any]]) -> dict[str, Any]:
+def plan(docs: list[dict[str, Any]], release: str = "t") -> dict[str, Any]:
     """The passwords hook's plan (jobs/passwords.py), as the chart renders it."""
-    hook = named(docs, "Job", "t-tidemark-passwords")["spec"]["template"]["spec"]["containers"][0]
+    hook = named(docs, "Job", f"{release}-tidemark-passwords")["spec"]["template"]["spec"]["containers"][0]
     return dict(json.loads(env_of(hook)["TIDEMARK_PASSWORDS_PLAN"]))
 
 
-def planned(docs: list[dict[str, Any]]) -> dict[str, dict[str, str]]:
+def planned(docs: list[dict[str, Any]], release: str = "t") -> dict[str, dict[str, str]]:
     """Each Secret the hook makes, by name: its keys' templates."""
-    return {s["name"]: s["data"] for s in plan(docs)["secrets"]}
+    return {s["name"]: s["data"] for s in plan(docs, release)["secrets"]}
 
 
 class TestSecrets:
