@@ -434,9 +434,10 @@ def run_stream(
     for size in chunk_sizes(settings.aggregate_chunk_buckets, part):
         if through is None:
             break
-        # A run that was frozen past its lock's idle time learns it here rather than at a commit.
-        fence(conn.cursor(), spec.name, context, hold=False)
         marks = dirty_marks(conn, spec.name, through, size, after, newest_first=newest_first)
+        # After the read, so a run frozen past its lock's idle time learns it here even when the
+        # newer run left it nothing to read: it says so and exits non-zero, never ends as done.
+        fence(conn.cursor(), spec.name, context, hold=False)
         if not marks:
             break
         settle_chunk(spark, conn, context, spec, marks=marks, metrics=metrics, set_aside=set_aside)
