@@ -66,7 +66,8 @@ def background_producer(name: str, env: dict[str, str]) -> tuple[subprocess.Pope
 
 def job_settings() -> JobSettings:
     """The settings the demo's jobs run with."""
-    return JobSettings(**{k.removeprefix("TIDEMARK_").lower(): v for k, v in ENV.items()})
+    values: dict[str, Any] = {k.removeprefix("TIDEMARK_").lower(): v for k, v in ENV.items()}
+    return JobSettings(**values)
 
 
 def send_malformed() -> None:
