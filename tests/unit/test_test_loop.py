@@ -53,6 +53,6 @@ def test_should_run_every_tier_folder_in_make_test() -> None:
     done = subprocess.run(["make", "-n", "test"], cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
     run = [line for line in done.stdout.splitlines() if "-m pytest" in line]
-    assert run == [".venv/bin/python -m pytest tests"], run
+    assert run == [".venv/bin/python -m pytest tests --durations=25"], run
     tiers = {path.name for path in (ROOT / "tests").iterdir() if path.is_dir() and (path / "__init__.py").exists()}
     assert tiers <= set(TIERS), f"folders of tests/ that are no tier: {tiers - set(TIERS)}"
