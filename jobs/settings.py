@@ -7,7 +7,7 @@ point at the local stack (`make stack-up`) so a laptop needs no configuration.
 from __future__ import annotations
 
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any, Literal, TypeVar, overload
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -226,6 +226,13 @@ def settings_help(model: type[BaseSettings], per_stream: Sequence[tuple[str, Any
 
 def describe(error: ValidationError) -> str:
     return env.describe(error, PER_STREAM_SUFFIX)
+
+
+def from_variables(variables: Mapping[str, str], **overrides: Any) -> JobSettings:
+    """Settings from `TIDEMARK_*` variables handed over as a mapping (the local stack's, a test
+    pipeline's) rather than read from this process's environment; `overrides` by field name."""
+    values: dict[str, Any] = {name.removeprefix("TIDEMARK_").lower(): v for name, v in variables.items()}
+    return JobSettings(**{**values, **overrides})
 
 
 @overload

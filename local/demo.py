@@ -18,7 +18,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from jobs.settings import JobSettings
+from jobs.settings import JobSettings, from_variables
 from local import debezium, stack, supervisor
 
 ENV = stack.tidemark_env()
@@ -66,8 +66,7 @@ def background_producer(name: str, env: dict[str, str]) -> tuple[subprocess.Pope
 
 def job_settings() -> JobSettings:
     """The settings the demo's jobs run with."""
-    values: dict[str, Any] = {k.removeprefix("TIDEMARK_").lower(): v for k, v in ENV.items()}
-    return JobSettings(**values)
+    return from_variables(ENV)
 
 
 def send_malformed() -> None:

@@ -58,8 +58,9 @@ class Expected:
         out = {}
         for hour, count in counts.items():
             durations = [Decimal(repr(float(d))).quantize(Decimal("0.001"), ROUND_HALF_UP) for d in hours.get(hour, [])]
-            mean = sum(durations, Decimal(0)) / len(durations) if durations else None
-            average = mean.quantize(Decimal("0.001"), ROUND_HALF_UP) if mean is not None else None
+            average = None
+            if durations:
+                average = (sum(durations, Decimal(0)) / len(durations)).quantize(Decimal("0.001"), ROUND_HALF_UP)
             out[hour] = (count, average)
         return out
 

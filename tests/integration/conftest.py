@@ -97,11 +97,11 @@ def other_ca(tmp_path: Path) -> Path:
 
 @pytest.fixture(scope="session")
 def spark() -> Iterator[Any]:
-    from jobs.settings import JobSettings
+    from jobs.settings import from_variables
     from jobs.spark import session
 
     # The stack's endpoints and CAs, as every job gets them.
-    settings = JobSettings(**{k.removeprefix("TIDEMARK_").lower(): v for k, v in stack.tidemark_env().items()})
+    settings = from_variables(stack.tidemark_env())
     spark = session(settings, "tests")
     yield spark
     spark.stop()

@@ -18,7 +18,7 @@ from pyspark.sql import SparkSession
 
 from jobs import aggregate, backfill, dims, ingest, migrate
 from jobs.metrics import RunMetrics
-from jobs.settings import JobSettings
+from jobs.settings import JobSettings, from_variables
 from jobs.streams import FAMILIES
 from local import kafka_users, stack, topics
 from oracles.tracking import Key
@@ -72,8 +72,7 @@ class Pipeline:
         }
 
     def settings(self, **overrides: Any) -> JobSettings:
-        values = {k.removeprefix("TIDEMARK_").lower(): v for k, v in self.env.items()}
-        return JobSettings(**{**values, **overrides})
+        return from_variables(self.env, **overrides)
 
     # --- sending ---------------------------------------------------------------------------
 

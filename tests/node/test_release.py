@@ -79,8 +79,8 @@ def test_should_serve_every_ingest_monitor_endpoint_from_the_real_pod(release: R
     container names, answers with Spark's metrics of the running driver. The Pod is on the host
     network, so its ports are the node's, here on loopback (the IP the node advertises, a
     documentation address, is never dialled)."""
-    assert ingest_pod(release)["spec"]["hostNetwork"]
     pod = ingest_pod(release)
+    assert pod["spec"]["hostNetwork"]
     ports = {p["name"]: p["containerPort"] for c in pod["spec"]["containers"] for p in c.get("ports", [])}
     for endpoint in ingest_monitor(release)["spec"]["podMetricsEndpoints"]:
         url = f"http://127.0.0.1:{ports[endpoint['port']]}{endpoint['path']}"

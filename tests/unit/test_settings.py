@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from jobs.settings import JobSettings, load
+from jobs.settings import JobSettings, from_variables, load
 from producer.settings import load as load_producer
 from wire import env
 
@@ -104,3 +104,11 @@ def test_should_read_a_secret_setting_from_its_file_and_let_the_variable_win(
     assert jobs.kafka_password.get_secret_value() == "from-the-file"
     assert jobs.mysql_password.get_secret_value() == "from-the-environment"
     assert load_producer().kafka_password.get_secret_value() == "from-the-file"
+
+
+def test_should_take_variables_handed_over_as_a_mapping_under_overrides() -> None:
+    settings = from_variables(
+        {"TIDEMARK_MYSQL_DATABASE": "handed", "TIDEMARK_SHARDS": "3", "TIDEMARK_ADS_TOPIC": "ads.handed"},
+        shards=5,
+    )
+    assert (settings.mysql_database, settings.shards, settings.topics["ads"]) == ("handed", 5, "ads.handed")
