@@ -129,6 +129,10 @@ def kubernetes_conf(settings: JobSettings) -> dict[str, str]:
         # default would try at every stop (an ERROR in each job's log), and granting it would
         # let a job delete every claim of the namespace (the stores' included).
         "spark.kubernetes.driver.ownPersistentVolumeClaim": "false",
+        # Each executor's block manager on a port it picks: Spark's default (7079) is declared as
+        # the executor pod's containerPort, which on the host network is a port of the node, so
+        # only one executor of all the jobs could run per node and the rest stayed Pending.
+        "spark.blockManager.port": "0",
         # An executor's Python workers read a UDF's naive datetimes in their process's zone:
         # UTC, whatever the image or node says (the driver sets its own in `session`).
         "spark.executorEnv.TZ": "UTC",

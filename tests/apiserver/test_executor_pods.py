@@ -14,7 +14,8 @@ from .kube import CHART, Cluster, docs_of
 
 def executor_pod(template: dict[str, Any], name: str) -> dict[str, Any]:
     """What Spark adds to the template's first container and pod (Spark 3.5's executor builder):
-    image, command, env, resources, ports and a local-dir emptyDir; it keeps the rest."""
+    image, command, env, resources and a local-dir emptyDir; it keeps the rest. No port: with
+    spark.blockManager.port 0 (jobs/spark.py) Spark declares none."""
     pod = copy.deepcopy(template)
     pod["metadata"] = {**pod.get("metadata", {}), "name": name}
     pod["metadata"]["labels"] = {**pod["metadata"].get("labels", {}), "spark-role": "executor"}
@@ -24,7 +25,6 @@ def executor_pod(template: dict[str, Any], name: str) -> dict[str, Any]:
         args=["executor"],
         env=[{"name": "SPARK_LOCAL_DIRS", "value": "/var/data/spark-1"}],
         resources={"requests": {"cpu": "1", "memory": "1408Mi"}, "limits": {"memory": "1408Mi"}},
-        ports=[{"name": "blockmanager", "containerPort": 7079}],
     )
     container["volumeMounts"] = [
         *container.get("volumeMounts", []),

@@ -48,3 +48,9 @@ def test_should_never_ask_to_delete_claims_the_drivers_role_may_not_touch() -> N
 
 def test_should_run_the_executors_python_in_utc_whatever_the_image_says() -> None:
     assert kubernetes_conf(JobSettings(**K8S))["spark.executorEnv.TZ"] == "UTC"
+
+
+def test_should_let_executors_pick_their_block_manager_port_so_several_share_a_node() -> None:
+    """Spark declares a fixed port as the executor pod's containerPort, a port of the node on the
+    host network; with 0 it declares none."""
+    assert kubernetes_conf(JobSettings(**K8S))["spark.blockManager.port"] == "0"
