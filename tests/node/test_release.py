@@ -170,15 +170,19 @@ def job_finished(release: Release, name: str) -> bool:
 
 
 def error_entries(log: str) -> list[str]:
-    """Each ERROR line of a log with the lines that continue it (a stack trace): an entry ends
-    where the next timestamped line begins."""
-    entries: list[list[str]] = []
+    """Each ERROR line of `make logs` with the lines that continue it (a stack trace), under the
+    Pod it came from: an entry ends where the next timestamped line or Pod header begins."""
+    entries: list[tuple[str, list[str]]] = []
+    pod = ""
     for line in log.splitlines():
-        if TIMESTAMPED.match(line):
-            entries.append([line])
+        if line.startswith("==> "):
+            pod = line.removeprefix("==> ")
+            entries.append((pod, []))
+        elif TIMESTAMPED.match(line):
+            entries.append((pod, [line]))
         elif entries:
-            entries[-1].append(line)
-    return ["\n".join(entry) for entry in entries if " ERROR " in entry[0]]
+            entries[-1][1].append(line)
+    return [f"{pod}:\n" + "\n".join(lines) for pod, lines in entries if lines and " ERROR " in lines[0]]
 
 
 def test_should_run_migrate_and_dims_from_their_cronjobs(release: Release) -> None:
